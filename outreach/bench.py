@@ -1,0 +1,129 @@
+"""`outreach bench`: rows (a)-(c) from workers.bench, plus what needs the whole system.
+
+(d) the Kafka pipeline, leads topic -> drafts topic, with intake and a batched worker as child
+processes on the embedded stack (timed after a warm-up lead, so group joins are not counted);
+and the non-LLM intake rate (decode, validate, de-duplicate, suppress, route) in this process
+against the stack's real Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from outreach import leadgen
+from outreach.kafka import make_producer
+from outreach.pipeline import OutcomeWatcher, Services
+from outreach.settings import Settings
+from outreach.stack import embedded_stack
+from outreach.store import IntakeStore
+from outreach.topics import LEADS
+from schemas.codec import AvroCodec
+from streams.intake import Intake
+from workers.bench import BenchReport, BenchRow, run_bench
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of running child processes, from /proc (Linux)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def pipeline_row(settings: Settings, emails: int, concurrency: int, log_dir: Path) -> BenchRow:
+    """(d): produce ``emails`` leads, time until every one has an outcome on the output topics."""
+    settings = settings.model_copy(update={"model": settings.model.model_copy(
+        update={"batch_slots": concurrency})})
+    batch = leadgen.generate(emails + 1, seed=99, campaign=f"bench-{time.time_ns()}",
+                             malformed=0, duplicates=0, suppressed=0)
+    for lead in batch.leads:  # one tier, so one worker takes every lead
+        lead.update(segment="smb", lead_score=50, priority="normal")
+    codec, producer = AvroCodec(), make_producer(settings)
+    services, watcher = Services(settings, log_dir), OutcomeWatcher(settings)
+    try:
+        services.start("stream", name="intake")
+        services.start("worker", "--tier", "small", name="worker-small")
+        warm = batch.leads[0]
+        producer.produce(LEADS, key=warm["lead_id"], value=codec.encode("Lead", warm))
+        producer.flush(10)
+        while not watcher.outcomes.leads_with_outcome():
+            services.check_alive()
+            watcher.poll(0.2)
+        pids = [p.pid for p in services.procs.values()]
+        cpu_start, started = _cpu_seconds(pids), time.perf_counter()
+        for lead in batch.leads[1:]:
+            producer.produce(LEADS, key=lead["lead_id"], value=codec.encode("Lead", lead))
+        producer.flush(10)
+        while len(watcher.outcomes.leads_with_outcome()) < emails + 1:
+            services.check_alive()
+            watcher.poll(0.2)
+        wall, cpu = time.perf_counter() - started, _cpu_seconds(pids) - cpu_start
+    finally:
+        services.stop()
+        watcher.close()
+    drafts = [d for d in watcher.outcomes.drafts.values() if d["lead_id"] != warm["lead_id"]]
+    return BenchRow(
+        key="d", label="Kafka pipeline (leads -> drafts), BatchEngine worker", emails=emails,
+        wall_seconds=wall, cpu_seconds=cpu,
+        prompt_tokens=sum(d["prompt_tokens"] for d in drafts),
+        completion_tokens=sum(d["completion_tokens"] for d in drafts),
+        latencies=[d["lead_to_draft_ms"] / 1000 for d in drafts], concurrency=concurrency,
+        notes=f"{len(drafts)} drafts, {emails - len(drafts)} dead-lettered after the retry; "
+              "latency is lead read by intake -> draft produced")
+
+
+async def _intake_rate(settings: Settings, leads: int, concurrency: int) -> tuple[float, float]:
+    codec = AvroCodec()
+    raw = [codec.encode("Lead", lead) for lead in
+           leadgen.generate(leads, seed=5, campaign=f"rate-{time.time_ns()}", malformed=0,
+                            duplicates=0, suppressed=0).leads]
+    store = IntakeStore(settings)
+    intake = Intake(settings, store, codec)
+    try:
+        started = time.perf_counter()
+        for offset, value in enumerate(raw):  # one record at a time, like one Faust agent
+            await intake.decide(value, None, LEADS, 0, offset)
+        sequential = leads / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for start in range(0, leads, concurrency):  # Redis round trips overlapped
+            await asyncio.gather(*(intake.decide(value, None, LEADS, 1, start + i)
+                                   for i, value in enumerate(raw[start:start + concurrency])))
+        overlapped = leads / (time.perf_counter() - started)
+    finally:
+        await store.close()
+    return sequential, overlapped
+
+
+def run_full_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path,
+                   baseline_emails: int | None, rows: tuple[str, ...],
+                   console: Console) -> BenchReport:
+    report = run_bench(settings, emails, concurrency, out_dir,
+                       rows=tuple(r for r in rows if r in "abc"),
+                       baseline_emails=baseline_emails, console=console)
+    fresh = settings.model_copy(update={"kafka_bootstrap_servers": None, "redis_url": None})
+    with tempfile.TemporaryDirectory(prefix="outreach-bench-") as tmp, \
+            embedded_stack(fresh, Path(tmp) / "stack") as stack:
+        bound = settings.with_connections(stack.bootstrap_servers, stack.redis_url)
+        sequential, overlapped = asyncio.run(_intake_rate(bound, 5000, 64))
+        report.add_metric("intake_leads_per_s", sequential, "leads/s",
+                          "decode+validate+dedupe+suppress+route, one lead at a time, real Redis")
+        report.add_metric("intake_leads_per_s_overlapped", overlapped, "leads/s",
+                          "the same with 64 leads' Redis round trips in flight")
+        if "d" in rows:
+            console.print("(d) Kafka pipeline ...")
+            row = pipeline_row(bound, emails, concurrency, Path(tmp) / "logs")
+            report.add_row(row)
+            p95 = statistics.quantiles(row.latencies, n=20)[-1] if len(row.latencies) > 1 else 0
+            console.print(f"(d) {row.emails} emails in {row.wall_seconds:.0f} s, p95 {p95:.0f} s")
+    report.write(out_dir)
+    return report

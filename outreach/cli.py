@@ -1,0 +1,198 @@
+"""The `outreach` command line. Each command builds Settings once and passes them down."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from outreach.errors import OutreachError
+from outreach.settings import Settings, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help=(
+    "Miniature Outreach: personalized sales emails written by small fine-tuned GGUF models, "
+    "streamed through Kafka.\n\nSettings come from ./outreach.yaml (or --config), then "
+    "OUTREACH_* / KAFKA_BOOTSTRAP_SERVERS / REDIS_URL environment variables, then flags."))
+console = Console(stderr=True)
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Settings YAML file.")]
+
+
+def _settings(config: Path | None, **overrides) -> Settings:
+    settings = load_settings(config, **overrides)
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@app.command()
+def up(config: ConfigOpt = None) -> None:
+    """Start the embedded stack (Kafka-protocol broker + Redis, no Docker) until Ctrl-C.
+
+    Creates every topic and prints the connection settings to export in other shells.
+    KAFKA_BOOTSTRAP_SERVERS / REDIS_URL, when set, are used instead of starting anything.
+    """
+    from outreach.stack import embedded_stack
+
+    settings = _settings(config)
+    stop = _stop_on_signals()
+    with embedded_stack(settings) as stack:
+        typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={stack.bootstrap_servers}")
+        typer.echo(f"export REDIS_URL={stack.redis_url}")
+        console.print("[green]embedded stack up[/]; topics created. Ctrl-C stops it.")
+        stop.wait()
+    console.print("stopped.")
+
+
+@app.command()
+def stream(config: ConfigOpt = None,
+           loglevel: Annotated[str, typer.Option(help="Faust log level.")] = "warning") -> None:
+    """Run lead intake (faust-streaming): validate, de-duplicate, suppress, route to tiers."""
+    from streams.app import run_stream
+
+    run_stream(_settings(config), loglevel=loglevel)
+
+
+@app.command()
+def worker(config: ConfigOpt = None,
+           tier: Annotated[Optional[str], typer.Option(help="small | large | llm")] = None,
+           model: Annotated[Optional[Path], typer.Option(help="GGUF path (default: Gemma 3 "
+                                                         "270M Q4_K_M).")] = None,
+           n_gpu_layers: Annotated[Optional[int], typer.Option(help="Layers on the GPU.")] = None,
+           metrics_port: Annotated[Optional[int], typer.Option(help="Prometheus port.")] = None,
+           ) -> None:
+    """Run a generation worker for one tier (llama-cpp-python; CPU, or GPU via --n-gpu-layers)."""
+    from workers.worker import run_worker
+
+    settings = _settings(config, **{"worker.tier": tier, "model.gguf_path": model,
+                                    "model.n_gpu_layers": n_gpu_layers,
+                                    "worker.metrics_port": metrics_port})
+    run_worker(settings)
+
+
+@app.command()
+def send(config: ConfigOpt = None,
+         smtp_host: Annotated[Optional[str], typer.Option(help="SMTP server; unset = nothing "
+                                                          "is sent.")] = None,
+         smtp_port: Annotated[Optional[int], typer.Option()] = None) -> None:
+    """Run the reference mail sender: email.drafts -> SMTP (honours suppression at send time)."""
+    from outreach.mail.sender import run_sender
+
+    run_sender(_settings(config, **{"sender.smtp_host": smtp_host,
+                                    "sender.smtp_port": smtp_port}))
+
+
+@app.command()
+def demo(config: ConfigOpt = None,
+         leads: Annotated[Optional[int], typer.Option(help="Valid sample leads to produce.")] = None,
+         out: Annotated[Optional[Path], typer.Option(help="Folder for .eml files and logs.")] = None,
+         seed: Annotated[Optional[int], typer.Option()] = None,
+         model: Annotated[Optional[Path], typer.Option(help="GGUF path.")] = None,
+         with_feedback: Annotated[bool, typer.Option("--feedback", help=(
+             "Also run the engagement loop: SIMULATED opens/replies/unsubscribes, attribution, "
+             "KPIs, A/B decisions, FeedbackExamples and the dashboard."))] = False,
+         serve: Annotated[bool, typer.Option(help="Keep services and the dashboard running "
+                                                  "after the summary, until Ctrl-C.")] = False,
+         ) -> None:
+    """Run the whole pipeline on the embedded stack and print a summary.
+
+    Starts broker + Redis + an SMTP sink, produces sample leads (with a few malformed,
+    duplicate and suppressed ones on purpose), runs intake, workers and the sender, and writes
+    one .eml file per draft. Nothing is really emailed.
+    """
+    from outreach.demo import run_demo
+
+    settings = _settings(config, **{"demo.leads": leads, "demo.out_dir": out, "demo.seed": seed,
+                                    "model.gguf_path": model})
+    summary = run_demo(settings, console=console, feedback=with_feedback, serve=serve)
+    raise typer.Exit(0 if summary.ok else 1)
+
+
+@app.command()
+def feedback(config: ConfigOpt = None,
+             loglevel: Annotated[str, typer.Option(help="Faust log level.")] = "warning") -> None:
+    """Run the feedback loop (faust-streaming): attribute engagement to drafts, suppress
+    bounces/unsubscribes/complaints, classify replies, KPIs, A/B decisions, FeedbackExamples."""
+    from streams.feedback_app import feedback_main
+
+    feedback_main(_settings(config), loglevel=loglevel)
+
+
+@app.command()
+def simulate(config: ConfigOpt = None) -> None:
+    """Run the engagement SIMULATOR: reads drafts, emits simulated opens/replies/bounces/
+    unsubscribes from a seeded audience model. Never use it on real traffic."""
+    from outreach.simulator import simulate_main
+
+    simulate_main(_settings(config))
+
+
+@app.command()
+def dashboard(config: ConfigOpt = None,
+              host: Annotated[Optional[str], typer.Option()] = None,
+              port: Annotated[Optional[int], typer.Option()] = None) -> None:
+    """Serve the KPI / A-B dashboard, the engagement webhook and /metrics (FastAPI)."""
+    from outreach.web.server import dashboard_main
+
+    dashboard_main(_settings(config), host=host, port=port)
+
+
+@app.command()
+def bench(config: ConfigOpt = None,
+          emails: Annotated[int, typer.Option(help="Emails per row.")] = 48,
+          concurrency: Annotated[int, typer.Option(help="Sequences of the batched engine "
+                                                   "and HTTP clients of the server row.")] = 16,
+          baseline_emails: Annotated[Optional[int], typer.Option(
+              help="Emails for the slower rows (a) and (b); default: all.")] = 16,
+          rows: Annotated[str, typer.Option(help="Rows to run, e.g. abcd.")] = "abcd",
+          out: Annotated[Path, typer.Option(help="Folder for bench.json and bench.md.")] = Path(
+              "bench-out")) -> None:
+    """Benchmark, in one run on this machine: (a) sequential llama-cpp-python, (b) its bundled
+    server, (c) our batched engine, (d) the whole Kafka pipeline, plus the decode ceiling,
+    memory bandwidth, the intake rate, costs and the ratios c/a, c/b, d/c."""
+    from outreach.bench import run_full_bench
+
+    report = run_full_bench(_settings(config), emails, concurrency, out, baseline_emails,
+                            tuple(rows), console)
+    typer.echo(report.to_markdown())
+
+
+@app.command("config")
+def show_config(config: ConfigOpt = None) -> None:
+    """Print the effective settings (file + environment + defaults) as JSON."""
+    typer.echo(_settings(config).model_dump_json(indent=2))
+
+
+def _register_stage_commands() -> None:
+    """teach/review/dataset/train/eval live with the training stage (training/cli.py)."""
+    from training.cli import register
+
+    register(app)
+
+
+_register_stage_commands()
+
+
+def main() -> None:
+    try:
+        app()
+    except OutreachError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(2) from exc
+
+
+if __name__ == "__main__":
+    main()

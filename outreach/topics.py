@@ -1,0 +1,29 @@
+"""Topic names: part of the contract with CRMs, mail senders and operators (design.md)."""
+
+from __future__ import annotations
+
+LEADS = "leads"
+LEADS_JSON = "leads.json"
+DRAFTS = "email.drafts"
+ENGAGEMENT = "engagement.events"
+FEEDBACK = "training.feedback"
+MODEL_UPDATES = "model.updates"
+AB_DECISIONS = "ab.decisions"  # champion/challenger decisions with their evidence
+TIERS = ("small", "large", "llm")
+
+
+def requests_topic(tier: str) -> str:
+    return f"email.requests.{tier}"
+
+
+def dlq(topic: str) -> str:
+    """Dead letters of ``topic``. Requests of every tier share dlq.email.requests."""
+    if topic.startswith("email.requests."):
+        topic = "email.requests"
+    return f"dlq.{topic}"
+
+
+def all_topics() -> list[str]:
+    sources = [LEADS, LEADS_JSON, *[requests_topic(t) for t in TIERS], DRAFTS, ENGAGEMENT,
+               FEEDBACK, MODEL_UPDATES, AB_DECISIONS]
+    return sources + sorted({dlq(t) for t in sources})

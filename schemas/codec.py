@@ -1,0 +1,262 @@
+"""Avro codecs for every topic, with two wire framings.
+
+Without a schema registry (the default, and the embedded stack) records use the Avro
+specification's *single-object encoding*, which describes itself::
+
+    C3 01 | 8-byte little-endian CRC-64-AVRO fingerprint of the writer schema | Avro binary body
+
+The reader looks the fingerprint up among the schemas it knows (the .avsc files in avro/ and
+any added with ``SchemaStore.add``) and resolves writer -> reader with Avro's evolution rules,
+so a v1 consumer reads v2 records once v2's schema is shipped to it, and a v2 consumer reads v1
+records with the new field's default.
+
+With ``schema_registry_url`` set, records use Confluent Schema Registry framing::
+
+    00 | 4-byte big-endian schema id | Avro binary body
+
+and the writer schema is registered under the subject ``<topic>-value`` (TopicNameStrategy),
+then fetched by id on read (both cached by confluent-kafka's client).
+
+Schemas are parsed once, when a ``SchemaStore`` is built.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+from outreach.errors import SchemaError
+
+AVRO_DIR = Path(__file__).parent / "avro"
+NAMESPACE = "io.miniature.outreach"
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+CONFLUENT_MAGIC = b"\x00"
+
+# Dependency order matters: records that embed Lead are parsed after it.
+RECORD_FILES = {
+    "Lead": "lead.avsc",
+    "GenerationRequest": "generation_request.avsc",
+    "EmailDraft": "email_draft.avsc",
+    "EngagementEvent": "engagement_event.avsc",
+    "FeedbackExample": "feedback_example.avsc",
+    "ModelRelease": "model_release.avsc",
+    "DeadLetter": "dead_letter.avsc",
+    "ABDecision": "ab_decision.avsc",
+}
+RECORD_NAMES = tuple(RECORD_FILES)
+
+
+def _full_name(name: str) -> str:
+    return name if "." in name else f"{NAMESPACE}.{name}"
+
+
+@dataclass(frozen=True)
+class ParsedSchema:
+    name: str
+    parsed: Any  # fastavro's parsed schema (dict)
+    canonical: str
+    fingerprint: bytes  # 8 bytes, little-endian as single-object encoding wants
+
+
+class SchemaStore:
+    """All known writer/reader schemas, parsed once, indexed by name and by fingerprint."""
+
+    def __init__(self, avro_dir: Path = AVRO_DIR) -> None:
+        self._named: dict[str, Any] = {}
+        self.current: dict[str, ParsedSchema] = {}
+        self.by_fingerprint: dict[bytes, ParsedSchema] = {}
+        for name, filename in RECORD_FILES.items():
+            raw = json.loads((avro_dir / filename).read_text())
+            # Current versions become named types that later records (GenerationRequest...) embed.
+            self.current[name] = self._register(fastavro.parse_schema(raw, named_schemas=self._named))
+
+    def add(self, raw_schema: dict[str, Any]) -> ParsedSchema:
+        """Parse a schema (any version) and make its fingerprint resolvable."""
+        try:
+            # A private copy of named types lets two versions of Lead coexist.
+            parsed = fastavro.parse_schema(raw_schema, named_schemas=dict(self._named))
+        except Exception as exc:  # fastavro raises several unrelated types here
+            raise SchemaError(f"cannot parse schema {raw_schema.get('name')}: {exc}") from exc
+        return self._register(parsed)
+
+    def _register(self, parsed: Any) -> ParsedSchema:
+        name = parsed["name"].split(".")[-1]
+        canonical = to_parsing_canonical_form(parsed)
+        digest = int(fingerprint(canonical, "CRC-64-AVRO"), 16).to_bytes(8, "little")
+        entry = ParsedSchema(name=name, parsed=parsed, canonical=canonical, fingerprint=digest)
+        self.by_fingerprint[digest] = entry
+        return entry
+
+    def reader(self, name: str) -> ParsedSchema:
+        try:
+            return self.current[name]
+        except KeyError as exc:
+            raise SchemaError(f"unknown record type {name!r}", code="unknown_schema") from exc
+
+
+class AvroCodec:
+    """Encode/decode records of one project schema set; framing chosen by the registry setting."""
+
+    def __init__(self, store: SchemaStore | None = None, registry_url: str | None = None) -> None:
+        self.store = store or SchemaStore()
+        self._registry = None
+        self._registered: dict[tuple[str, bytes], int] = {}
+        self._by_registry_id: dict[int, ParsedSchema] = {}
+        if registry_url:
+            from confluent_kafka.schema_registry import SchemaRegistryClient
+
+            self._registry = SchemaRegistryClient({"url": registry_url})
+
+    # -- encoding ---------------------------------------------------------------------------
+    def encode(self, name: str, record: dict[str, Any], topic: str | None = None,
+               schema: ParsedSchema | None = None) -> bytes:
+        """Serialize ``record`` as record type ``name`` (or an explicit writer ``schema``)."""
+        writer = schema or self.store.reader(name)
+        body = io.BytesIO()
+        try:
+            fastavro.schemaless_writer(body, writer.parsed, record, strict_allow_default=True)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise SchemaError(f"{name} does not match its schema: {exc}") from exc
+        if self._registry is None:
+            return SINGLE_OBJECT_MAGIC + writer.fingerprint + body.getvalue()
+        schema_id = self._registry_id(topic or name, writer)
+        return CONFLUENT_MAGIC + struct.pack(">I", schema_id) + body.getvalue()
+
+    def _registry_id(self, topic: str, writer: ParsedSchema) -> int:
+        key = (topic, writer.fingerprint)
+        if key not in self._registered:
+            from confluent_kafka.schema_registry import Schema
+            from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+            try:
+                self._registered[key] = self._registry.register_schema(
+                    f"{topic}-value", Schema(writer.canonical, "AVRO"))
+            except SchemaRegistryError as exc:
+                raise SchemaError(f"schema registry refused {writer.name}: {exc}",
+                                  code="registry_error") from exc
+        return self._registered[key]
+
+    # -- decoding ---------------------------------------------------------------------------
+    def decode(self, data: bytes, name: str) -> dict[str, Any]:
+        """Deserialize bytes written with any known version of ``name`` into the current one."""
+        if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) < 2:
+            raise SchemaError("empty or truncated message", code="truncated")
+        data = bytes(data)
+        if data[:2] == SINGLE_OBJECT_MAGIC:
+            if len(data) < 10:
+                raise SchemaError("truncated single-object header", code="truncated")
+            writer = self.store.by_fingerprint.get(data[2:10])
+            if writer is None:
+                raise SchemaError(
+                    f"unknown writer schema fingerprint {data[2:10].hex()} for {name}; ship the "
+                    "new .avsc to this consumer or use a schema registry", code="unknown_schema")
+            body = data[10:]
+        elif data[:1] == CONFLUENT_MAGIC and len(data) >= 5:
+            writer = self._writer_from_registry(struct.unpack(">I", data[1:5])[0])
+            body = data[5:]
+        else:
+            raise SchemaError("not an Avro record: unknown framing byte "
+                              f"0x{data[0]:02x}", code="bad_framing")
+        reader = self.store.reader(name)
+        try:
+            record = fastavro.schemaless_reader(io.BytesIO(body), writer.parsed, reader.parsed)
+        except Exception as exc:  # fastavro raises EOFError, SchemaResolutionError, ValueError...
+            raise SchemaError(f"cannot decode {name}: {exc}", code="corrupt_body") from exc
+        return _epoch_millis(record)
+
+    def _writer_from_registry(self, schema_id: int) -> ParsedSchema:
+        if self._registry is None:
+            raise SchemaError("Confluent-framed record but no schema registry is configured",
+                              code="no_registry")
+        if schema_id not in self._by_registry_id:
+            try:
+                schema = self._registry.get_schema(schema_id)
+            except Exception as exc:
+                raise SchemaError(f"schema id {schema_id} not found in registry: {exc}",
+                                  code="unknown_schema") from exc
+            self._by_registry_id[schema_id] = self.store.add(json.loads(schema.schema_str))
+        return self._by_registry_id[schema_id]
+
+    # -- JSON (leads.json) ------------------------------------------------------------------
+    def from_json(self, data: bytes | str, name: str) -> dict[str, Any]:
+        """Parse a JSON document and validate it against the same Avro schema.
+
+        Missing fields with defaults are filled in; unknown fields are rejected, so a typo in a
+        CRM mapping is reported instead of silently dropped.
+        """
+        return self.from_dict(json_object(data, name), name)
+
+    def from_dict(self, doc: dict[str, Any], name: str) -> dict[str, Any]:
+        """A record of type ``name`` from an already-parsed JSON object (see from_json)."""
+        reader = self.store.reader(name)
+        fields = {f["name"]: f for f in reader.parsed["fields"]}
+        unknown = sorted(set(doc) - set(fields))
+        if unknown:
+            raise SchemaError(f"unknown field(s) {', '.join(unknown)}", code="invalid_record")
+        record = {}
+        for field_name, field in fields.items():
+            if field_name in doc:
+                record[field_name] = _parse_timestamp(doc[field_name]) if _is_timestamp(
+                    field) else doc[field_name]
+            elif "default" in field:
+                record[field_name] = field["default"]
+            else:
+                raise SchemaError(f"missing required field {field_name!r}", code="invalid_record")
+        self.validate(name, record)
+        return record
+
+    def validate(self, name: str, record: dict[str, Any]) -> None:
+        from fastavro.validation import ValidationError, validate
+
+        try:
+            validate(record, self.store.reader(name).parsed, raise_errors=True)
+        except ValidationError as exc:
+            raise SchemaError(f"{name} does not match its schema: {exc}") from exc
+
+
+def json_object(data: bytes | str, name: str) -> dict[str, Any]:
+    """Parse ``data`` as one JSON object; anything else is a SchemaError("invalid_json")."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"invalid JSON: {exc}", code="invalid_json") from exc
+    if not isinstance(doc, dict):
+        raise SchemaError(f"a JSON {name} must be an object", code="invalid_json")
+    return doc
+
+
+def _is_timestamp(field: dict[str, Any]) -> bool:
+    kind = field["type"]
+    return isinstance(kind, dict) and kind.get("logicalType") == "timestamp-millis"
+
+
+def _parse_timestamp(value: Any) -> Any:
+    """JSON CRMs send ISO-8601 strings or epoch milliseconds; Avro wants milliseconds."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise SchemaError(f"bad timestamp {value!r}: {exc}") from exc
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return int(parsed.timestamp() * 1000)
+    return value
+
+
+def _epoch_millis(value: Any) -> Any:
+    """Records travel through the code with timestamps as epoch milliseconds (plain ints)."""
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        return {key: _epoch_millis(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_epoch_millis(item) for item in value]
+    return value

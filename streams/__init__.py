@@ -1,0 +1,1 @@
+"""Stream processing (faust-streaming): lead intake, validation, de-duplication, routing."""

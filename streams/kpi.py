@@ -1,0 +1,155 @@
+"""KPI tables: counters per variant and per model version, cumulative and in tumbling windows.
+
+Hashes in Redis (``<prefix>:kpi:``), one per dimension ("variant:<name>", "model:<id>@<ver>",
+"all"): ``total:<dim>`` for A/B decisions and ``w:<window start ms>:<dim>`` for plots over time,
+expiring after ``kpi_windows_kept`` windows. A record is counted by one Lua script that first
+claims its id (SET NX) and then increments, so a redelivered or duplicated record counts once
+even across a crash; an engagement type counts once per draft (two opens = one opened draft).
+
+Windowed rates divide a window's events by that window's sends, i.e. they mix cohorts; the
+cumulative totals are the cohort-correct numbers and the ones A/B decisions use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from outreach.errors import StoreError
+
+COUNTS = ("sent", "delivered", "opened", "clicked", "replied", "positive_reply", "bounced",
+          "unsubscribed", "complained")
+RATES = {"open_rate": "opened", "click_rate": "clicked", "reply_rate": "replied",
+         "positive_reply_rate": "positive_reply", "bounce_rate": "bounced",
+         "unsubscribe_rate": "unsubscribed", "complaint_rate": "complained"}
+COUNT_ONCE = """
+local n = #KEYS - 2
+local pos = 3
+local ttls = {}
+for i = 1, n do ttls[i] = tonumber(ARGV[pos]); pos = pos + 1 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+while pos <= #ARGV do
+  local flag, fields = ARGV[pos], tonumber(ARGV[pos + 1])
+  pos = pos + 2
+  local first = 1
+  if flag ~= '' then first = redis.call('SADD', KEYS[2], flag) end
+  if first == 1 then
+    for f = 0, fields - 1 do
+      for i = 1, n do
+        redis.call('HINCRBYFLOAT', KEYS[2 + i], ARGV[pos + 2 * f], ARGV[pos + 2 * f + 1])
+      end
+    end
+  end
+  pos = pos + 2 * fields
+end
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+for i = 1, n do if ttls[i] > 0 then redis.call('EXPIRE', KEYS[2 + i], ttls[i]) end end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Increment:
+    """Fields incremented together, once per draft when ``flag`` is set (else every time)."""
+
+    flag: str
+    fields: dict[str, float]
+
+
+def dimensions(draft: dict[str, Any]) -> list[str]:
+    version = draft.get("model_version") or "-"
+    return ["all", f"variant:{draft.get('variant')}", f"model:{draft.get('model_id')}@{version}"]
+
+
+def rates(counts: dict[str, float]) -> dict[str, float | None]:
+    sent = counts.get("sent", 0.0)
+    out: dict[str, float | None] = {name: (counts.get(field, 0.0) / sent if sent else None)
+                                    for name, field in RATES.items()}
+    cost, positive = counts.get("cost_usd", 0.0), counts.get("positive_reply", 0.0)
+    out["cost_per_draft_usd"] = cost / sent if sent else None
+    out["cost_per_positive_reply_usd"] = cost / positive if positive else None
+    return out
+
+
+class KpiStore:
+    def __init__(self, client: aioredis.Redis, key_prefix: str, window_s: int,
+                 windows_kept: int, claim_ttl_s: int) -> None:
+        self.redis = client
+        self.prefix = f"{key_prefix}:kpi"
+        self.claims = f"{key_prefix}:fb"
+        self.window_ms = window_s * 1000
+        self.windows_kept = windows_kept
+        self.claim_ttl_s = claim_ttl_s
+        self._count = client.register_script(COUNT_ONCE)
+
+    def window_start(self, at_ms: int) -> int:
+        return at_ms - at_ms % self.window_ms
+
+    async def count_once(self, claim_id: str, claim: str, draft: dict[str, Any], at_ms: int,
+                         increments: list[Increment]) -> bool:
+        """Count a record (draft or event) unless ``claim_id`` was counted before."""
+        dims = dimensions(draft)
+        window = self.window_start(at_ms)
+        keys = [f"{self.claims}:claim:{claim_id}", f"{self.claims}:flags:{draft['draft_id']}"]
+        ttls: list[int] = []
+        for dim in dims:
+            keys += [f"{self.prefix}:total:{dim}", f"{self.prefix}:w:{window}:{dim}"]
+            ttls += [0, self.window_ms // 1000 * self.windows_kept]
+        args: list[Any] = [claim, self.claim_ttl_s, *ttls]
+        for inc in increments:
+            args += [inc.flag, len(inc.fields)]
+            for field, amount in inc.fields.items():
+                args += [field, amount]
+        try:
+            counted = await self._count(keys=keys, args=args)
+            if counted:
+                await self.redis.sadd(f"{self.prefix}:dims", *dims)
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot count {claim_id}: {exc}") from exc
+        return bool(counted)
+
+    # -- reading -----------------------------------------------------------------------------
+    async def dims(self) -> list[str]:
+        try:
+            return sorted(d.decode() for d in await self.redis.smembers(f"{self.prefix}:dims"))
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot list KPI dimensions: {exc}") from exc
+
+    async def totals(self, dims: list[str] | None = None) -> dict[str, dict[str, float]]:
+        dims = dims if dims is not None else await self.dims()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for dim in dims:
+                    pipe.hgetall(f"{self.prefix}:total:{dim}")
+                raw = await pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot read KPI totals: {exc}") from exc
+        return {dim: _floats(h) for dim, h in zip(dims, raw)}
+
+    async def series(self, now_ms: int, windows: int, dims: list[str] | None = None
+                     ) -> dict[str, list[dict[str, Any]]]:
+        """The last ``windows`` windows per dimension, oldest first (empty windows included)."""
+        dims = dims if dims is not None else await self.dims()
+        last = self.window_start(now_ms)
+        starts = [last - i * self.window_ms for i in range(min(windows, self.windows_kept))][::-1]
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for dim in dims:
+                    for start in starts:
+                        pipe.hgetall(f"{self.prefix}:w:{start}:{dim}")
+                raw = await pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot read KPI windows: {exc}") from exc
+        out: dict[str, list[dict[str, Any]]] = {}
+        for index, dim in enumerate(dims):
+            rows = raw[index * len(starts):(index + 1) * len(starts)]
+            out[dim] = [{"window_start": start, **dict.fromkeys((*COUNTS, "events"), 0.0),
+                         **_floats(h), **rates(_floats(h))} for start, h in zip(starts, rows)]
+        return out
+
+
+def _floats(raw: dict[bytes, bytes]) -> dict[str, float]:
+    return {key.decode(): float(value) for key, value in raw.items()}

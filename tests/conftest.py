@@ -1,0 +1,37 @@
+"""Shared fixtures: one real embedded stack (Tansu broker + redis-server on free ports) per run.
+
+Tests never touch a shared Redis or broker: the stack's processes are children of the test
+session and die with it. Tests that share the stack use unique campaign/lead ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from outreach.settings import Settings, load_settings
+from outreach.stack import embedded_stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    base = load_settings(config_file=None, **{"kafka.partitions": 3})
+    # Ignore connection settings from the developer's shell: tests own their stack.
+    base = base.model_copy(update={"kafka_bootstrap_servers": None, "redis_url": None})
+    with embedded_stack(base, tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@pytest.fixture()
+def settings(stack) -> Settings:
+    """Settings bound to the test stack, with a unique Kafka group/Redis prefix per test."""
+    tag = uuid.uuid4().hex[:8]
+    base = load_settings(**{"kafka.group_prefix": f"test-{tag}", "redis.key_prefix": f"t{tag}",
+                            "redis.suppression_key": f"t{tag}:suppression"})
+    return base.with_connections(stack.bootstrap_servers, stack.redis_url)
+
+
+@pytest.fixture()
+def unique() -> str:
+    return uuid.uuid4().hex[:8]

@@ -1,0 +1,40 @@
+import pytest
+
+from outreach.errors import ConfigError
+from outreach.settings import load_settings
+
+
+def test_precedence_flags_over_env_over_file(tmp_path, monkeypatch):
+    config = tmp_path / "outreach.yaml"
+    config.write_text("model:\n  max_tokens: 99\n  n_ctx: 4096\nworker:\n  tier: large\n")
+    monkeypatch.setenv("OUTREACH_MODEL__N_CTX", "1024")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092")
+    monkeypatch.setenv("REDIS_URL", "redis://r:6379/1")
+    settings = load_settings(config, **{"model.max_tokens": 50, "worker.metrics_port": None})
+    assert settings.model.max_tokens == 50          # flag
+    assert settings.model.n_ctx == 1024             # env beats file
+    assert settings.worker.tier == "large"          # file beats default
+    assert settings.kafka_bootstrap_servers == "kafka-1:9092"
+    assert settings.redis_url == "redis://r:6379/1"
+
+
+def test_bad_settings_are_reported_clearly(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("worker:\n  tier: medium\n")
+    with pytest.raises(ConfigError, match="tier"):
+        load_settings(config)
+    config.write_text("routing:\n  rules: []\n")
+    with pytest.raises(ConfigError, match="at least one rule"):
+        load_settings(config)
+    config.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_settings(config)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.yaml")
+
+
+def test_unknown_keys_are_rejected_not_ignored(tmp_path):
+    config = tmp_path / "typo.yaml"
+    config.write_text("modle:\n  max_tokens: 10\n")
+    with pytest.raises(ConfigError, match="modle"):
+        load_settings(config)

@@ -1,0 +1,71 @@
+"""`outreach bench` core: the report arithmetic, and one tiny real run of every row."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from outreach.settings import load_settings
+from workers.bench.report import BenchReport, BenchRow, Prices
+
+PRICES = Prices(usd_per_vcpu_hour=0.04, api_usd_per_m_input=0.15, api_usd_per_m_output=0.60)
+
+
+def row(key: str, emails: int, seconds: float, tokens: int = 1000) -> BenchRow:
+    return BenchRow(key, f"row {key}", emails=emails, wall_seconds=seconds, cpu_seconds=2 * seconds,
+                    prompt_tokens=400 * emails, completion_tokens=tokens,
+                    latencies=[seconds / emails] * emails)
+
+
+def test_ratios_come_from_whichever_rows_exist_and_rows_can_be_added_later(tmp_path):
+    report = BenchReport(machine={"cpu": "test"}, model={"name": "m"}, prices=PRICES,
+                         weight_bytes=250_000_000, bandwidth_gbs=25.0,
+                         ceiling={"tokens": 64, "logits_last_tok_s": 500, "logits_all_tok_s": 250})
+    report.add_row(row("c", 60, 60.0, tokens=12_000))  # 60 emails/min, 200 tok/s
+    report.add_row(row("a", 20, 60.0))
+    report.add_row(BenchRow("b", "server", skipped="missing uvicorn"))
+    assert report.ratios() == {"c/a": pytest.approx(3.0)}  # b skipped: no c/b
+    assert report.ceiling_share() == pytest.approx(200 / 250)
+    report.add_row(row("d", 57, 60.0))  # the pipeline row, added afterwards
+    report.add_metric("intake", 7000.0, "leads/s", "decode+validate+route")
+    assert report.ratios()["d/c"] == pytest.approx(0.95)
+    assert [r.key for r in report.rows] == ["a", "b", "c", "d"]
+
+    c = report.to_dict()["rows"][2]
+    assert c["cpu_seconds_per_email"] == pytest.approx(2.0)
+    assert c["usd_per_1k_emails"] == pytest.approx(2.0 * 1000 / 3600 * 0.04)
+    assert c["api_usd_per_1k_emails"] == pytest.approx(1000 * (400 * 0.15 + 200 * 0.60) / 1e6)
+    assert c["decode_bandwidth_ratio"] == pytest.approx(250e6 * 200 / 25e9)
+    json_path, md_path = report.write(tmp_path)
+    assert json.loads(json_path.read_text())["ratios"]["c/a"] == pytest.approx(3.0)
+    table = md_path.read_text()
+    assert "| (b) server | skipped: missing uvicorn" in table
+    assert "c/a = 3.00x" in table and "d/c = 0.95x" in table and "intake: 7000.0 leads/s" in table
+
+
+def test_latency_percentiles():
+    r = BenchRow("a", "x", latencies=[float(i) for i in range(1, 101)])
+    assert r.latency(50) == pytest.approx(50.5, abs=0.5)
+    assert r.latency(95) == pytest.approx(95.05, abs=0.5)
+
+
+@pytest.mark.slow  # loads the model four times and starts llama_cpp.server: ~1 min on 2 cores
+def test_tiny_real_run_of_every_row(tmp_path):
+    pytest.importorskip("llama_cpp")
+    from workers.bench import run_bench
+
+    settings = load_settings(config_file=None)
+    report = run_bench(settings, emails=2, concurrency=2, out_dir=tmp_path, max_tokens=4,
+                       progress=False)
+    for key in ("a", "b", "c"):
+        measured = report.row(key)
+        if key == "b" and measured is None:  # server extras not installed here
+            continue
+        assert measured is not None and measured.emails == 2
+        assert 0 < measured.completion_tokens <= 8 and measured.prompt_tokens > 2 * 20
+        assert measured.cpu_seconds > 0 and len(measured.latencies) == 2
+    assert report.ceiling["logits_last_tok_s"] > report.ceiling["logits_all_tok_s"] > 0
+    assert report.bandwidth_gbs > 0 and report.weight_bytes > 100_000_000
+    assert "c/a" in report.ratios()
+    assert (tmp_path / "bench.json").is_file() and (tmp_path / "bench.md").is_file()

@@ -1,0 +1,102 @@
+"""The real Gemma 3 270M model through Generator and draft_for_request.
+
+These assert structure (token counts, determinism, records that match their schema), not that
+an untuned 270M base model writes a perfect email: tests/workers/test_prompt_quality.py
+measures that.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from outreach.errors import DraftRejected
+from outreach.ids import draft_id
+from outreach.settings import load_settings
+from schemas.codec import AvroCodec
+from worker_helpers import TEST_THREADS, make_request, sample_leads
+from workers.draft import parse_and_check
+from workers.generate import draft_for_request
+from workers.engine import Generator
+from workers.model import resolve_model
+from workers.prompt import STOP_SEQUENCES, build_prompt
+
+
+def test_generates_a_completion_that_parses_or_carries_reasons(generator, offline_settings):
+    lead = sample_leads()[0]
+    prompt = build_prompt(lead, offline_settings)
+    completion = generator.generate(prompt.text, offline_settings.model.max_tokens, seed=7,
+                                    stop=STOP_SEQUENCES)
+    assert completion.prompt_tokens > 300  # static prefix + lead tail
+    assert 0 < completion.completion_tokens <= offline_settings.model.max_tokens
+    assert completion.seconds > 0 and completion.cpu_seconds > 0
+    assert completion.finish_reason in ("stop", "length")
+    try:
+        draft = parse_and_check(prompt.prefill, completion.text, lead, offline_settings.checks)
+    except DraftRejected as exc:
+        assert exc.reasons and all(isinstance(r, str) and r for r in exc.reasons)
+    else:
+        assert draft.subject and "Ann" in draft.body
+
+
+def test_same_seed_same_text_even_after_other_prompts(generator, offline_settings):
+    """A redelivered request must regenerate the same text (at-least-once + stable draft_id)."""
+    first, other = (build_prompt(lead, offline_settings) for lead in sample_leads()[:2])
+    run = lambda p, seed: generator.generate(p.text, 48, seed=seed, stop=STOP_SEQUENCES).text
+    text = run(first, 11)
+    run(other, 12)  # moves llama.cpp's prefix cache to another prompt
+    assert run(first, 11) == text
+
+
+@pytest.mark.parametrize("style", ["few_shot", "trained"])
+def test_retry_grammar_constrains_the_text(generator, offline_settings, style):
+    offline_settings.model.prompt_style = style
+    prompt = build_prompt(sample_leads()[3], offline_settings)
+    completion = generator.generate(prompt.text, 24, seed=5, grammar=prompt.retry_grammar)
+    assert completion.completion_tokens > 0
+    assert not set(completion.text) & set("[]{}<>#@/\\")
+    assert "\n\n\n" not in completion.text
+    if style == "trained":  # no prefill: the grammar writes the subject line itself
+        assert completion.text.startswith("Subject: ")
+
+
+def test_the_served_configuration_writes_a_draft_or_reasons():
+    """Whatever outreach.yaml serves (a LoRA miniature and its prompt style, or the base)."""
+    settings = load_settings()
+    settings.model.n_threads = TEST_THREADS
+    settings.worker.max_attempts = 1  # the retry path is covered above, with the base model
+    model = resolve_model(settings)
+    lead = sample_leads()[6]
+    with Generator(model, settings) as served:
+        outcome = draft_for_request(make_request(lead), served, model, settings)
+    assert outcome.completions[0].completion_tokens > 0
+    if outcome.ok:
+        AvroCodec().validate("EmailDraft", outcome.draft)
+        assert outcome.draft["model_id"] == model.model_id
+        assert outcome.draft["model_version"] == settings.model.model_version
+    else:
+        assert outcome.reasons
+
+
+def test_draft_for_request_yields_a_schema_valid_draft_or_reasons(generator, model_info,
+                                                                  offline_settings):
+    request = make_request(sample_leads()[2])
+    outcome = draft_for_request(request, generator, model_info, offline_settings)
+    assert outcome.request_id == request["request_id"] and outcome.lead_id == "lead-002"
+    assert 1 <= outcome.attempts <= offline_settings.worker.max_attempts
+    assert all(c.completion_tokens > 0 for c in outcome.completions)
+    if not outcome.ok:
+        assert outcome.reasons and outcome.reasons[0].startswith("attempt 1: ")
+        pytest.skip(f"the base model failed the checks twice: {outcome.reasons}")
+    draft = outcome.draft
+    AvroCodec().validate("EmailDraft", draft)
+    assert draft["draft_id"] == draft_id(request["request_id"], model_info.model_id,
+                                         model_info.identity)
+    assert draft["attempts"] == outcome.attempts
+    assert draft["completion_tokens"] == sum(c.completion_tokens for c in outcome.completions)
+    assert draft["lead_to_draft_ms"] >= draft["latency_ms"] > 0
+    assert draft["estimated_cost_usd"] > 0
+    assert draft["to_email"] == "priya@example.com" and draft["company"] == "Helix Biotech"
+    # A redelivery regenerates the same email under the same draft_id.
+    again = draft_for_request(request, generator, model_info, offline_settings).draft
+    assert (again["draft_id"], again["subject"], again["body"]) == (
+        draft["draft_id"], draft["subject"], draft["body"])

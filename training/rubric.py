@@ -1,0 +1,176 @@
+"""An evaluation rubric that needs no LLM: every score is a rule a reviewer can read.
+
+Components (each 0..1; ``overall`` is their mean):
+- personalization: first name, company and the lead's stated pain point are used (1/3 each;
+  the pain point counts when at least half of its content words appear).
+- grounding: names (capitalised words), numbers and stock claims that appear in neither the lead
+  nor the brief are flagged; score = 1 / (1 + flags), so one invention already costs half.
+- structure: subject length, body word count, greeting, exactly one call to action, sign-off
+  (1/5 each).
+- spam: spam-trigger words and shouting; score = 1 - 0.25 per hit.
+- similarity: cosine similarity to the teacher's reference email (training.embed), when given.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from training.brief import Brief
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_CAPITALISED = re.compile(r"(?<![\w'])([A-Z][a-zA-Z\-]*)(?:'s)?")
+_NUMBER = re.compile(r"\$?\d[\d,.]*%?")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)$")
+_GREETING = re.compile(r"^(?:Hi|Hello|Dear|Hey)\s+([^\n,]+),?\s*$")
+_SIGN_OFF = re.compile(r"\n\s*(?:Best(?: regards| wishes)?|Kind regards|Regards|Thanks|Thank you|"
+                       r"Cheers|Sincerely|Warm regards|All the best),?\s*\n\s*\S[^\n]{0,60}\s*$",
+                       re.IGNORECASE)
+_CTA_PHRASES = re.compile(r"\b(?:let me know|book a|schedule a|set up a|grab a|hop on a)\b",
+                          re.IGNORECASE)
+# Words that may start a sentence or be capitalised without being a name: pronouns, articles,
+# openers, days and months (a proposed "Thursday" is an offer, not a fact about the lead).
+COMMON = frozenset("""
+i i'm i'd i'll i've we we're we've our ours us you you're your yours it it's its this that these
+those they their there here the a an and but or so if as at by for from in into of on to with
+without about after before during while when what which who why how would could can do does did
+is are was were be been being have has had will shall should may might must just also most many
+much more some any each every all no not one two three just hi hello dear hey best thanks thank
+regards cheers sincerely warm kind subject re fwd ps quick idea looking happy glad great good
+hope let please imagine curious since because however plus then now today tomorrow next last
+monday tuesday wednesday thursday friday saturday sunday january february march april may june
+july august september october november december am pm email emails team teams sales call
+""".split())
+SPAM_WORDS = ("free", "guarantee", "guaranteed", "act now", "limited time", "urgent", "winner",
+              "click here", "buy now", "risk-free", "risk free", "no obligation", "cash", "earn",
+              "100%", "once in a lifetime", "exclusive deal", "special promotion", "order now",
+              "congratulations", "$$$", "miracle", "double your", "cheap")
+CLAIMS = ("guarantee", "proven", "#1", "award-winning", "industry-leading", "world-class",
+          "clients like", "customers like", "trusted by", "leading provider")
+_STOP = COMMON | frozenset("team teams too much per".split())
+
+
+@dataclass
+class RubricScore:
+    personalization: float
+    grounding: float
+    structure: float
+    spam: float
+    similarity: float | None = None
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def overall(self) -> float:
+        parts = [self.personalization, self.grounding, self.structure, self.spam]
+        if self.similarity is not None:
+            parts.append(self.similarity)
+        return sum(parts) / len(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "overall": round(self.overall, 4)}
+
+
+def lead_text(lead: dict[str, Any]) -> str:
+    return "\n".join(str(v) for v in lead.values() if v is not None)
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower().removesuffix("'s") for w in _WORD.findall(text)}
+
+
+def _numbers(text: str) -> set[str]:
+    # "1,200" in an email and 1200 in the lead are the same number.
+    return {n.strip("$.,%").replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def grounding_flags(text: str, lead: dict[str, Any], brief: Brief) -> list[str]:
+    """Names, numbers and stock claims in ``text`` found in neither the lead nor the brief."""
+    source = lead_text(lead) + "\n" + brief.source_text()
+    source_words, source_numbers = _words(source), _numbers(source)
+    lowered_text = text.lower()
+    flags: list[str] = []
+    invented: list[str] = []
+    for match in _CAPITALISED.finditer(text):
+        word = match.group(1)
+        low = word.lower()
+        at_start = bool(_SENTENCE_START.search(text[:match.start()]))
+        ok = low in source_words or (low in COMMON) or (
+            at_start and re.search(rf"(?<![\w'-]){re.escape(low)}(?![\w'-])",
+                                   lowered_text[match.end():]) is not None)
+        # A sentence-initial -ing/-ed/-ly word ("Saving", "Curious") is grammar, not a name.
+        if at_start and (len(word) <= 2 or low.endswith(("ing", "ed", "ly"))):
+            ok = True
+        if not ok:
+            invented.append(word)
+    for word in dict.fromkeys(invented):
+        flags.append(f"name not in lead or brief: {word}")
+    for number in dict.fromkeys(_numbers(text)):
+        if number and number not in source_numbers:
+            flags.append(f"number not in lead or brief: {number}")
+    source_low = source.lower()
+    for claim in CLAIMS:
+        if claim in lowered_text and claim not in source_low:
+            flags.append(f"unsupported claim: {claim!r}")
+    return flags
+
+
+def personalization(text: str, lead: dict[str, Any]) -> tuple[float, list[str]]:
+    low = text.lower()
+    flags, hits = [], 0
+    for name in ("first_name", "company"):
+        value = str(lead.get(name) or "").strip().lower()
+        if value and value in low:
+            hits += 1
+        elif value:
+            flags.append(f"{name} not used")
+    pain_words = [w for w in _words(str(lead.get("pain_point") or "")) if w not in _STOP
+                  and len(w) > 3]
+    if pain_words and sum(w in _words(text) for w in pain_words) * 2 >= len(pain_words):
+        hits += 1
+    elif pain_words:
+        flags.append("pain point not addressed")
+    return hits / 3, flags
+
+
+def structure(subject: str, body: str, brief: Brief) -> tuple[float, list[str]]:
+    flags = []
+    if not subject or len(subject) > brief.subject_max_chars:
+        flags.append(f"subject length {len(subject)} outside 1-{brief.subject_max_chars}")
+    words = len(body.split())
+    low, high = brief.body_words
+    if not low <= words <= high:
+        flags.append(f"body has {words} words, outside {low}-{high}")
+    first_line = body.strip().split("\n", 1)[0].strip()
+    if not _GREETING.match(first_line):
+        flags.append("no greeting line")
+    questions = len(re.findall(r"\?(?=\s|$)", body))
+    ctas = questions + len(_CTA_PHRASES.findall(body))
+    if ctas != 1:
+        flags.append(f"{ctas} calls to action (want exactly 1)")
+    if not _SIGN_OFF.search("\n" + body.strip()):
+        flags.append("no sign-off")
+    return 1 - len(flags) / 5, flags
+
+
+def spam(text: str) -> tuple[float, list[str]]:
+    low = text.lower()
+    hits = [w for w in SPAM_WORDS if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", low)]
+    shouting = [w for w in re.findall(r"\b[A-Z]{4,}\b", text)]
+    if shouting:
+        hits.append("shouting: " + " ".join(shouting[:3]))
+    if "!!" in text:
+        hits.append("!!")
+    return max(0.0, 1 - 0.25 * len(hits)), [f"spam: {h}" for h in hits]
+
+
+def score(subject: str, body: str, lead: dict[str, Any], brief: Brief,
+          similarity: float | None = None) -> RubricScore:
+    text = f"{subject}\n{body}"
+    pers, pers_flags = personalization(text, lead)
+    ground_flags = grounding_flags(text, lead, brief)
+    struct, struct_flags = structure(subject, body, brief)
+    spam_score, spam_flags = spam(text)
+    return RubricScore(personalization=pers, grounding=1 / (1 + len(ground_flags)),
+                       structure=struct, spam=spam_score, similarity=similarity,
+                       flags=pers_flags + ground_flags + struct_flags + spam_flags)

@@ -1,0 +1,34 @@
+"""`outreach teach`: leads + brief + a teacher -> scored examples (JSONL), optionally approved.
+
+Every example gets the rubric's scores and flags before review, so a reviewer sees them beside
+the email and ``auto_approve`` (used by the committed recipe, because no human reviews here) can
+approve exactly the examples with no flags and overall >= the threshold, marked "rubric-auto".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from training import rubric
+from training.brief import Brief
+from training.records import Example, write_jsonl
+
+
+def score_examples(examples: list[Example], brief: Brief) -> None:
+    for ex in examples:
+        ex.rubric = rubric.score(ex.subject, ex.body, ex.lead, brief).as_dict()
+
+
+def auto_approve(examples: list[Example], min_overall: float = 0.95) -> int:
+    """Approve flag-free examples scoring >= ``min_overall``; returns how many."""
+    approved = 0
+    for ex in examples:
+        if ex.status == "pending" and not ex.rubric.get("flags") and \
+                ex.rubric.get("overall", 0) >= min_overall:
+            ex.status, ex.approved_by = "approved", "rubric-auto"
+            approved += 1
+    return approved
+
+
+def save(examples: list[Example], path: Path) -> int:
+    return write_jsonl(path, examples)

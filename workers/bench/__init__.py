@@ -1,0 +1,106 @@
+"""`outreach bench`: the batched engine against llama-cpp-python's Llama and server, one run.
+
+Same model, same prompts (built from generated leads by workers.prompt), same seeds and
+sampling, same machine, and the machine's limits (memory bandwidth, the decode ceiling)
+measured in the same run. ``run_bench`` returns a BenchReport and writes bench.json and
+bench.md; more rows (the Kafka pipeline, "d") and single metrics (the intake rate) can be
+added to the report afterwards with ``add_row`` / ``add_metric`` and written again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from outreach import leadgen
+from outreach.errors import ConfigError
+from outreach.settings import Settings
+from workers.batch_context import physical_cores
+from workers.bench.limits import (OtherLoad, busy_note, decode_ceiling, load_average,
+                                   machine_info, memory_bandwidth_gbs)
+from workers.bench.report import BenchReport, BenchRow, Prices
+from workers.bench.runners import Workload, row_runners
+from workers.model import resolve_model
+from workers.prompt import STATIC_PREFIX, STOP_SEQUENCES, build_prompt
+
+__all__ = ["BenchReport", "BenchRow", "Prices", "Workload", "build_workload", "run_bench"]
+
+log = logging.getLogger(__name__)
+
+# gpt-4o-mini list prices (USD per 1M tokens), as training.teacher's defaults.
+API_USD_PER_M_INPUT = 0.15
+API_USD_PER_M_OUTPUT = 0.60
+ROW_TITLES = {"a": "Llama, sequential", "b": "llama_cpp.server", "c": "BatchEngine"}
+
+
+def build_workload(settings: Settings, emails: int, seed: int = 7,
+                   max_tokens: int | None = None) -> Workload:
+    """``emails`` prompts from generated leads, with the worker's sampling settings."""
+    leads = leadgen.generate(emails, seed=seed, malformed=0, duplicates=0, suppressed=0).leads
+    cfg = settings.model
+    # Only the few-shot prompt has a shared part; a trained miniature's prompt is the lead alone.
+    prefix = STATIC_PREFIX if cfg.prompt_style == "few_shot" else ""
+    return Workload(prompts=[build_prompt(lead, settings).text for lead in leads[:emails]],
+                    prefix=prefix, stop=tuple(STOP_SEQUENCES),
+                    max_tokens=max_tokens or cfg.max_tokens, temperature=cfg.temperature,
+                    top_p=cfg.top_p, repeat_penalty=cfg.repeat_penalty, seed=seed)
+
+
+def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, *,
+              rows: Sequence[str] = ("a", "b", "c"), baseline_emails: int | None = None,
+              max_tokens: int | None = None, usd_per_vcpu_hour: float | None = None,
+              api_usd_per_m_input: float = API_USD_PER_M_INPUT,
+              api_usd_per_m_output: float = API_USD_PER_M_OUTPUT, seed: int = 7,
+              progress: bool = True, console: Console | None = None) -> BenchReport:
+    """Measure ``rows`` (a, b, c) on ``emails`` emails and write bench.json + bench.md.
+
+    ``baseline_emails`` runs (a) and (b) on only the first that many prompts (they are ~3x
+    slower); rates are per email, so rows stay comparable. ``concurrency`` is both the number
+    of HTTP clients of (b) and the number of sequences (and clients) of (c).
+    """
+    unknown = set(rows) - set(row_runners())
+    if unknown or emails < 1 or concurrency < 1:
+        raise ConfigError(f"bench: unknown rows {sorted(unknown)} or emails/concurrency < 1")
+    model = resolve_model(settings)
+    threads = settings.model.n_threads or physical_cores()
+    work = build_workload(settings, emails, seed, max_tokens)
+    prices = Prices(usd_per_vcpu_hour if usd_per_vcpu_hour is not None
+                    else settings.worker.usd_per_vcpu_hour, api_usd_per_m_input,
+                    api_usd_per_m_output)
+    report = BenchReport(machine=machine_info(threads), prices=prices, weight_bytes=0, model={
+        "name": model.model_id, "path": str(model.path), "sha256": model.sha256,
+        "n_gpu_layers": settings.model.n_gpu_layers, "max_tokens": work.max_tokens,
+        "temperature": work.temperature, "emails": emails, "concurrency": concurrency})
+    console = console or Console(stderr=True)
+    others = OtherLoad()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, disable=not progress) as bar:
+        task = bar.add_task("memory bandwidth", total=None)
+        report.bandwidth_gbs = memory_bandwidth_gbs()
+        bar.update(task, description="decode ceiling")
+        report.ceiling, report.weight_bytes = decode_ceiling(
+            model.path, settings.model, work.prompts[0], n_threads=threads)
+        bar.remove_task(task)
+        for key in rows:
+            n = emails if key == "c" or not baseline_emails else min(emails, baseline_emails)
+            task = bar.add_task(f"({key}) {ROW_TITLES[key]}", total=n)
+            started = time.perf_counter()
+            row: BenchRow = row_runners()[key](
+                model.path, settings.model, work.head(n), concurrency, threads,
+                model.lora_path, lambda task=task: bar.advance(task))
+            log.info("bench row %s: %d emails in %.1f s", key, row.emails,
+                     time.perf_counter() - started)
+            report.add_row(row)
+    report.machine["load_after"] = load_average()
+    report.machine["other_cores"] = round(others.cores(), 2)
+    busy = busy_note(report.machine["other_cores"], report.machine["cores"])
+    if busy:
+        report.machine["busy"] = busy
+        log.warning("bench: %s", busy)
+    report.write(out_dir)
+    return report

