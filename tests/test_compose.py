@@ -101,3 +101,25 @@ def test_no_secret_has_a_value(compose):
         env = service.get("environment") or {}
         for key in secrets & set(env):
             assert not env[key], f"{name} carries a value for {key}"
+
+
+def test_retrain_is_a_scheduled_opt_in_job_sharing_the_registry_with_workers(compose):
+    services = compose["services"]
+    retrain = services["retrain"]
+    assert retrain["profiles"] == ["retrain"]
+    assert retrain["command"] == ["retrain", "--every", "24h"]
+    assert "training" in retrain["build"]["args"]["EXTRAS"]
+    registry = retrain["environment"]["OUTREACH_REGISTRY__URI"]
+    assert registry == services["worker"]["environment"]["OUTREACH_REGISTRY__URI"]
+    # The job writes the registry volume; workers only read it.
+    assert ("/models", False) in [_mount(v) for v in retrain["volumes"]]
+    assert [_mount(v) for v in services["worker"]["volumes"]] == [("/models", True)]
+
+
+def _mount(volume: str | dict[str, Any]) -> tuple[str, bool]:
+    """(target, read_only) of a volume in either form compose prints: "src:dst:ro" (v1) or a
+    mapping (v2)."""
+    if isinstance(volume, dict):
+        return volume["target"], bool(volume.get("read_only"))
+    parts = volume.split(":")
+    return parts[1], len(parts) > 2 and "ro" in parts[2].split(",")

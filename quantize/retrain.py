@@ -1,0 +1,305 @@
+"""`outreach retrain`: one whole cycle, top to bottom, under a Redis lock.
+
+    lock -> feedback -> dataset -> train -> merge -> convert -> quantize -> gate -> release
+
+- feedback: FeedbackExamples on training.feedback created after the tier's newest release (all of
+  them before the first release), plus any JSONL files given with --feedback.
+- dataset: those rows (reward >= training.min_reward) mixed with replay examples from the offline
+  teacher (approved by the rubric), so a handful of replies cannot drag the model away from the
+  format it serves; split by lead, so the gate's held-out leads were never trained on.
+- train: LoRA (the retrain recipe) on the recipe's base; merge: adapter folded into the base ->
+  HF model directory; convert: F16 GGUF; quantize: settings.quantize.quant_type.
+- gate: rubric + perplexity on the held-out split against the tier's champion; a failed gate
+  ends the run (exit 1) and nothing is released.
+- release: registry blob + manifest, Redis challenger pointer, announcement on model.updates;
+  running workers load it beside their champion without a restart.
+
+Every run writes <runs_dir>/<run_id>/report.json (stages, seconds, figures, error) whether it
+succeeds or not; every intermediate (dataset, adapter, merged model, GGUFs) has its manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from outreach.errors import LockHeld, OutreachError, RetrainError
+from outreach.releases import SLOTS, history_key, read_pointer
+from outreach.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class StageResult:
+    name: str
+    seconds: float
+    ok: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    tier: str
+    started_at: str
+    stages: list[StageResult] = field(default_factory=list)
+    release: dict[str, Any] | None = None
+    failed_stage: str | None = None
+    error: str | None = None
+    lock_held: bool = False  # another run holds the lock: nothing was attempted
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"ok": self.ok}
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
+        tmp.replace(path)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def lock_key(settings: Settings, tier: str) -> str:
+    return f"{settings.redis.key_prefix}:retrain:{tier}:lock"
+
+
+def last_release_ms(client: redis.Redis, settings: Settings, tier: str) -> int:
+    """created_at of the tier's newest release (either slot, or the history), 0 when none."""
+    newest = 0
+    for slot in SLOTS:
+        release = read_pointer(client, settings, tier, slot)
+        if release:
+            newest = max(newest, int(release["created_at"]))
+    try:
+        head = client.lindex(history_key(settings, tier), 0)
+    except redis.RedisError:
+        head = None
+    if head:
+        newest = max(newest, int(json.loads(head)["created_at"]))
+    return newest
+
+
+class Run:
+    """One retraining run; ``execute`` runs the stages in order and always writes the report."""
+
+    def __init__(self, settings: Settings, feedback_files: list[Path] | None = None,
+                 say: Say | None = None, run_id: str | None = None) -> None:
+        self.settings = settings
+        self.tier = settings.retrain.tier
+        self.run_id = run_id or new_run_id()
+        self.dir = settings.retrain.runs_dir / self.run_id
+        self.feedback_files = list(feedback_files or [])
+        self.say = say or (lambda message: log.info("%s", message))
+        self.report = RunReport(self.run_id, self.tier,
+                                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        self.values: dict[str, Any] = {}
+
+    def execute(self) -> RunReport:
+        from quantize.lock import RunLock
+
+        if not self.settings.redis_url:
+            raise RetrainError("lock", "REDIS_URL is not set: the run lock and the release "
+                               "pointers live in Redis")
+        client = redis.Redis.from_url(self.settings.redis_url)
+        lock = RunLock(client, lock_key(self.settings, self.tier),
+                       self.settings.retrain.lock_ttl_s, self.run_id)
+        try:
+            self._stage("lock", lambda: lock.acquire() or {"key": lock.key})
+            for name, step in (("feedback", lambda: self.feedback(client)),
+                               ("dataset", self.dataset), ("train", self.train),
+                               ("merge", self.merge), ("convert", self.convert),
+                               ("quantize", self.quantize), ("gate", self.gate),
+                               ("release", self.release)):
+                lock.extend()
+                self._stage(name, step)
+        except OutreachError as exc:
+            self.report.failed_stage = getattr(exc, "stage", None) or self.report.failed_stage
+            self.report.error = str(exc)
+            self.report.lock_held = isinstance(exc, LockHeld)
+        finally:
+            lock.release()
+            client.close()
+            self.report.write(self.dir / "report.json")
+        return self.report
+
+    def _stage(self, name: str, step: Callable[[], dict[str, Any] | None]) -> None:
+        self.say(f"[{name}] ...")
+        started = time.perf_counter()
+        try:
+            detail = step() or {}
+        except RetrainError:
+            self.report.stages.append(StageResult(name, round(time.perf_counter() - started, 1),
+                                                  False))
+            self.report.failed_stage = name
+            raise
+        except OutreachError as exc:
+            self.report.stages.append(StageResult(name, round(time.perf_counter() - started, 1),
+                                                  False))
+            raise RetrainError(name, str(exc)) from exc
+        seconds = round(time.perf_counter() - started, 1)
+        self.report.stages.append(StageResult(name, seconds, True, detail))
+        self.say(f"[{name}] done in {seconds:.1f} s {json.dumps(detail, default=str)[:300]}")
+
+    # -- stages ---------------------------------------------------------------------------
+
+    def feedback(self, client: redis.Redis) -> dict[str, Any]:
+        from quantize.feedback_log import export_feedback
+
+        since = last_release_ms(client, self.settings, self.tier)
+        files = list(self.feedback_files)
+        counts: dict[str, Any] = {"since_ms": since, "files": [str(f) for f in files]}
+        if self.settings.kafka_bootstrap_servers:
+            topic_file = self.dir / "feedback.jsonl"
+            counts["topic"] = export_feedback(self.settings, since, topic_file)
+            files.append(topic_file)
+        elif not files:
+            raise RetrainError("feedback", "no feedback source: set KAFKA_BOOTSTRAP_SERVERS "
+                               "(training.feedback) or pass --feedback FILE")
+        self.values["feedback_files"] = files
+        return counts
+
+    def dataset(self) -> dict[str, Any]:
+        from training import dataset as builder
+        from training import leads, teach, teacher_offline
+        from training.brief import load_brief
+        from training.records import read_examples
+
+        cfg = self.settings.retrain
+        brief = load_brief(self.settings.training.brief_path)
+        if cfg.teacher_examples:
+            examples = read_examples(cfg.teacher_examples)
+        else:
+            seed = int(self.run_id[:8])  # a new replay sample each day, reproducible per run
+            examples = teacher_offline.teach(leads.generated(cfg.replay_examples, seed,
+                                                             brief.campaign), brief, seed=seed)
+            teach.score_examples(examples, brief)
+            teach.auto_approve(examples)
+        out = self.dir / "dataset"
+        manifest = builder.build(examples, out, feedback=self.values["feedback_files"],
+                                 min_reward=self.settings.training.min_reward,
+                                 near_duplicate_threshold=self.settings.training
+                                 .near_duplicate_threshold,
+                                 field_max_chars=self.settings.checks.field_max_chars)
+        if manifest["counts"]["train"] == 0:
+            raise RetrainError("dataset", f"no training rows ({manifest['filtering']})")
+        heldout = builder.load_split(out, "test") or builder.load_split(out, "validation")
+        if not heldout:
+            raise RetrainError("dataset", "no held-out rows for the gate")
+        self.values.update(data_dir=out, dataset_manifest=manifest, heldout=heldout)
+        feedback_rows = manifest["sources"].get("feedback", 0)
+        return {"counts": manifest["counts"], "feedback_rows": feedback_rows,
+                "dataset_sha256": manifest["dataset_sha256"]}
+
+    def train(self) -> dict[str, Any]:
+        from training.recipe import load_recipe
+        from training.train import train
+
+        recipe = load_recipe(self.settings.retrain.recipe_path)
+        last = [0.0]
+
+        def progress(step: int, total: int, loss: float) -> None:
+            if time.monotonic() - last[0] > 15 or step == total:
+                last[0] = time.monotonic()
+                self.say(f"  step {step}/{total} loss {loss:.3f}")
+
+        manifest = train(recipe, self.values["data_dir"], self.dir / "train", progress=progress)
+        self.values.update(recipe=recipe, train_manifest=manifest)
+        return {k: manifest["metrics"].get(k) for k in
+                ("steps", "train_seconds", "tokens_per_second", "validation_loss_before",
+                 "validation_loss_after")}
+
+    def merge(self) -> dict[str, Any]:
+        from training.merge import merge_run
+
+        merged = merge_run(self.dir / "train", self.dir / "merged")
+        self.values["merged"] = merged
+        return {"model_dir": str(merged)}
+
+    def convert(self) -> dict[str, Any]:
+        from quantize.convert import to_f16_gguf
+
+        result = to_f16_gguf(self.values["merged"], self.dir / "model-f16.gguf", progress=None)
+        self.values["f16"] = Path(result["path"])
+        return result
+
+    def quantize(self) -> dict[str, Any]:
+        from quantize.quantize import quantize
+
+        qtype = self.settings.quantize.quant_type
+        result = quantize(self.values["f16"], self.dir / f"model-{qtype}.gguf", qtype,
+                          threads=self.settings.quantize.threads)
+        self.values["gguf"] = Path(result["path"])
+        self.values["quantized"] = result
+        return result
+
+    def gate(self) -> dict[str, Any]:
+        from quantize.champion import champion_metrics
+        from quantize.gate import decide, evaluate_candidate
+
+        rows = self.values["heldout"][:self.settings.gate.eval_examples]
+        candidate = evaluate_candidate(self.values["gguf"], rows, self.settings,
+                                       reference_f16=self.values["f16"])
+        champion = champion_metrics(self.settings, self.tier, rows)
+        report = decide(candidate, champion, self.settings.gate).to_dict()
+        report |= {"candidate": candidate, "champion": champion}
+        (self.dir / "gate.json").write_text(json.dumps(report, indent=2) + "\n")
+        self.values["gate"] = report
+        if not report["passed"]:
+            raise RetrainError("gate", "the candidate regresses: " + "; ".join(report["reasons"]))
+        return {"passed": True, "candidate": candidate,
+                "champion": {k: v for k, v in (champion or {}).items() if k != "examples"}}
+
+    def release(self) -> dict[str, Any]:
+        from quantize.registry import Registry
+        from training.train import git_commit
+
+        recipe = self.values["recipe"]
+        qtype = self.settings.quantize.quant_type
+        train_manifest = self.values["train_manifest"]
+        manifest = {
+            "run_id": self.run_id, "tier": self.tier, "quant_type": qtype,
+            "base": train_manifest["base"], "recipe": train_manifest["recipe"],
+            "dataset": {"sha256": self.values["dataset_manifest"]["dataset_sha256"],
+                        "counts": self.values["dataset_manifest"]["counts"]},
+            "training_metrics": train_manifest["metrics"],
+            "gguf": self.values["quantized"], "gate": self.values["gate"],
+            "git_commit": git_commit(),
+        }
+        record = Registry(self.settings).publish(
+            self.values["gguf"], manifest, tier=self.tier, role="CHALLENGER",
+            model_id=f"{recipe.name}-{qtype}", model_version=f"{recipe.name}-{self.run_id}",
+            gate_report=self.values["gate"])
+        self.report.release = record
+        return {"release_id": record["release_id"], "sha256": record["sha256"],
+                "uri": record["uri"]}
+
+
+def parse_every(text: str) -> float:
+    """'24h', '30m', '90s', '1d' -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        value, unit = float(text[:-1]), text[-1].lower()
+        seconds = value * units[unit]
+    except (ValueError, KeyError, IndexError) as exc:
+        raise RetrainError("schedule", f"--every {text!r}: use a number with s, m, h or d "
+                           "(e.g. 24h)") from exc
+    if seconds <= 0:
+        raise RetrainError("schedule", "--every must be positive")
+    return seconds
