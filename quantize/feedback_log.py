@@ -2,9 +2,11 @@
 release, written to a JSONL file that training.dataset reads (and that the run keeps, so the
 dataset can be rebuilt from the run folder alone).
 
-Reads each partition from its first offset to the high watermark taken at the start, with
-assign() and no consumer group: a run commits nothing, so two runs (or a re-run after a failed
-stage) see the same records. Filtering by created_at rather than offsets keeps the cut-off
+Reads each partition from its first offset with assign() and no consumer group: a run commits
+nothing, so two runs (or a re-run after a failed stage) see the same records. The high
+watermarks taken at the start are only a lower bound of where to stop: the embedded broker
+(Tansu) was measured reporting 1 for a partition holding offsets 0 and 1, so the read goes on
+until every partition reached its watermark and then IDLE_S passes without a new record. Filtering by created_at rather than offsets keeps the cut-off
 meaningful across topic re-creation; at ~1 KB per example a day of 100k drafts is ~100 MB read.
 """
 
@@ -24,6 +26,8 @@ from outreach.settings import Settings
 from outreach.topics import FEEDBACK
 from schemas.codec import AvroCodec
 
+IDLE_S = 1.5  # a local broker answers a fetch in milliseconds; 1.5 s of nothing means the end
+
 
 def export_feedback(settings: Settings, since_ms: int, out: Path) -> dict[str, Any]:
     """Write FeedbackExamples with created_at > ``since_ms`` to ``out``; return the counts."""
@@ -39,14 +43,20 @@ def export_feedback(settings: Settings, since_ms: int, out: Path) -> dict[str, A
         except (KafkaException, KeyError) as exc:
             raise KafkaError(f"cannot read {FEEDBACK} metadata: {exc}") from exc
         pending = {p for p, end in ends.items() if end > 0}
-        consumer.assign([TopicPartition(FEEDBACK, p, OFFSET_BEGINNING) for p in pending])
+        # Every partition, not only those with a watermark > 0: a stale watermark must not hide
+        # a partition's records.
+        consumer.assign([TopicPartition(FEEDBACK, p, OFFSET_BEGINNING) for p in partitions])
         deadline = time.monotonic() + settings.retrain.feedback_timeout_s
+        last_record = time.monotonic()
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w") as handle:
-            while pending and time.monotonic() < deadline:
-                for msg in consumer.consume(500, timeout=0.5):
-                    if msg.error() or msg.partition() not in pending:
+            while time.monotonic() < deadline:
+                if not pending and time.monotonic() - last_record >= IDLE_S:
+                    break
+                for msg in consumer.consume(500, timeout=0.25):
+                    if msg.error():
                         continue
+                    last_record = time.monotonic()
                     if msg.offset() + 1 >= ends[msg.partition()]:
                         pending.discard(msg.partition())
                     counts["read"] += 1
