@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-EXTRAS="${OUTREACH_EXTRAS:-worker,training,dev}"
+EXTRAS="${OUTREACH_EXTRAS:-worker,training,bench,dev}"
 PYTHON="${PYTHON:-python3}"
 SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
