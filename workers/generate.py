@@ -45,6 +45,7 @@ class Outcome:
     draft: dict[str, Any] | None = None
     reasons: list[str] = field(default_factory=list)
     completions: list[Completion] = field(default_factory=list)
+    model: ModelInfo | None = None  # the model that wrote it (hot reload: one of two)
 
     @property
     def ok(self) -> bool:
@@ -75,7 +76,7 @@ def draft_for_request(request: dict[str, Any], generator: Generator, model: Mode
     engine propagates: a model that cannot generate is not the request's fault.
     """
     lead = request["lead"]
-    outcome = Outcome(request_id=request["request_id"], lead_id=lead["lead_id"])
+    outcome = Outcome(request_id=request["request_id"], lead_id=lead["lead_id"], model=model)
     prompt = build_prompt(lead, settings)
     for attempt in range(1, settings.worker.max_attempts + 1):
         grammar = prompt.retry_grammar if attempt > 1 and settings.worker.grammar_on_retry else None

@@ -23,6 +23,14 @@ GENERATION_SECONDS = Histogram("outreach_worker_generation_seconds",
                                buckets=(0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120))
 PROMPT_TOKENS = Counter("outreach_worker_prompt_tokens_total", "Prompt tokens evaluated.")
 COMPLETION_TOKENS = Counter("outreach_worker_completion_tokens_total", "Tokens generated.")
+# Hot reload (workers/reload.py). result: loaded, or why a release was refused
+# (sha256_mismatch, fetch_failed, load_failed); the old model keeps serving on a refusal.
+MODEL_RELOADS = Counter("outreach_worker_model_reloads_total",
+                        "Releases loaded or refused by this worker.", ["tier", "slot", "result"])
+# One series per released model version (a few a week), so A/B arms can be told apart here too.
+MODEL_REQUESTS = Counter("outreach_worker_model_requests_total",
+                         "Requests handled, by the model slot and version that handled them.",
+                         ["tier", "slot", "model_version"])
 
 _served: set[int] = set()
 _lock = threading.Lock()

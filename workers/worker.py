@@ -7,6 +7,11 @@ means the request is redelivered and regenerated with the same seeds under the s
 (workers/generate.py), so the duplicate is harmless; a SIGKILL after the commit loses nothing.
 Inference blocks this thread (never an event loop); librdkafka heartbeats on its own threads,
 and a draft takes seconds, far inside max.poll.interval.ms (300 s by default).
+
+Hot reload (workers/reload.py): each request leases the model of its slot (the champion, or the
+challenger for an A/B arm whose model_role is challenger) for its whole generation, so a release
+swapped in meanwhile takes the next requests and no request is dropped, repeated or split
+between two models. Drafts record the model_id, sha256 and version of the model that wrote them.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from workers.batched_generator import BatchedGenerator
 from workers.engine import Generator
 from workers.inflight import InFlight
 from workers.generate import Outcome, draft_for_request, now_ms
-from workers.model import ModelInfo, resolve_model
+from workers.model import resolve_model
+from workers.reload import LoadedModel, ModelHolder, ReleaseFollower
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +68,18 @@ def dead_letter(msg: Message, error_type: str, error: str, request_id: str | Non
 
 
 class Worker:
-    """One consumer, one producer and one loaded model. ``handle`` runs one message start to
-    commit; with model.batch_slots > 1, ``_run_concurrent`` splits it into process (on pool
-    threads), publish and in-order commit."""
+    """One consumer, one producer and the loaded models (a ModelHolder: champion and, during an
+    A/B test, challenger). ``handle`` runs one message start to commit; with
+    model.batch_slots > 1, ``_run_concurrent`` splits it into process (on pool threads),
+    publish and in-order commit."""
 
-    def __init__(self, settings: Settings, generator: Generator | BatchedGenerator, model: ModelInfo,
+    def __init__(self, settings: Settings, models: ModelHolder,
                  on_event: EventHook | None = None) -> None:
         self.settings = settings
-        self.generator = generator
-        self.model = model
+        self.models = models
         self.on_event = on_event
+        # Which release writes each A/B arm; a variant not listed is the champion's.
+        self._roles = {v.name: v.model_role for v in settings.abtest.variants}
         self.codec = AvroCodec(registry_url=settings.kafka.schema_registry_url)
         self.topic = requests_topic(settings.worker.tier)
         self.stats = WorkerStats()
@@ -119,8 +127,14 @@ class Worker:
             key = msg.key()
             lead_id = key.decode("utf-8", "replace") if key else None
             return dead_letter(msg, exc.code, str(exc), lead_id=lead_id)
-        outcome = draft_for_request(request, self.generator, self.model, self.settings)
+        slot = self._roles.get(request["variant"], "champion")
+        with self.models.lease(slot) as loaded:
+            outcome = draft_for_request(request, loaded.generator, loaded.model, loaded.settings)
+        served = "challenger" if loaded.release and loaded.release["role"] == "CHALLENGER" \
+            else "champion"
         metrics.observe_outcome(outcome)
+        metrics.MODEL_REQUESTS.labels(tier=self.settings.worker.tier, slot=served,
+                                      model_version=loaded.model.version).inc()
         return outcome
 
     def publish(self, msg: Message, result: Outcome | dict[str, Any]) -> None:
@@ -133,6 +147,9 @@ class Worker:
         else:
             event.update(request_id=result.request_id, lead_id=result.lead_id,
                          attempts=result.attempts)
+            if result.model is not None:
+                event.update(model_id=result.model.model_id, model_sha256=result.model.sha256,
+                             model_version=result.model.version)
             if result.ok:
                 self._draft(result, event)
             else:
@@ -235,6 +252,28 @@ def _run_concurrent(worker: Worker, stop: threading.Event, max_messages: int | N
                     worker.commit(inflight.finished(msg))
 
 
+def _configured_model(settings: Settings, generator: Generator | BatchedGenerator | None,
+                      slots: int) -> LoadedModel:
+    """The model settings.model names (or the caller's already loaded ``generator``)."""
+    if generator is not None:
+        return LoadedModel(generator=generator, model=generator.model, settings=settings,
+                           owned=False)
+    model = resolve_model(settings)
+    loaded = BatchedGenerator(model, settings) if slots > 1 else Generator(model, settings)
+    return LoadedModel(generator=loaded, model=model, settings=settings)
+
+
+def _follower(settings: Settings, holder: ModelHolder, slots: int,
+              on_event: EventHook | None) -> ReleaseFollower | None:
+    if not settings.worker.follow_releases:
+        return None
+    if not settings.redis_url:
+        log.warning("worker.follow_releases is on but REDIS_URL is unset: releases are not "
+                    "followed, the configured model serves")
+        return None
+    return ReleaseFollower(settings, holder, slots, on_event)
+
+
 def run_worker(settings: Settings, stop: threading.Event | None = None,
                max_messages: int | None = None, on_event: EventHook | None = None,
                generator: Generator | BatchedGenerator | None = None) -> WorkerStats:
@@ -242,24 +281,34 @@ def run_worker(settings: Settings, stop: threading.Event | None = None,
     arrives, or ``max_messages`` messages were handled; returns the counts.
 
     ``generator`` lets a caller that already loaded the model (demo, tests) share it;
-    otherwise the configured model is resolved and loaded here. ``on_event`` is called after
-    each commit with a dict: kind ("draft" | "dead_letter"), topic, partition, offset, and
-    request_id/lead_id/draft_id/error_type/reasons where known. Kafka and model errors
-    propagate: nothing is committed for the message in hand, so it is redelivered.
+    otherwise the configured model is resolved and loaded here. With worker.follow_releases
+    (and Redis) the tier's released models replace it: the pointed release at start, then
+    every announced one (workers/reload.py). ``on_event`` is called after each commit with a
+    dict: kind ("draft" | "dead_letter"), topic, partition, offset, and request_id/lead_id/
+    draft_id/error_type/reasons/model_version where known; and from the release follower's
+    thread with kind "model_loaded" | "model_error". Kafka and model errors propagate: nothing
+    is committed for the message in hand, so it is redelivered.
     """
     stop = stop or threading.Event()
     restore = _install_signal_handlers(stop)
     metrics.serve(settings.worker.metrics_port)
-    owned = generator is None
-    model = resolve_model(settings) if owned else generator.model
-    if owned:
-        generator = (BatchedGenerator(model, settings) if settings.model.batch_slots > 1
-                     else Generator(model, settings))
-    worker = Worker(settings, generator, model, on_event)
-    log.info("worker on %s (group %s), model %s", worker.topic, group_id(settings), model.model_id)
+    # Requests generated at once: the caller's generator decides, else model.batch_slots.
+    slots = getattr(generator, "slots", 1) if generator is not None else settings.model.batch_slots
+    holder = ModelHolder()
+    follower = _follower(settings, holder, slots, on_event)
+    worker: Worker | None = None
     started = time.monotonic()
     try:
-        slots = getattr(generator, "slots", 1)
+        if follower is not None:
+            follower.prepare()  # loads the release the pointers name, if any: no double load
+        if holder.get("champion") is None:
+            holder.install("champion", _configured_model(settings, generator, slots))
+        if follower is not None:
+            follower.start()
+        worker = Worker(settings, holder, on_event)
+        with holder.lease() as champion:
+            log.info("worker on %s (group %s), model %s %s", worker.topic, group_id(settings),
+                     champion.model.model_id, champion.model.version)
         if slots > 1:
             _run_concurrent(worker, stop, max_messages, slots)
         while not stop.is_set() and slots == 1:
@@ -269,9 +318,12 @@ def run_worker(settings: Settings, stop: threading.Event | None = None,
             if msg is not None:
                 worker.handle(msg)
     finally:
-        worker.close()
-        if owned:
-            generator.close()
+        if follower is not None:
+            follower.stop()
+        if worker is not None:
+            worker.close()
+        holder.close()
         restore()
-        log.info("worker stopped after %.0f s: %s", time.monotonic() - started, worker.stats)
+        log.info("worker stopped after %.0f s: %s", time.monotonic() - started,
+                 worker.stats if worker else "not started")
     return worker.stats
