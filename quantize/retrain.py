@@ -177,7 +177,7 @@ class Run:
 
     def dataset(self) -> dict[str, Any]:
         from training import dataset as builder
-        from training import leads, teach, teacher_offline
+        from training import teach
         from training.brief import load_brief
         from training.records import read_examples
 
@@ -187,10 +187,7 @@ class Run:
             examples = read_examples(cfg.teacher_examples)
         else:
             seed = int(self.run_id[:8])  # a new replay sample each day, reproducible per run
-            examples = teacher_offline.teach(leads.generated(cfg.replay_examples, seed,
-                                                             brief.campaign), brief, seed=seed)
-            teach.score_examples(examples, brief)
-            teach.auto_approve(examples)
+            examples = teach.offline_approved(cfg.replay_examples, seed, brief)
         out = self.dir / "dataset"
         manifest = builder.build(examples, out, feedback=self.values["feedback_files"],
                                  min_reward=self.settings.training.min_reward,

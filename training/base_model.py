@@ -1,9 +1,10 @@
 """Load a base model and tokenizer for training: a Hugging Face directory or a GGUF file.
 
-transformers dequantizes a GGUF to fp32 (~1 min for the 270M Q4_K_M on 2 cores) and rebuilds
-its tokenizer from the GGUF's vocabulary (~34 s for Gemma's 262k tokens, measured), so the
-tokenizer is cached as tokenizer.json under ~/.cache/miniature-outreach keyed by the GGUF's
-sha256 (~1 s to load afterwards). Nothing is fetched from a model hub.
+transformers dequantizes a GGUF to fp32 (~1 min for the 270M Q4_K_M on 2 cores). The tokenizer
+of a GGUF base is rebuilt from the GGUF's own sentencepiece vocabulary (training/gguf_tokenizer.py,
+~3 s), not by transformers' GGUF reader, whose ids differ from llama.cpp's (so training would see
+other tokens than serving); it is cached under ~/.cache/miniature-outreach keyed by the GGUF's
+sha256. Nothing is fetched from a model hub.
 """
 
 from __future__ import annotations
@@ -53,19 +54,27 @@ def resolve_base(base: str) -> BaseRef:
 def load_tokenizer(ref: BaseRef) -> Any:
     from transformers import AutoTokenizer
 
-    cached = CACHE / "tokenizers" / ref.sha256[:16]
-    try:
-        if ref.gguf_file and (cached / "tokenizer.json").is_file():
-            return AutoTokenizer.from_pretrained(cached)
-        tokenizer = AutoTokenizer.from_pretrained(ref.directory, gguf_file=ref.gguf_file)
-    except (OSError, ValueError) as exc:
-        raise TrainingError(f"cannot load the tokenizer of {ref.path}: {exc}") from exc
-    if ref.gguf_file:
+    if not ref.gguf_file:
         try:
-            tokenizer.save_pretrained(cached)
-        except OSError:
-            pass  # an unwritable cache only costs the 34 s conversion next time
-    return tokenizer
+            return AutoTokenizer.from_pretrained(ref.directory)
+        except (OSError, ValueError) as exc:
+            raise TrainingError(f"cannot load the tokenizer of {ref.path}: {exc}") from exc
+    from training.gguf_tokenizer import tokenizer_from_gguf
+
+    # "-spm": caches written by the earlier transformers-GGUF tokenizer are never reused.
+    cached = CACHE / "tokenizers" / f"{ref.sha256[:16]}-spm"
+    if (cached / "tokenizer.model").is_file():
+        try:
+            return AutoTokenizer.from_pretrained(cached)
+        except (OSError, ValueError):
+            pass  # a damaged cache is rebuilt below
+    try:
+        return tokenizer_from_gguf(ref.path, cached)
+    except (TrainingError, OSError):
+        # An unwritable cache directory: build in a temporary one (~3 s each time).
+        import tempfile
+
+        return tokenizer_from_gguf(ref.path, Path(tempfile.mkdtemp(prefix="outreach-tok-")))
 
 
 def load_model(ref: BaseRef, dtype: Any) -> Any:

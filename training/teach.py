@@ -32,3 +32,14 @@ def auto_approve(examples: list[Example], min_overall: float = 0.95) -> int:
 
 def save(examples: list[Example], path: Path) -> int:
     return write_jsonl(path, examples)
+
+
+def offline_approved(count: int, seed: int, brief: Brief) -> list[Example]:
+    """Offline-teacher examples for ``count`` generated leads, scored and auto-approved: the
+    replay data of a retrain and the fixture data of the tests (no endpoint, ~1 s per 100)."""
+    from training import leads, teacher_offline
+
+    examples = teacher_offline.teach(leads.generated(count, seed, brief.campaign), brief)
+    score_examples(examples, brief)
+    auto_approve(examples)
+    return examples

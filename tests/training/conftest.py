@@ -34,11 +34,8 @@ def gemma_tokenizer():
 @pytest.fixture(scope="session")
 def small_dataset(tmp_path_factory, brief):
     """60 auto-approved offline-teacher examples built into a dataset directory."""
-    from training import dataset, leads, teach, teacher_offline
+    from training import dataset, teach
 
-    examples = teacher_offline.teach(leads.generated(60, 5, brief.campaign), brief)
-    teach.score_examples(examples, brief)
-    teach.auto_approve(examples)
     out = tmp_path_factory.mktemp("dataset")
-    dataset.build(examples, out)
+    dataset.build(teach.offline_approved(60, 5, brief), out)
     return out
