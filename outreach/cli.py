@@ -132,6 +132,26 @@ def feedback(config: ConfigOpt = None,
 
 
 @app.command()
+def leads(config: ConfigOpt = None,
+          count: Annotated[int, typer.Option(help="Valid sample leads.")] = 10,
+          seed: Annotated[int, typer.Option(help="Generator seed (new seed = new leads).")] = 1,
+          campaign: Annotated[str, typer.Option(help="Campaign id on every lead.")] = "spring-launch",
+          ) -> None:
+    """Produce sample leads to `leads` (Avro) and `leads.json` (JSON), like two CRMs: a stand-in
+    for a CRM against a running stack (KAFKA_BOOTSTRAP_SERVERS), e.g. the one `demo --serve`
+    keeps up. No malformed, duplicate or suppressed records."""
+    from outreach import leadgen
+    from outreach.demo import produce_leads
+    from schemas.codec import AvroCodec
+
+    settings = _settings(config)
+    batch = leadgen.generate(count, seed=seed, campaign=campaign, malformed=0, duplicates=0,
+                             suppressed=0)
+    sent = produce_leads(settings, batch, AvroCodec(registry_url=settings.kafka.schema_registry_url))
+    console.print(f"produced {sent} leads (campaign {campaign}, seed {seed})")
+
+
+@app.command()
 def simulate(config: ConfigOpt = None) -> None:
     """Run the engagement SIMULATOR: reads drafts, emits simulated opens/replies/bounces/
     unsubscribes from a seeded audience model. Never use it on real traffic."""

@@ -75,7 +75,7 @@ class Summary:
         return table
 
 
-def _produce_leads(settings: Settings, batch: leadgen.LeadBatch, codec: AvroCodec) -> int:
+def produce_leads(settings: Settings, batch: leadgen.LeadBatch, codec: AvroCodec) -> int:
     """Half the valid leads as Avro on `leads`, half as JSON on `leads.json`, like mixed CRMs."""
     producer = make_producer(settings)
     records = 0
@@ -122,7 +122,7 @@ def run_demo(settings: Settings, console: Console | None = None, timeout_s: floa
             services.start("send", name="sender")
             dashboard_url = extend_demo(services, settings) if feedback else ""
             codec = AvroCodec(registry_url=settings.kafka.schema_registry_url)
-            summary.leads_in = _produce_leads(settings, batch, codec)
+            summary.leads_in = produce_leads(settings, batch, codec)
             summary.expected_outcomes = len(batch.leads) - len(batch.suppressed_emails)
             _wait_for_outcomes(services, watcher, summary, sink.folder, console, started + timeout_s)
             if feedback:

@@ -214,14 +214,23 @@ class RetrainSettings(BaseModel):
                                           "into every retrain (default: replay_examples from "
                                           "the offline teacher).")
     # Demo-sized feedback holds a few dozen outcomes, few above min_reward; replay data keeps
-    # the format the miniature serves. 96 leads -> ~75 training rows, ~20 optimizer steps of 4.
-    replay_examples: int = Field(96, ge=0, description="Offline-teacher examples generated "
+    # the format the miniature serves. 300 leads -> ~240 training rows (80% split by lead).
+    replay_examples: int = Field(300, ge=0, description="Offline-teacher examples generated "
                                  "per run when teacher_examples is unset.")
     # A CPU retrain of the 270M model takes minutes to an hour; a lock outliving a crashed run
     # by hours only delays the next run.
     lock_ttl_s: int = Field(6 * 3600, ge=60)
     feedback_timeout_s: float = Field(10.0, gt=0, description="How long to read "
                                       "training.feedback up to its end.")
+    # Smallest first; the run releases the first whose perplexity stays within
+    # gate.max_perplexity_increase of the F16. A LoRA merged into the dequantized Q4_K_M base
+    # moves weights by less than a Q4 step, and requantizing to Q4_K_M rounds much of it away:
+    # measured on a retrain, held-out perplexity F16 2.25, Q8_0 2.26 (+0.6%), Q5_K_M 2.93
+    # (+30%), Q4_K_M 19.3 (+755%). Q8_0 is 292 MB against Q4_K_M's 253 MB.
+    quant_types: list[QuantType] = Field(
+        default_factory=lambda: ["Q4_K_M", "Q5_K_M", "Q8_0"], min_length=1,
+        description="Quantization types tried in order; the first within the perplexity "
+        "limit is gated and released.")
 
 
 class VariantSpec(BaseModel):

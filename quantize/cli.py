@@ -90,7 +90,9 @@ def retrain(
     interval = parse_every(every) if every else None
     stop = threading.Event()
     while True:
-        report = Run(settings, feedback_files=feedback, say=console.print).execute()
+        # markup=False: "[train]" is a stage name, not a rich style tag.
+        report = Run(settings, feedback_files=feedback,
+                     say=lambda line: console.print(line, markup=False, highlight=False)).execute()
         if report.ok:
             release = report.release or {}
             console.print(f"[green]released[/] {release.get('release_id')} as challenger of "
