@@ -31,6 +31,10 @@ def _settings(config: Path | None, **overrides) -> Settings:
     return settings
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -117,6 +121,11 @@ def demo(config: ConfigOpt = None,
 
     settings = _settings(config, **{"demo.leads": leads, "demo.out_dir": out, "demo.seed": seed,
                                     "model.gguf_path": model})
+    # SIGTERM (kill, a supervisor) and SIGINT (even where a background shell job ignores it)
+    # both unwind through run_demo's finally blocks, which stop every child service; a default
+    # SIGTERM would leave the workers, intake and broker running as orphans (seen).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     summary = run_demo(settings, console=console, feedback=with_feedback, serve=serve)
     raise typer.Exit(0 if summary.ok else 1)
 
