@@ -106,13 +106,16 @@ def decide(candidate: dict[str, Any], champion: dict[str, Any] | None,
 def evaluate_candidate(gguf: Path, heldout_rows: list[dict[str, Any]], settings: Settings,
                        reference_f16: Path | None, *, brief: Any = None,
                        progress: Callable[[str], None] | None = None,
-                       lora: Path | None = None, style: str = "trained") -> dict[str, Any]:
+                       lora: Path | None = None, style: str = "trained",
+                       measured_perplexity: dict[str, Any] | None = None) -> dict[str, Any]:
     """Metrics of ``gguf`` on the first ``settings.gate.eval_examples`` held-out rows:
     rubric_mean, pass_rate, perplexity, f16_perplexity (None without ``reference_f16``), n,
     plus the rubric's components and a line per example.
 
     ``lora``/``style`` score a served base + adapter (the champion before any release); its
-    perplexity is not measured then (perplexity.py loads no adapter) and is None."""
+    perplexity is not measured then (perplexity.py loads no adapter) and is None.
+    ``measured_perplexity`` ({"perplexity", "f16_perplexity", "tokens"} on the same rows)
+    skips measuring again what the caller already measured (the retrain's quantize stage)."""
     from training import evaluate
     from training.brief import load_brief
     from workers.draft import Draft, check
@@ -142,19 +145,20 @@ def evaluate_candidate(gguf: Path, heldout_rows: list[dict[str, Any]], settings:
                          "overall": ex["overall"], "flags": ex["flags"],
                          "check_failures": failures})
     model = settings.model
-    ppl = {"perplexity": None, "tokens": 0}
-    if lora is None:
+    ppl = dict(measured_perplexity or {"perplexity": None, "f16_perplexity": None, "tokens": 0})
+    if lora is None and measured_perplexity is None:
         say(f"gate: perplexity of {Path(gguf).name}")
-        ppl = perplexity(Path(gguf), rows, n_threads=model.n_threads,
-                         n_gpu_layers=model.n_gpu_layers)
-    ref = None
-    if reference_f16 is not None:
-        say(f"gate: perplexity of {Path(reference_f16).name}")
-        ref = perplexity(Path(reference_f16), rows, n_threads=model.n_threads,
-                         n_gpu_layers=model.n_gpu_layers)
+        measured = perplexity(Path(gguf), rows, n_threads=model.n_threads,
+                              n_gpu_layers=model.n_gpu_layers)
+        ppl.update(perplexity=measured["perplexity"], tokens=measured["tokens"])
+        if reference_f16 is not None:
+            say(f"gate: perplexity of {Path(reference_f16).name}")
+            ppl["f16_perplexity"] = perplexity(Path(reference_f16), rows,
+                                               n_threads=model.n_threads,
+                                               n_gpu_layers=model.n_gpu_layers)["perplexity"]
     summary = result["summary"]
     return {"rubric_mean": summary["overall"], "pass_rate": round(passing / len(rows), 4),
-            "perplexity": ppl["perplexity"], "f16_perplexity": ref["perplexity"] if ref else None,
+            "perplexity": ppl["perplexity"], "f16_perplexity": ppl["f16_perplexity"],
             "n": len(rows), "rubric": {k: summary[k] for k in evaluate.COMPONENTS},
             "flag_rate": summary["flag_rate"], "seconds_per_email": summary["seconds_per_email"],
             "perplexity_tokens": ppl["tokens"], "examples": examples}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from outreach.errors import QuantizeError
+from outreach.releases import file_sha256
 
 SUFFIX = ".manifest.json"
 
@@ -24,20 +25,14 @@ def manifest_path(gguf: Path) -> Path:
     return gguf.with_name(gguf.name + SUFFIX)
 
 
-def _file_sha256(path: Path) -> str:
-    from training.records import file_sha256
-
-    return file_sha256(path)
-
-
 def describe(path: Path) -> dict[str, Any]:
     """An input: a file's sha256 and size, or a model directory's files (each with its sha256)
     and one digest over them (name + sha256 of every file, sorted)."""
     path = Path(path)
     try:
         if path.is_file():
-            return {"path": str(path), "sha256": _file_sha256(path), "bytes": path.stat().st_size}
-        files = {p.name: _file_sha256(p) for p in sorted(path.iterdir()) if p.is_file()}
+            return {"path": str(path), "sha256": file_sha256(path), "bytes": path.stat().st_size}
+        files = {p.name: file_sha256(p) for p in sorted(path.iterdir()) if p.is_file()}
     except OSError as exc:
         raise QuantizeError(f"cannot read {path}: {exc}") from exc
     digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()

@@ -147,18 +147,16 @@ class Run:
         started = time.perf_counter()
         try:
             detail = step() or {}
-        except RetrainError:
-            self.report.stages.append(StageResult(name, round(time.perf_counter() - started, 1),
-                                                  False))
-            self.report.failed_stage = name
-            raise
         except Exception as exc:  # noqa: BLE001 - a scheduled job reports every failure
             self.report.stages.append(StageResult(name, round(time.perf_counter() - started, 1),
                                                   False))
-            if not isinstance(exc, OutreachError):  # a bug, not bad input: keep the traceback
-                log.exception("stage %s failed unexpectedly", name)
-            raise RetrainError(name, f"{type(exc).__name__}: {exc}"
-                               if not isinstance(exc, OutreachError) else str(exc)) from exc
+            self.report.failed_stage = name
+            if isinstance(exc, RetrainError):
+                raise
+            if isinstance(exc, OutreachError):
+                raise RetrainError(name, str(exc)) from exc
+            log.exception("stage %s failed unexpectedly", name)  # a bug: keep the traceback
+            raise RetrainError(name, f"{type(exc).__name__}: {exc}") from exc
         seconds = round(time.perf_counter() - started, 1)
         self.report.stages.append(StageResult(name, seconds, True, detail))
         self.say(f"[{name}] done in {seconds:.1f} s {json.dumps(detail, default=str)[:300]}")
@@ -252,22 +250,26 @@ class Run:
         rows = self.values["heldout"][:self.settings.gate.eval_examples]
         model, limit = self.settings.model, self.settings.gate.max_perplexity_increase
 
-        def ppl(path: Path) -> float:
+        def ppl(path: Path) -> dict[str, Any]:
             return perplexity(path, rows, n_threads=model.n_threads,
-                              n_gpu_layers=model.n_gpu_layers)["perplexity"]
+                              n_gpu_layers=model.n_gpu_layers)
 
-        reference = ppl(self.values["f16"])
+        reference = ppl(self.values["f16"])["perplexity"]
         tried = []
         for qtype in self.settings.retrain.quant_types:
             result = quantize(self.values["f16"], self.dir / f"model-{qtype}.gguf", qtype,
                               threads=self.settings.quantize.threads)
-            increase = ppl(Path(result["path"])) / reference - 1
+            measured = ppl(Path(result["path"]))
+            increase = measured["perplexity"] / reference - 1
             tried.append({"quant_type": qtype, "bytes": result["bytes"],
                           "perplexity_increase": round(increase, 4)})
             self.say(f"  {qtype}: {result['bytes'] / 1e6:.0f} MB, perplexity "
                      f"{increase:+.1%} against F16 (limit {limit:+.0%})")
             if increase <= limit:
-                self.values.update(gguf=Path(result["path"]), quantized=result, quant_type=qtype)
+                self.values.update(gguf=Path(result["path"]), quantized=result, quant_type=qtype,
+                                   perplexity={"perplexity": measured["perplexity"],
+                                               "f16_perplexity": reference,
+                                               "tokens": measured["tokens"]})
                 return {**result, "f16_perplexity": round(reference, 4), "tried": tried}
         raise RetrainError("quantize", f"no quantization type kept perplexity within "
                            f"{limit:.0%} of the F16: {tried}")
@@ -278,7 +280,8 @@ class Run:
 
         rows = self.values["heldout"][:self.settings.gate.eval_examples]
         candidate = evaluate_candidate(self.values["gguf"], rows, self.settings,
-                                       reference_f16=self.values["f16"])
+                                       reference_f16=self.values["f16"],
+                                       measured_perplexity=self.values["perplexity"])
         champion = champion_metrics(self.settings, self.tier, rows)
         report = decide(candidate, champion, self.settings.gate).to_dict()
         report |= {"candidate": candidate, "champion": champion}

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from outreach.errors import DataError
+from outreach.releases import file_sha256  # noqa: F401 - one hashing loop, re-exported here
 
 
 @dataclass
@@ -92,12 +93,6 @@ def read_examples(path: Path) -> list[Example]:
     return [Example.from_dict(row) for row in read_jsonl(path)]
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -14,13 +14,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from outreach.errors import ModelError
+from outreach.errors import ModelError, RegistryError
+from outreach.releases import file_sha256
 from outreach.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SIDECAR_SUFFIX = ".sha256.json"
-_CHUNK = 4 * 1024 * 1024  # 4 MiB reads: large enough that hashing is bound by sha256, not syscalls
 
 
 @dataclass(frozen=True)
@@ -73,14 +73,10 @@ def sha256_of(path: Path) -> str:
             return cached["sha256"]
     except (OSError, ValueError, AttributeError):
         pass  # no sidecar yet, or an unreadable one: hash the file
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-    except OSError as exc:
+        value = file_sha256(path)
+    except RegistryError as exc:
         raise ModelError(f"cannot read model file {path}: {exc}") from exc
-    value = digest.hexdigest()
     try:
         sidecar.write_text(json.dumps({**key, "sha256": value}))
     except OSError as exc:  # a read-only model directory only costs a re-hash next start
