@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from outreach.errors import ModelError
 from outreach.settings import ModelSettings
-from workers.sampling import TokenText
+from workers.sampling import TokenText, logits_row
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,10 @@ class LlamaContext:
         started = time.perf_counter()
         rc = _lc.llama_decode(self.ctx, self._batch)
         return int(rc), time.perf_counter() - started
+
+    def greedy(self, index: int) -> int:
+        """The most likely next token at batch index ``index`` (its logits must be kept)."""
+        return int(np.argmax(logits_row(self.ctx, index, self.n_vocab)))
 
     def clear(self, seq_id: int) -> None:
         """Drop a sequence from the KV cache (removing a whole sequence never fails)."""

@@ -38,8 +38,11 @@ except ImportError:  # the streaming path installs no llama.cpp; the engine rais
 PENALTY_LAST_N = 64
 TOP_K = 40
 MIN_P = 0.05
-# Candidates are first cut to logits within this distance of the maximum (one vectorized pass),
-# then to the exact top-k among them; a flatter row falls back to a full argpartition.
+# Candidates are the top-k among the logits within this distance of the row's maximum (one
+# vectorized pass, ~0.1 ms for 262k logits). A token 12 below the maximum has e^-12 = 6e-6 of
+# its probability, and min-p (0.05 = 3.0 below) drops it whatever else happens; only a
+# repeat penalty (dividing the maximum by up to 1.1) can pull the bar down, so the window
+# grows by what the penalty can take off the maximum.
 _TOP_K_WINDOW = 12.0
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 
@@ -75,13 +78,29 @@ def _chain(n_vocab: int, params: SamplingParams) -> Any:
     return chain
 
 
-def top_k_ids(row: np.ndarray, k: int) -> np.ndarray:
-    """Ids of the ``k`` largest entries of ``row`` (unordered)."""
-    if k >= len(row):
-        return np.arange(len(row))
-    near = np.flatnonzero(row >= row.max() - _TOP_K_WINDOW)
-    if len(near) < k:  # a flat row: fewer than k within the window
-        return np.argpartition(row, -k)[-k:]
+def logits_row(ctx: Any, index: int, n_vocab: int) -> np.ndarray:
+    """The logits of batch index ``index`` as a zero-copy view (valid until the next decode)."""
+    pointer = _lc.llama_get_logits_ith(ctx, index)
+    if not pointer:
+        raise ModelError(f"no logits for batch index {index}")
+    return np.ctypeslib.as_array(pointer, shape=(n_vocab,))
+
+
+def top_k_ids(row: np.ndarray, k: int, repeat_penalty: float = 1.0) -> np.ndarray:
+    """Ids of the ``k`` largest entries of ``row`` that lie within the window of its maximum
+    (unordered; fewer than ``k`` when the row is peaked).
+
+    A fine-tuned miniature is confident: mid-email, often fewer than 40 logits lie within 12
+    of the maximum. Filling up to k from further down took a full argpartition, 2.2 ms per
+    row against 0.1 ms, and made sampling 22% of the engine's wall time (2.3 ms per token on
+    the bench workload, measured) for candidates min-p always drops.
+    """
+    if k >= len(row) or repeat_penalty < 1.0:  # a penalty below 1 raises logits: no window
+        ids = np.arange(len(row)) if k >= len(row) else np.argpartition(row, -k)[-k:]
+        return ids
+    top = float(row.max())
+    window = _TOP_K_WINDOW + max(0.0, top) * (1.0 - 1.0 / repeat_penalty)
+    near = np.flatnonzero(row >= top - window)
     if len(near) > k:
         near = near[np.argpartition(row[near], -k)[-k:]]
     return near
@@ -94,6 +113,7 @@ class SequenceSampler:
         vocab = self._vocab = _lc.llama_model_get_vocab(model)
         self.n_vocab = int(_lc.llama_vocab_n_tokens(vocab))
         self._k = max(1, params.top_k)
+        self._penalty = params.repeat_penalty
         self._chain = _chain(self.n_vocab, params)
         self._grammar = None
         self._top = np.zeros(self._k, dtype=_TOKEN_DATA)  # the candidates handed to the chain
@@ -109,10 +129,10 @@ class SequenceSampler:
         """The next token from the logits of batch index ``index``; updates the penalty
         history and the grammar. An end-of-generation token is returned but never fed to the
         grammar: the caller stops there."""
-        pointer = _lc.llama_get_logits_ith(ctx, index)
-        if not pointer:
-            raise ModelError(f"no logits for batch index {index}")
-        row = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+        return self.sample_row(logits_row(ctx, index, self.n_vocab))
+
+    def sample_row(self, row: np.ndarray) -> int:
+        """``sample`` on a logits row already in hand."""
         token = self._draw(row)
         if self._grammar is not None and not self._allowed(token):
             token = self._draw(self._constrained(row))
@@ -124,7 +144,7 @@ class SequenceSampler:
         return token
 
     def _draw(self, row: np.ndarray) -> int:
-        ids = top_k_ids(row, self._k)
+        ids = top_k_ids(row, self._k, self._penalty)
         top = self._top[:len(ids)]
         top["id"] = ids
         top["logit"] = row[ids]

@@ -21,12 +21,14 @@ def row(key: str, emails: int, seconds: float, tokens: int = 1000) -> BenchRow:
 def test_ratios_come_from_whichever_rows_exist_and_rows_can_be_added_later(tmp_path):
     report = BenchReport(machine={"cpu": "test"}, model={"name": "m"}, prices=PRICES,
                          weight_bytes=250_000_000, bandwidth_gbs=25.0,
-                         ceiling={"tokens": 64, "logits_last_tok_s": 500, "logits_all_tok_s": 250})
+                         ceiling={"tokens": 64, "logits_last_tok_s": 500, "logits_all_tok_s": 250,
+                                  "bare_loop_sequences": 16, "bare_loop_tok_s": 160})
     report.add_row(row("c", 60, 60.0, tokens=12_000))  # 60 emails/min, 200 tok/s
     report.add_row(row("a", 20, 60.0))
     report.add_row(BenchRow("b", "server", skipped="missing uvicorn"))
     assert report.ratios() == {"c/a": pytest.approx(3.0)}  # b skipped: no c/b
     assert report.ceiling_share() == pytest.approx(200 / 250)
+    assert report.ceiling_share(limit="bare_loop_tok_s") == pytest.approx(200 / 160)
     report.add_row(row("d", 57, 60.0))  # the pipeline row, added afterwards
     report.add_metric("intake", 7000.0, "leads/s", "decode+validate+route")
     assert report.ratios()["d/c"] == pytest.approx(0.95)
@@ -42,6 +44,7 @@ def test_ratios_come_from_whichever_rows_exist_and_rows_can_be_added_later(tmp_p
     table = md_path.read_text()
     assert "| (b) server | skipped: missing uvicorn" in table
     assert "c/a = 3.00x" in table and "d/c = 0.95x" in table and "intake: 7000.0 leads/s" in table
+    assert "160 tok/s = 64% of the ceiling; engine (c) share of the bare loop: 125%" in table
 
 
 def test_latency_percentiles():
@@ -64,6 +67,7 @@ def test_tiny_real_run_of_every_row(tmp_path):
         assert 0 < measured.completion_tokens <= 8 and measured.prompt_tokens > 2 * 20
         assert measured.cpu_seconds > 0 and len(measured.latencies) == 2
     assert report.ceiling["logits_last_tok_s"] > report.ceiling["logits_all_tok_s"] > 0
+    assert report.ceiling["bare_loop_sequences"] == 2 and report.ceiling["bare_loop_tok_s"] > 0
     assert report.bandwidth_gbs > 0 and report.weight_bytes > 100_000_000
     assert "c/a" in report.ratios()
     assert (tmp_path / "bench.json").is_file() and (tmp_path / "bench.md").is_file()

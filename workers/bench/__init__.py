@@ -84,7 +84,8 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
         report.bandwidth_gbs = memory_bandwidth_gbs()
         bar.update(task, description="decode ceiling")
         report.ceiling, report.weight_bytes = decode_ceiling(
-            model.path, settings.model, work.prompts[0], n_threads=threads)
+            model.path, settings.model, work.prompts[0], n_threads=threads,
+            lora_path=model.lora_path, loop_sequences=concurrency)
         bar.remove_task(task)
         for key in rows:
             n = emails if key == "c" or not baseline_emails else min(emails, baseline_emails)

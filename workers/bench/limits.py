@@ -38,17 +38,25 @@ def memory_bandwidth_gbs(repeats: int = 5) -> float:
 
 def decode_ceiling(model_path: Path, cfg: ModelSettings, prompt: str, n_tokens: int = 64,
                    repeats: int = 3, n_threads: int | None = None,
-                   ) -> tuple[dict[str, float], int]:
-    """tok/s of one llama_decode of ``n_tokens`` tokens (of ``prompt``) of one sequence, with
-    logits for the last token only and for all of them (best of ``repeats``), on the engine's
-    own settings; plus the model's weight bytes.
+                   lora_path: Path | None = None, loop_sequences: int = 16,
+                   loop_steps: int = 32) -> tuple[dict[str, float], int]:
+    """The decode limits of the engine's own model (adapter included) and settings, plus the
+    model's weight bytes.
 
-    Decoding needs logits for every token it produces, so ``logits_all_tok_s`` is the ceiling a
-    batched decoder can approach; the gap to ``logits_last_tok_s`` is the output head (262k
-    rows for Gemma 3).
+    - ``logits_last_tok_s`` / ``logits_all_tok_s``: one llama_decode of ``n_tokens`` tokens
+      of one sequence, with logits for the last token only / for all of them (best of
+      ``repeats``). Decoding needs logits for every token it produces, so the latter is the
+      ceiling a batched decoder can approach; the gap between them is the output head (262k
+      rows for Gemma 3).
+    - ``bare_loop_tok_s``: the issue's bare low-level loop, ``loop_sequences`` sequences, one
+      token each per llama_decode, greedy picks, no scheduling, no prefills: what a
+      ``loop_sequences``-wide engine could reach at most.
+    - ``batch1_tok_s``: token by token, one sequence: the memory-bound case.
     """
-    llm = LlamaContext(model_path, cfg, n_seq=1, ctx_per_seq=max(256, 2 * n_tokens),
-                       n_batch=n_tokens, outputs_per_seq=n_tokens, n_threads=n_threads)
+    n_seq = max(1, loop_sequences)
+    llm = LlamaContext(model_path, cfg, n_seq=n_seq, ctx_per_seq=max(256, 2 * n_tokens),
+                       n_batch=max(n_tokens, n_seq), outputs_per_seq=n_tokens,
+                       n_threads=n_threads, lora_path=lora_path)
     try:
         tokens = llm.text.tokenize(prompt)
         tokens = (tokens * (n_tokens // len(tokens) + 1))[:n_tokens]
@@ -66,6 +74,9 @@ def decode_ceiling(model_path: Path, cfg: ModelSettings, prompt: str, n_tokens: 
                 best = min(best, seconds)
             result[name] = n_tokens / best
         llm.clear(0)
+        result["bare_loop_sequences"] = float(n_seq)
+        result["bare_loop_tok_s"] = _bare_loop(llm, tokens, n_seq, loop_steps)
+        llm.clear(0)
         started = time.perf_counter()
         for j in range(n_tokens):  # batch 1, token by token: the memory-bound case
             decode_tokens(llm, tokens[j:j + 1], 0, j, want_last=True)
@@ -73,6 +84,27 @@ def decode_ceiling(model_path: Path, cfg: ModelSettings, prompt: str, n_tokens: 
         return result, llm.model_bytes
     finally:
         llm.close()
+
+
+def _bare_loop(llm: LlamaContext, prompt: list[int], n_seq: int, steps: int) -> float:
+    """Generated tok/s of ``steps`` one-token-per-sequence decodes over ``n_seq`` sequences
+    that each hold ``prompt``; each sequence's next token is its greedy pick."""
+    for seq_id in range(n_seq):
+        decode_tokens(llm, prompt, seq_id, 0, want_last=False)
+    last = [prompt[-1]] * n_seq
+    started = time.perf_counter()
+    for step in range(steps):
+        for seq_id in range(n_seq):
+            llm.put(seq_id, last[seq_id], len(prompt) + step, seq_id, True)
+        llm.batch.n_tokens = n_seq
+        rc, _ = llm.decode()
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed with status {rc}")
+        last = [llm.greedy(i) for i in range(n_seq)]
+    seconds = time.perf_counter() - started
+    for seq_id in range(n_seq):
+        llm.clear(seq_id)
+    return n_seq * steps / seconds
 
 
 def machine_info(n_threads: int) -> dict[str, Any]:

@@ -120,10 +120,11 @@ class BenchReport:
                 out[f"{num}/{den}"] = a.emails_per_min / b.emails_per_min
         return out
 
-    def ceiling_share(self, key: str = "c") -> float:
-        """Generated tok/s of a row over the decode ceiling (logits for every token, as
-        decoding needs them)."""
-        row, top = self.row(key), self.ceiling.get("logits_all_tok_s", 0.0)
+    def ceiling_share(self, key: str = "c", limit: str = "logits_all_tok_s") -> float:
+        """Generated tok/s of a row over a measured limit: by default the decode ceiling
+        (logits for every token, as decoding needs them); ``bare_loop_tok_s`` gives the share
+        of the bare one-token-per-sequence loop."""
+        row, top = self.row(key), self.ceiling.get(limit, 0.0)
         return row.tokens_per_s / top if row and top > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,6 +135,7 @@ class BenchReport:
             "rows": [r.summary(self.prices, self.weight_bytes, self.bandwidth_gbs)
                      for r in self.rows],
             "ratios": self.ratios(), "engine_ceiling_share": self.ceiling_share(),
+            "engine_bare_loop_share": self.ceiling_share(limit="bare_loop_tok_s"),
             "metrics": self.metrics}
 
     def to_markdown(self) -> str:
@@ -172,6 +174,14 @@ class BenchReport:
                 f"{c.get('logits_last_tok_s', 0):.0f} tok/s with logits for the last token, "
                 f"{c.get('logits_all_tok_s', 0):.0f} tok/s with logits for all; "
                 f"engine (c) share of the latter: {100 * self.ceiling_share():.0f}%.")
+            if c.get("bare_loop_tok_s"):
+                top = c.get("logits_all_tok_s", 0)
+                lines.append(
+                    f"Bare loop ({c.get('bare_loop_sequences', 0):.0f} sequences, one token "
+                    f"each per llama_decode, greedy, no prefills): {c['bare_loop_tok_s']:.0f} "
+                    f"tok/s = {100 * c['bare_loop_tok_s'] / top if top else 0:.0f}% of the "
+                    f"ceiling; engine (c) share of the bare loop: "
+                    f"{100 * self.ceiling_share(limit='bare_loop_tok_s'):.0f}%.")
         lines.append(f"Memory bandwidth (numpy copy, read+write): {self.bandwidth_gbs:.1f} GB/s; "
                      "BW ratio = weight bytes x gen tok/s / bandwidth (above 1 = beyond the "
                      "batch-1 bandwidth bound).")
