@@ -187,6 +187,9 @@ def bench(config: ConfigOpt = None,
           baseline_emails: Annotated[Optional[int], typer.Option(
               help="Emails for the slower rows (a) and (b); default: all.")] = 16,
           rows: Annotated[str, typer.Option(help="Rows to run, e.g. abcd.")] = "abcd",
+          rounds: Annotated[int, typer.Option(
+              min=1, help="Measure every row this many times, interleaved, and pool them "
+              "(steadier ratios on a machine whose speed drifts).")] = 1,
           out: Annotated[Path, typer.Option(help="Folder for bench.json and bench.md.")] = Path(
               "bench-out")) -> None:
     """Benchmark, in one run on this machine: (a) sequential llama-cpp-python, (b) its bundled
@@ -195,7 +198,7 @@ def bench(config: ConfigOpt = None,
     from outreach.bench import run_full_bench
 
     report = run_full_bench(_settings(config), emails, concurrency, out, baseline_emails,
-                            tuple(rows), console)
+                            tuple(rows), console, rounds)
     typer.echo(report.to_markdown())
 
 

@@ -47,6 +47,31 @@ def test_ratios_come_from_whichever_rows_exist_and_rows_can_be_added_later(tmp_p
     assert "160 tok/s = 64% of the ceiling; engine (c) share of the bare loop: 125%" in table
 
 
+def test_rounds_pool_into_one_row_per_key_and_the_limits_average(tmp_path):
+    report = BenchReport(machine={"cpu": "test"}, model={"name": "m", "rounds": 2},
+                         prices=PRICES, weight_bytes=1)
+    report.pool_limits(20.0, {"logits_all_tok_s": 200.0, "bare_loop_tok_s": 150.0})
+    report.pool_row(row("a", 10, 60.0))  # round 1: 10 emails/min
+    report.pool_row(row("c", 30, 60.0, tokens=6000))  # 30 emails/min, 100 tok/s
+    report.pool_limits(30.0, {"logits_all_tok_s": 100.0, "bare_loop_tok_s": 50.0})
+    report.pool_row(row("a", 5, 60.0))  # round 2: the machine got slower, 5 emails/min
+    report.pool_row(row("c", 15, 60.0, tokens=3000))
+    report.pool_row(BenchRow("b", "server", skipped="missing uvicorn"))
+    report.pool_row(BenchRow("b", "server", skipped="missing uvicorn"))
+
+    assert [r.key for r in report.rows] == ["a", "b", "c"]
+    a, c = report.row("a"), report.row("c")
+    assert (a.emails, a.wall_seconds, len(a.latencies)) == (15, 120.0, 15)
+    assert a.details["round_emails_per_min"] == [10.0, 5.0]
+    assert report.ratios() == {"c/a": pytest.approx(3.0)}
+    assert report.bandwidth_gbs == pytest.approx(25.0)
+    assert report.ceiling["logits_all_tok_s"] == pytest.approx(150.0)
+    assert report.ceiling_share() == pytest.approx(75 / 150)  # 9000 tokens / 120 s
+    assert report.to_dict()["limit_rounds"][1]["bandwidth_gbs"] == 30.0
+    assert "Rounds (2, rows interleaved), emails/min of each: (a) 10.0 / 5.0; (c) 30.0 / 15.0" \
+        in report.to_markdown()
+
+
 def test_latency_percentiles():
     r = BenchRow("a", "x", latencies=[float(i) for i in range(1, 101)])
     assert r.latency(50) == pytest.approx(50.5, abs=0.5)
@@ -68,6 +93,28 @@ def test_tiny_real_run_of_every_row(tmp_path):
         assert measured.cpu_seconds > 0 and len(measured.latencies) == 2
     assert report.ceiling["logits_last_tok_s"] > report.ceiling["logits_all_tok_s"] > 0
     assert report.ceiling["bare_loop_sequences"] == 2 and report.ceiling["bare_loop_tok_s"] > 0
+
+
+@pytest.mark.slow  # two rounds of rows a and c, the second a real rerun
+def test_rounds_interleave_real_rows_and_pool_them(tmp_path):
+    pytest.importorskip("llama_cpp")
+    from workers.bench import run_bench
+
+    settings = load_settings(config_file=None)
+    calls = []
+
+    def extra(n: int) -> BenchRow:
+        calls.append(n)
+        return row("d", n, 1.0)
+
+    report = run_bench(settings, emails=2, concurrency=2, out_dir=tmp_path, max_tokens=4,
+                       rows=("a", "c", "d"), rounds=2, extra_rows={"d": extra},
+                       progress=False)
+    assert calls == [2, 2]
+    for key in ("a", "c", "d"):
+        pooled = report.row(key)
+        assert pooled.emails == 4 and len(pooled.details["round_emails_per_min"]) == 2
+    assert len(report.to_dict()["limit_rounds"]) == 2 and "d/c" in report.ratios()
     assert report.bandwidth_gbs > 0 and report.weight_bytes > 100_000_000
     assert "c/a" in report.ratios()
     assert (tmp_path / "bench.json").is_file() and (tmp_path / "bench.md").is_file()

@@ -2,16 +2,17 @@
 
 Same model, same prompts (built from generated leads by workers.prompt), same seeds and
 sampling, same machine, and the machine's limits (memory bandwidth, the decode ceiling)
-measured in the same run. ``run_bench`` returns a BenchReport and writes bench.json and
-bench.md; more rows (the Kafka pipeline, "d") and single metrics (the intake rate) can be
-added to the report afterwards with ``add_row`` / ``add_metric`` and written again.
+measured in the same run, optionally in interleaved rounds. ``run_bench`` returns a
+BenchReport and writes bench.json and bench.md; rows measured elsewhere (the Kafka pipeline,
+"d") come in through ``extra_rows`` so they share the rounds, and single metrics (the intake
+rate) can be added afterwards with ``add_metric`` and the report written again.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -31,11 +32,13 @@ from workers.prompt import STATIC_PREFIX, STOP_SEQUENCES, build_prompt
 __all__ = ["BenchReport", "BenchRow", "Prices", "Workload", "build_workload", "run_bench"]
 
 log = logging.getLogger(__name__)
+ExtraRow = Callable[[int], BenchRow]  # emails -> the measured row
 
 # gpt-4o-mini list prices (USD per 1M tokens), as training.teacher's defaults.
 API_USD_PER_M_INPUT = 0.15
 API_USD_PER_M_OUTPUT = 0.60
-ROW_TITLES = {"a": "Llama, sequential", "b": "llama_cpp.server", "c": "BatchEngine"}
+ROW_TITLES = {"a": "Llama, sequential", "b": "llama_cpp.server", "c": "BatchEngine",
+              "d": "Kafka pipeline"}
 
 
 def build_workload(settings: Settings, emails: int, seed: int = 7,
@@ -56,16 +59,28 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
               max_tokens: int | None = None, usd_per_vcpu_hour: float | None = None,
               api_usd_per_m_input: float = API_USD_PER_M_INPUT,
               api_usd_per_m_output: float = API_USD_PER_M_OUTPUT, seed: int = 7,
+              rounds: int = 1, extra_rows: Mapping[str, ExtraRow] | None = None,
               progress: bool = True, console: Console | None = None) -> BenchReport:
-    """Measure ``rows`` (a, b, c) on ``emails`` emails and write bench.json + bench.md.
+    """Measure ``rows`` on ``emails`` emails and write bench.json + bench.md.
 
     ``baseline_emails`` runs (a) and (b) on only the first that many prompts (they are ~3x
     slower); rates are per email, so rows stay comparable. ``concurrency`` is both the number
-    of HTTP clients of (b) and the number of sequences (and clients) of (c).
+    of HTTP clients of (b) and the number of sequences (and clients) of (c). ``extra_rows``
+    adds rows measured elsewhere (the Kafka pipeline, "d"): key -> a function of the number of
+    emails that returns the row.
+
+    With ``rounds`` > 1 the machine limits and every row are measured ``rounds`` times,
+    interleaved (limits, a, b, c, d, limits, a, ...), and each row's rounds are pooled. On a
+    shared 2-core VM the same row's rate drifted by up to 40% within minutes (measured), so a
+    ratio of two rows measured minutes apart says as much about the drift as about the rows;
+    interleaved rounds let every row sample the same stretches of time.
     """
-    unknown = set(rows) - set(row_runners())
-    if unknown or emails < 1 or concurrency < 1:
-        raise ConfigError(f"bench: unknown rows {sorted(unknown)} or emails/concurrency < 1")
+    extra_rows = dict(extra_rows or {})
+    runners = row_runners()
+    unknown = set(rows) - set(runners) - set(extra_rows)
+    if unknown or emails < 1 or concurrency < 1 or rounds < 1:
+        raise ConfigError(f"bench: unknown rows {sorted(unknown)} or emails/concurrency/rounds "
+                          "< 1")
     model = resolve_model(settings)
     threads = settings.model.n_threads or physical_cores()
     work = build_workload(settings, emails, seed, max_tokens)
@@ -75,28 +90,38 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
     report = BenchReport(machine=machine_info(threads), prices=prices, weight_bytes=0, model={
         "name": model.model_id, "path": str(model.path), "sha256": model.sha256,
         "n_gpu_layers": settings.model.n_gpu_layers, "max_tokens": work.max_tokens,
-        "temperature": work.temperature, "emails": emails, "concurrency": concurrency})
+        "temperature": work.temperature, "emails": emails, "concurrency": concurrency,
+        "rounds": rounds})
     console = console or Console(stderr=True)
     others = OtherLoad()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, disable=not progress) as bar:
-        task = bar.add_task("memory bandwidth", total=None)
-        report.bandwidth_gbs = memory_bandwidth_gbs()
-        bar.update(task, description="decode ceiling")
-        report.ceiling, report.weight_bytes = decode_ceiling(
-            model.path, settings.model, work.prompts[0], n_threads=threads,
-            lora_path=model.lora_path, loop_sequences=concurrency)
-        bar.remove_task(task)
-        for key in rows:
-            n = emails if key == "c" or not baseline_emails else min(emails, baseline_emails)
-            task = bar.add_task(f"({key}) {ROW_TITLES[key]}", total=n)
-            started = time.perf_counter()
-            row: BenchRow = row_runners()[key](
-                model.path, settings.model, work.head(n), concurrency, threads,
-                model.lora_path, lambda task=task: bar.advance(task))
-            log.info("bench row %s: %d emails in %.1f s", key, row.emails,
-                     time.perf_counter() - started)
-            report.add_row(row)
+        for round_no in range(1, rounds + 1):
+            tag = f"[{round_no}/{rounds}] " if rounds > 1 else ""
+            task = bar.add_task(f"{tag}memory bandwidth", total=None)
+            bandwidth = memory_bandwidth_gbs()
+            bar.update(task, description=f"{tag}decode ceiling")
+            ceiling, report.weight_bytes = decode_ceiling(
+                model.path, settings.model, work.prompts[0], n_threads=threads,
+                lora_path=model.lora_path, loop_sequences=concurrency)
+            report.pool_limits(bandwidth, ceiling)
+            bar.remove_task(task)
+            for key in rows:
+                n = emails if key not in "ab" or not baseline_emails else \
+                    min(emails, baseline_emails)
+                title = ROW_TITLES.get(key, key)
+                task = bar.add_task(f"{tag}({key}) {title}", total=n)
+                started = time.perf_counter()
+                if key in extra_rows:
+                    row = extra_rows[key](n)
+                    bar.advance(task, n)
+                else:
+                    row = runners[key](model.path, settings.model, work.head(n), concurrency,
+                                       threads, model.lora_path,
+                                       lambda task=task: bar.advance(task))
+                log.info("bench %srow %s: %d emails in %.1f s", tag, key, row.emails,
+                         time.perf_counter() - started)
+                report.pool_row(row)
     report.machine["load_after"] = load_average()
     report.machine["other_cores"] = round(others.cores(), 2)
     busy = busy_note(report.machine["other_cores"], report.machine["cores"])

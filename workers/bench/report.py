@@ -73,6 +73,27 @@ class BenchRow:
         return 1000 * (per_email_in * prices.api_usd_per_m_input
                        + per_email_out * prices.api_usd_per_m_output) / 1e6
 
+    def pool(self, other: BenchRow) -> None:
+        """Add another round of the same row: totals add up (so the pooled rates weight each
+        round by its emails), latencies concatenate, numeric details add up."""
+        if other.skipped or self.skipped:
+            self.skipped = self.skipped or other.skipped
+            return
+        self.emails += other.emails
+        self.wall_seconds += other.wall_seconds
+        self.cpu_seconds += other.cpu_seconds
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.latencies.extend(other.latencies)
+        for name, value in other.details.items():
+            mine = self.details.get(name)
+            if isinstance(value, list) and isinstance(mine, list):
+                mine.extend(value)
+            elif isinstance(value, (int, float)) and isinstance(mine, (int, float)):
+                self.details[name] = mine + value
+            else:
+                self.details.setdefault(name, value)
+
     def summary(self, prices: Prices, weight_bytes: int, bandwidth_gbs: float) -> dict[str, Any]:
         data = {k: v for k, v in asdict(self).items() if k != "latencies"}
         if self.skipped:
@@ -100,11 +121,33 @@ class BenchReport:
     ceiling: dict[str, float] = field(default_factory=dict)  # decode ceiling, tok/s
     rows: list[BenchRow] = field(default_factory=list)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _limit_rounds: list[tuple[float, dict[str, float]]] = field(default_factory=list,
+                                                               repr=False)
 
     def add_row(self, row: BenchRow) -> None:
         """Add or replace the row with ``row.key``; rows stay ordered by key."""
         self.rows = sorted([r for r in self.rows if r.key != row.key] + [row],
                            key=lambda r: r.key)
+
+    def pool_row(self, row: BenchRow) -> None:
+        """Add ``row``, or pool it into the row with its key (another round of it). Each
+        round's own emails/min is kept in ``details["round_emails_per_min"]``."""
+        if not row.skipped:
+            row.details["round_emails_per_min"] = [round(row.emails_per_min, 2)]
+        mine = next((r for r in self.rows if r.key == row.key), None)
+        if mine is None:
+            self.add_row(row)
+        else:
+            mine.pool(row)
+
+    def pool_limits(self, bandwidth_gbs: float, ceiling: dict[str, float]) -> None:
+        """Record one round's machine limits; the report keeps the mean over rounds, so the
+        engine's share compares like with like when the machine's speed drifts."""
+        self._limit_rounds.append((bandwidth_gbs, ceiling))
+        n = len(self._limit_rounds)
+        self.bandwidth_gbs = sum(b for b, _ in self._limit_rounds) / n
+        self.ceiling = {key: sum(c.get(key, 0.0) for _, c in self._limit_rounds) / n
+                        for key in ceiling}
 
     def add_metric(self, name: str, value: float, unit: str, note: str = "") -> None:
         self.metrics[name] = {"value": value, "unit": unit, "note": note}
@@ -132,6 +175,7 @@ class BenchReport:
             "machine": self.machine, "model": self.model, "prices": asdict(self.prices),
             "weight_bytes": self.weight_bytes, "bandwidth_gbs": self.bandwidth_gbs,
             "ceiling": self.ceiling,
+            "limit_rounds": [{"bandwidth_gbs": b, **c} for b, c in self._limit_rounds],
             "rows": [r.summary(self.prices, self.weight_bytes, self.bandwidth_gbs)
                      for r in self.rows],
             "ratios": self.ratios(), "engine_ceiling_share": self.ceiling_share(),
@@ -167,6 +211,12 @@ class BenchReport:
             lines.append(f"WARNING: {self.machine['busy']}")
         ratios = ", ".join(f"{k} = {v:.2f}x" for k, v in self.ratios().items())
         lines.append(f"Ratios (emails/min): {ratios or 'n/a'}.")
+        spread = "; ".join(f"({r.key}) " + " / ".join(f"{x:.1f}" for x in per_round)
+                           for r in self.rows
+                           if len(per_round := r.details.get("round_emails_per_min", [])) > 1)
+        if spread:
+            lines.append(f"Rounds ({self.model.get('rounds', '?')}, rows interleaved), "
+                         f"emails/min of each: {spread}.")
         if self.ceiling:
             c = self.ceiling
             lines.append(

@@ -207,8 +207,7 @@ def run_engine(model_path: Path, cfg: ModelSettings, work: Workload, clients: in
         steps = after.steps - before.steps
         row.details = {
             "steps": steps,
-            "mean_sequences_per_step": (after.decoded_tokens - before.decoded_tokens)
-            / max(1, steps),
+            "decoded_tokens": after.decoded_tokens - before.decoded_tokens,  # / steps = width
             "prefill_tokens": after.prefill_tokens - before.prefill_tokens,
             "decode_seconds": after.decode_seconds - before.decode_seconds,
             "busy_seconds": after.busy_seconds - before.busy_seconds}
