@@ -44,10 +44,12 @@ def pipeline_row(settings: Settings, emails: int, concurrency: int, log_dir: Pat
     """(d): produce ``emails`` leads, time until every one has an outcome on the output topics."""
     settings = settings.model_copy(update={"model": settings.model.model_copy(
         update={"batch_slots": concurrency})})
-    batch = leadgen.generate(emails + 1, seed=99, campaign=f"bench-{time.time_ns()}",
+    campaign = f"bench-{time.time_ns()}"
+    batch = leadgen.generate(emails + 1, seed=99, campaign=campaign,
                              malformed=0, duplicates=0, suppressed=0)
-    for lead in batch.leads:  # one tier, so one worker takes every lead
-        lead.update(segment="smb", lead_score=50, priority="normal")
+    for lead in batch.leads:  # one tier, so one worker takes every lead; ids unique per run
+        lead.update(segment="smb", lead_score=50, priority="normal",
+                    lead_id=f"{campaign}-{lead['lead_id']}")
     codec, producer = AvroCodec(), make_producer(settings)
     services, watcher = Services(settings, log_dir), OutcomeWatcher(settings)
     try:
@@ -56,7 +58,10 @@ def pipeline_row(settings: Settings, emails: int, concurrency: int, log_dir: Pat
         warm = batch.leads[0]
         producer.produce(LEADS, key=warm["lead_id"], value=codec.encode("Lead", warm))
         producer.flush(10)
-        while not watcher.outcomes.leads_with_outcome():
+        # The watcher reads the outcome topics from the start: an earlier round's outcomes
+        # are there too, so only this batch's leads count.
+        ours = {lead["lead_id"] for lead in batch.leads}
+        while warm["lead_id"] not in watcher.outcomes.leads_with_outcome():
             services.check_alive()
             watcher.poll(0.2)
         pids = [p.pid for p in services.procs.values()]
@@ -64,14 +69,15 @@ def pipeline_row(settings: Settings, emails: int, concurrency: int, log_dir: Pat
         for lead in batch.leads[1:]:
             producer.produce(LEADS, key=lead["lead_id"], value=codec.encode("Lead", lead))
         producer.flush(10)
-        while len(watcher.outcomes.leads_with_outcome()) < emails + 1:
+        while len(watcher.outcomes.leads_with_outcome() & ours) < emails + 1:
             services.check_alive()
             watcher.poll(0.2)
         wall, cpu = time.perf_counter() - started, _cpu_seconds(pids) - cpu_start
     finally:
         services.stop()
         watcher.close()
-    drafts = [d for d in watcher.outcomes.drafts.values() if d["lead_id"] != warm["lead_id"]]
+    drafts = [d for d in watcher.outcomes.drafts.values()
+              if d["lead_id"] in ours and d["lead_id"] != warm["lead_id"]]
     return BenchRow(
         key="d", label="Kafka pipeline (leads -> drafts), BatchEngine worker", emails=emails,
         wall_seconds=wall, cpu_seconds=cpu,

@@ -210,7 +210,8 @@ def run_engine(model_path: Path, cfg: ModelSettings, work: Workload, clients: in
             "decoded_tokens": after.decoded_tokens - before.decoded_tokens,  # / steps = width
             "prefill_tokens": after.prefill_tokens - before.prefill_tokens,
             "decode_seconds": after.decode_seconds - before.decode_seconds,
-            "busy_seconds": after.busy_seconds - before.busy_seconds}
+            "busy_seconds": after.busy_seconds - before.busy_seconds,
+            "moves": after.moves - before.moves}
         return row
 
 
