@@ -9,6 +9,9 @@ Keys (prefix from settings, default ``outreach``):
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
 import redis
 import redis.asyncio as aioredis
 
@@ -29,8 +32,15 @@ def suppression_members(email: str) -> list[str]:
     return [email, email.rpartition("@")[2]]
 
 
+class LeadClaim(NamedTuple):
+    lead_id: str
+    campaign: str
+    email: str
+    claim: str  # "topic:partition:offset" of the record that carried the lead
+
+
 class IntakeStore:
-    """The async Redis calls of lead intake, one round trip per lead."""
+    """The async Redis calls of lead intake: one round trip per batch of leads."""
 
     def __init__(self, settings: Settings) -> None:
         if not settings.redis_url:
@@ -38,30 +48,39 @@ class IntakeStore:
         self._redis = aioredis.Redis.from_url(settings.redis_url)
         self._cfg = settings.redis
 
-    async def check(self, lead_id: str, campaign: str, email: str, claim: str) -> tuple[bool, bool]:
-        """Return (suppressed, duplicate) for a lead.
+    async def check_many(self, leads: Sequence[LeadClaim]) -> list[tuple[bool, bool]]:
+        """(suppressed, duplicate) for each lead, in one round trip for the whole batch.
 
-        The lead key stores ``claim`` (the source topic/partition/offset). A redelivery of the
-        same record after a crash finds its own claim and is *not* a duplicate, so a crash
-        between claiming and producing the request loses nothing; another record with the same
-        lead_id + campaign inside the window is a duplicate.
+        Each lead key stores its ``claim`` (the source topic/partition/offset). A redelivery
+        of the same record after a crash finds its own claim and is *not* a duplicate, so a
+        crash between claiming and producing the request loses nothing; another record with
+        the same lead_id + campaign inside the window is a duplicate, also within one batch
+        (Redis runs a pipeline's commands in order).
         """
-        key = lead_key(self._cfg.key_prefix, lead_id, campaign)
+        if not leads:
+            return []
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.smismember(self._cfg.suppression_key, suppression_members(email))
-                pipe.set(key, claim, nx=True, ex=self._cfg.dedupe_window_s, get=True)
-                suppressed_flags, previous = await pipe.execute()
+                for lead in leads:
+                    pipe.smismember(self._cfg.suppression_key, suppression_members(lead.email))
+                    pipe.set(lead_key(self._cfg.key_prefix, lead.lead_id, lead.campaign),
+                             lead.claim, nx=True, ex=self._cfg.dedupe_window_s, get=True)
+                replies = await pipe.execute()
         except redis.RedisError as exc:
-            raise StoreError(f"redis check for lead {lead_id} failed: {exc}") from exc
-        duplicate = previous is not None and previous.decode() != claim
-        return any(suppressed_flags), duplicate
+            raise StoreError(f"redis check for {len(leads)} leads (first "
+                             f"{leads[0].lead_id}) failed: {exc}") from exc
+        return [(any(flags), previous is not None and previous.decode() != lead.claim)
+                for lead, flags, previous in zip(leads, replies[::2], replies[1::2])]
 
-    async def count(self, counter: str, amount: int = 1) -> None:
+    async def count_many(self, counts: Mapping[str, int]) -> None:
+        """Add to several counters of the stats hash in one round trip."""
         try:
-            await self._redis.hincrby(f"{self._cfg.key_prefix}:stats", counter, amount)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for counter, amount in counts.items():
+                    pipe.hincrby(f"{self._cfg.key_prefix}:stats", counter, amount)
+                await pipe.execute()
         except redis.RedisError as exc:
-            raise StoreError(f"redis counter {counter} failed: {exc}") from exc
+            raise StoreError(f"redis counters {sorted(counts)} failed: {exc}") from exc
 
     @property
     def client(self) -> aioredis.Redis:

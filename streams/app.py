@@ -1,13 +1,17 @@
 """The faust-streaming application: one thin agent over `leads` and `leads.json`.
 
-The agent decodes nothing itself: it hands raw bytes to ``Intake.decide`` and sends what comes
-back, waiting for the broker's acknowledgement before the event is acked, so Faust commits an
-offset only after its output is durable (at-least-once). Built by ``make_app(settings)``; there
-is no module-level app.
+The agent decodes nothing itself: it takes the events that arrived together (up to
+``kafka.intake_batch``, waiting at most ``kafka.intake_batch_wait_s``), hands their raw bytes to
+``Intake.decide_many`` (one Redis round trip per batch) and sends what comes back, waiting for
+the broker's acknowledgement of every output before the batch's events are acked, so Faust
+commits an offset only after its output is durable (at-least-once). Built by
+``make_app(settings)``; there is no module-level app.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 import time
 
@@ -17,7 +21,7 @@ from prometheus_client import Counter
 from outreach.settings import Settings
 from outreach.store import IntakeStore
 from outreach.topics import LEADS, LEADS_JSON, TIERS, dlq, requests_topic
-from streams.intake import Intake
+from streams.intake import Intake, RawRecord
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +57,25 @@ def make_app(settings: Settings) -> faust.App:
             state["intake"] = Intake(settings, state["store"])
         deciding: Intake = state["intake"]  # type: ignore[assignment]
         store: IntakeStore = state["store"]  # type: ignore[assignment]
-        async for event in stream.events():
-            msg = event.message
-            decision = await deciding.decide(event.value, event.key, msg.topic, msg.partition,
-                                              msg.offset, received_at_ms=int(time.time() * 1000))
-            if decision.topic is not None:
-                delivered = await outputs[decision.topic].send(key=decision.key,
-                                                               value=decision.value)
-                await delivered  # broker ack before this event's offset can be committed
-            if decision.outcome != "routed":
-                log.info("lead %s at %s[%d]@%d: %s", decision.outcome, msg.topic, msg.partition,
-                         msg.offset, decision.reason)
-            await store.count(decision.outcome if decision.outcome != "routed"
-                              else f"routed_{decision.tier}")
-            LEADS_PROCESSED.labels(decision.outcome, decision.tier or "").inc()
+        async for events in stream.take_events(settings.kafka.intake_batch,
+                                               within=settings.kafka.intake_batch_wait_s):
+            received_at_ms = int(time.time() * 1000)
+            decisions = await deciding.decide_many([
+                RawRecord(event.value, event.key, event.message.topic, event.message.partition,
+                          event.message.offset, received_at_ms) for event in events])
+            # Enqueue every output, then wait for all acknowledgements: Faust acks the batch's
+            # events (and may commit their offsets) only when this loop asks for the next batch.
+            deliveries = [await outputs[d.topic].send(key=d.key, value=d.value)
+                          for d in decisions if d.topic is not None]
+            await asyncio.gather(*deliveries)
+            counts = collections.Counter(
+                d.outcome if d.outcome != "routed" else f"routed_{d.tier}" for d in decisions)
+            await store.count_many(counts)
+            for event, decision in zip(events, decisions):
+                if decision.outcome != "routed":
+                    log.info("lead %s at %s[%d]@%d: %s", decision.outcome, event.message.topic,
+                             event.message.partition, event.message.offset, decision.reason)
+                LEADS_PROCESSED.labels(decision.outcome, decision.tier or "").inc()
 
     return app
 
