@@ -107,8 +107,8 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
             report.pool_limits(bandwidth, ceiling)
             bar.remove_task(task)
             for key in rows:
-                n = emails if key not in "ab" or not baseline_emails else \
-                    min(emails, baseline_emails)
+                baseline = key in ("a", "b") and baseline_emails
+                n = min(emails, baseline_emails) if baseline else emails
                 title = ROW_TITLES.get(key, key)
                 task = bar.add_task(f"{tag}({key}) {title}", total=n)
                 started = time.perf_counter()

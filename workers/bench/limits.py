@@ -75,8 +75,7 @@ def decode_ceiling(model_path: Path, cfg: ModelSettings, prompt: str, n_tokens: 
             result[name] = n_tokens / best
         llm.clear(0)
         result["bare_loop_sequences"] = float(n_seq)
-        result["bare_loop_tok_s"] = _bare_loop(llm, tokens, n_seq, loop_steps)
-        llm.clear(0)
+        result["bare_loop_tok_s"] = _bare_loop(llm, tokens, n_seq, loop_steps)  # clears all
         started = time.perf_counter()
         for j in range(n_tokens):  # batch 1, token by token: the memory-bound case
             decode_tokens(llm, tokens[j:j + 1], 0, j, want_last=True)
