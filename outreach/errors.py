@@ -31,6 +31,10 @@ class SchemaError(OutreachError):
         self.code = code
 
 
+class SchemaRegistryUnavailable(OutreachError):
+    """The schema registry did not answer (outage, 5xx): the record may be fine; retry it."""
+
+
 class KafkaError(OutreachError):
     """Producing, consuming or administering topics failed."""
 
@@ -43,6 +47,15 @@ class ModelError(OutreachError):
     """A GGUF model could not be found, verified or loaded, or generation failed."""
 
 
+class LLMUnavailable(ModelError):
+    """The LLM tier's endpoint is down, overloaded or misconfigured after every retry: the
+    worker holds the request (no commit) and tries again; it is never the request's fault."""
+
+
+class LLMRequestRejected(ModelError):
+    """The LLM endpoint refused this request's content (400/413/422): retrying cannot help."""
+
+
 class DraftRejected(OutreachError):
     """A generated draft failed the post-checks; ``reasons`` lists every failed check."""
 
@@ -53,6 +66,14 @@ class DraftRejected(OutreachError):
 
 class SendError(OutreachError):
     """Handing a message to the SMTP server failed."""
+
+
+class RecipientRejected(SendError):
+    """A permanent (5xx) refusal of this one message; ``code`` is the SMTP reply code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class TrainingError(OutreachError):
@@ -92,3 +113,20 @@ class RetrainError(OutreachError):
 
 class LockHeld(RetrainError):
     """Another retraining run holds the lock."""
+
+
+class Sha256Mismatch(RegistryError, ModelError):
+    """A file whose bytes do not hash to the announced sha256 (damaged or tampered). Both a
+    registry error (publishing, downloading) and a model error (a worker loading a release)."""
+
+
+class CampaignError(OutreachError):
+    """A campaign brief is invalid, or a lead names a campaign that is unknown or retired.
+
+    ``code`` is a stable reason for dead letters: invalid_campaign | unknown_campaign |
+    retired_campaign.
+    """
+
+    def __init__(self, message: str, code: str = "invalid_campaign") -> None:
+        super().__init__(message)
+        self.code = code

@@ -10,6 +10,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from outreach.errors import ConfigError, KafkaError
 from outreach.settings import Settings
+from outreach.topics import TOPIC_CONFIGS, TOPIC_PARTITIONS
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,10 @@ def make_producer(settings: Settings, **extra: Any) -> Producer:
 
 
 def ensure_topics(settings: Settings, topics: list[str], timeout_s: float = 15.0) -> list[str]:
-    """Create missing topics; returns the ones created. Existing topics are left alone."""
+    """Create missing topics; returns the ones created. Existing topics are left alone.
+
+    Topics named in outreach.topics.TOPIC_CONFIGS get their settings (``campaigns`` is created
+    compacted) and TOPIC_PARTITIONS their partition count; the rest kafka.partitions."""
     admin = AdminClient({"bootstrap.servers": _bootstrap(settings)})
     try:
         existing = set(admin.list_topics(timeout=timeout_s).topics)
@@ -54,7 +58,8 @@ def ensure_topics(settings: Settings, topics: list[str], timeout_s: float = 15.0
     if not missing:
         return []
     futures = admin.create_topics(
-        [NewTopic(t, num_partitions=settings.kafka.partitions, replication_factor=1)
+        [NewTopic(t, num_partitions=TOPIC_PARTITIONS.get(t, settings.kafka.partitions),
+                  replication_factor=1, config=TOPIC_CONFIGS.get(t, {}))
          for t in missing], operation_timeout=timeout_s)
     created = []
     for topic, future in futures.items():

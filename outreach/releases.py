@@ -13,7 +13,6 @@ serves the current release.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +23,6 @@ from outreach.errors import RegistryError
 from outreach.settings import Settings
 
 Slot = Literal["champion", "challenger"]
-_CHUNK = 4 * 1024 * 1024  # 4 MiB reads: hashing is then bound by sha256 (~1 GB/s), not syscalls
 SLOTS: tuple[Slot, ...] = ("champion", "challenger")
 
 
@@ -61,23 +59,6 @@ def to_json(release: dict[str, Any]) -> str:
     return json.dumps(release, sort_keys=True, separators=(",", ":"))
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of every byte of ``path``, always read in full.
-
-    Unlike workers.model.sha256_of there is no sidecar cache: a release file is verified, not
-    trusted, and a flipped byte keeps the size (and can keep the mtime). ~0.3-1 s for the 253 MB
-    default model on 2 cores, a few seconds for a 2-4 GB large-tier model.
-    """
-    digest = hashlib.sha256()
-    try:
-        with Path(path).open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-    except OSError as exc:
-        raise RegistryError(f"cannot read {path}: {exc}") from exc
-    return digest.hexdigest()
-
-
 def is_s3(uri: str) -> bool:
     return uri.startswith("s3://")
 
@@ -89,13 +70,22 @@ def local_file(uri: str) -> Path:
 
 def release_file(settings: Settings, release: dict[str, Any]) -> Path:
     """A local copy of the release's GGUF: the file itself for a directory registry, a download
-    into settings.registry.cache_dir for s3://. The caller verifies the sha256 (file_sha256)."""
+    into settings.registry.cache_dir for s3://. The caller verifies the sha256 (outreach.hashing.verify_sha256)."""
     uri = release["uri"]
+    # A release record comes off a topic: it may name only a file of the configured registry
+    # (a release naming /home/x/.ssh/id_rsa or another bucket is refused before any read).
+    root = settings.registry.uri
     if is_s3(uri):
+        if not (is_s3(root) and uri.startswith(root.rstrip("/") + "/")):
+            raise RegistryError(f"release {release.get('release_id')}: {uri} is outside the "
+                                f"registry {root}")
         from outreach.s3 import download_blob  # boto3 is an optional extra
 
         return download_blob(settings, uri, release["sha256"])
     path = local_file(uri)
+    if is_s3(root) or not path.resolve().is_relative_to(local_file(root).resolve()):
+        raise RegistryError(f"release {release.get('release_id')}: {uri} is outside the "
+                            f"registry {root}")
     if not path.is_file():
         raise RegistryError(f"release {release.get('release_id')}: {uri} is not a file")
     return path

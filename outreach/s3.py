@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from outreach.errors import RegistryError
-from outreach.releases import file_sha256
+from outreach.hashing import file_sha256, verify_sha256
 from outreach.settings import Settings
 
 
@@ -64,9 +64,7 @@ def download_blob(settings: Settings, uri: str, sha256: str) -> Path:
     part = cache_dir / f".{sha256}.{uuid.uuid4().hex[:8]}.part"
     try:
         client(settings).download_file(bucket, key, str(part))
-        actual = file_sha256(part)
-        if actual != sha256:
-            raise RegistryError(f"{uri} hashes to {actual}, not the announced {sha256}")
+        verify_sha256(part, sha256, uri)
         os.replace(part, cached)
     except client_errors() as exc:
         raise RegistryError(f"cannot download {uri}: {exc}") from exc

@@ -10,16 +10,17 @@ names every Kafka/Redis tool uses, ``KAFKA_BOOTSTRAP_SERVERS`` and ``REDIS_URL``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from outreach.errors import ConfigError
+from outreach.ladder_settings import ApprovalSettings, EscalationSettings, LLMSettings
 
 Tier = Literal["small", "large", "llm"]
-TIERS: tuple[str, ...] = ("small", "large", "llm")
+TIERS: tuple[str, ...] = get_args(Tier)  # the one list of tiers (topics.py uses it too)
 DEFAULT_CONFIG_FILE = Path("outreach.yaml")
 
 
@@ -76,6 +77,21 @@ class ModelSettings(BaseModel):
     # the few-shot prefix) plus a 160-token email fits 1024 with room to spare.
     batch_slots: int = Field(16, ge=1, le=255)
     ctx_per_slot: int = Field(1024, ge=64)
+    prefix_slots: int = Field(4, ge=0, le=64, description=(
+        "Campaign prefixes the batched engine keeps decoded, one per (campaign, version); each "
+        "is a KV stream of ctx_per_slot cells (~19 MB at 1024); the least recently used goes."))
+
+
+class CampaignSettings(BaseModel):
+    """The `campaigns` table that intake and workers keep in memory (outreach/campaign_log.py)."""
+
+    intake_sync_s: float = Field(2.0, gt=0, description=(
+        "A batch naming a campaign the table lacks waits this long for the table to catch up "
+        "with the topic before the lead is dead-lettered (unknown_campaign)."))
+    worker_wait_s: float = Field(5.0, gt=0, description=(
+        "A worker waits this long for a campaign version it has not seen yet before it "
+        "dead-letters the request (unknown_campaign)."))
+    start_timeout_s: float = Field(30.0, gt=0, description="Initial catch-up with the topic.")
 
 
 class ChecksSettings(BaseModel):
@@ -107,6 +123,18 @@ class SenderSettings(BaseModel):
     smtp_starttls: bool = False
     from_address: str = "Miniature Outreach <outreach@example.com>"
     metrics_port: int | None = None
+    # RFC 8058 one-click unsubscribe (Gmail and Yahoo require it of bulk senders): every
+    # message links <base>/<signed per-draft token>; the dashboard app answers it.
+    unsubscribe_base_url: str | None = Field(
+        None, description="https URL of the dashboard's /unsubscribe route as recipients reach "
+        "it, e.g. https://outreach.example.com/unsubscribe; unset = mailto only.")
+    unsubscribe_secret: str | None = Field(
+        None, description="HMAC secret of the unsubscribe tokens (the sender and the dashboard "
+        "must share it).")
+    require_one_click: bool = Field(
+        True, description="Refuse to send through a non-loopback SMTP host without "
+        "unsubscribe_base_url (RFC 8058); false = mailto unsubscribe only (e.g. a mailpit "
+        "that keeps mail local).")
 
 
 class RoutingRule(BaseModel):
@@ -121,6 +149,9 @@ class RoutingRule(BaseModel):
     max_deal_size: float | None = None
     segments: list[str] | None = None
     priorities: list[str] | None = None
+    review: bool = Field(False, description="Hold this rule's drafts for a person before "
+                         "sending (approval queue). tier: llm sends its leads straight to the "
+                         "LLM rung.")
 
 
 class RoutingSettings(BaseModel):
@@ -236,6 +267,12 @@ class RetrainSettings(BaseModel):
         default_factory=lambda: ["Q4_K_M", "Q5_K_M", "Q8_0"], min_length=1,
         description="Quantization types tried in order; the first within the perplexity "
         "limit is gated and released.")
+    # Gemma 3's 262,144-row output head is >60% of the multiply-adds per generated token; an
+    # outreach email needs a few thousand tokens (quantize/trim_vocab.py keeps the specials,
+    # bytes, the 19,225-character alphabet, the N best merges and every training-data token).
+    trim_vocab: int | None = Field(32_000, ge=0, description="Vocabulary trim before the gate: "
+                                   "keep the N best-scored merges plus what outreach needs "
+                                   "(quantize/trim_vocab.py); null = release the full vocabulary.")
 
 
 class VariantSpec(BaseModel):
@@ -324,6 +361,14 @@ class DashboardSettings(BaseModel):
     refresh_s: float = Field(5.0, gt=0)
     webhook_token: str | None = Field(None, description="If set, webhooks must send it as "
                                       "the X-Outreach-Token header.")
+    webhook_secret: str | None = Field(None, description="Shared HMAC-SHA256 secret: webhooks "
+                                       "must sign 't=<unix>,v1=<hex of HMAC(t.body)>' in "
+                                       "X-Outreach-Signature. Without it (and a token) the "
+                                       "server refuses to bind beyond loopback.")
+    # 5 minutes, as Stripe and Svix use: covers clock skew and an ESP's first retries, while a
+    # captured request replayed later is refused (and inside the window, by its signature).
+    webhook_tolerance_s: int = Field(300, ge=1, description="Signed timestamps older or newer "
+                                     "than this are refused (replay).")
     max_webhook_events: int = Field(1000, ge=1, description="Events per webhook request.")
 
 
@@ -341,6 +386,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+    campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sender: SenderSettings = Field(default_factory=SenderSettings)
@@ -352,40 +398,56 @@ class Settings(BaseSettings):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     quantize: QuantizeSettings = Field(default_factory=QuantizeSettings)
+    metrics_host: str = Field("127.0.0.1", description="Address every /metrics endpoint binds "
+                              "to; loopback unless a scraper elsewhere needs it (0.0.0.0).")
     gate: GateSettings = Field(default_factory=GateSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
     log_level: str = "INFO"
-
-    @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
-                                   dotenv_settings, file_secret_settings):
-        # The YAML file is handed in through init kwargs by load_settings (key "_yaml"), so it
-        # ranks below the environment; see _YamlSource.
-        return (init_settings, env_settings, _YamlSource(settings_cls))
 
     def with_connections(self, bootstrap: str, redis_url: str) -> Settings:
         return self.model_copy(update={"kafka_bootstrap_servers": bootstrap, "redis_url": redis_url})
 
 
 class _YamlSource(PydanticBaseSettingsSource):
-    """Reads the YAML file chosen by load_settings (a class attribute set per call)."""
+    """The settings file's mapping, read once by load_settings; ranks below the environment."""
 
-    path: Path | None = None
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
 
     def get_field_value(self, field, field_name):  # pragma: no cover - unused by __call__
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        if _YamlSource.path is None:
-            return {}
-        try:
-            data = yaml.safe_load(_YamlSource.path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read settings file {_YamlSource.path}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"settings file {_YamlSource.path} must hold a mapping")
-        return data
+        return self._data
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read settings file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"settings file {path} must hold a mapping")
+    return data
+
+
+def _from_sources(yaml_data: dict[str, Any]) -> Settings:
+    """Settings from the environment over ``yaml_data`` over the defaults. The file's data
+    travels in a per-call subclass, so nothing is stored on a shared class between calls."""
+
+    class _WithFile(Settings):
+        @classmethod
+        def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                       dotenv_settings, file_secret_settings):
+            return (init_settings, env_settings, _YamlSource(settings_cls, yaml_data))
+
+    # Re-validated as a plain Settings: the same values, the public class.
+    return Settings.model_validate(_WithFile().model_dump())
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -398,15 +460,13 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         config_file = DEFAULT_CONFIG_FILE
     if config_file is not None and not Path(config_file).is_file():
         raise ConfigError(f"settings file {config_file} does not exist")
-    _YamlSource.path = Path(config_file) if config_file else None
+    yaml_data = _read_yaml(Path(config_file)) if config_file else {}
     try:
-        settings = Settings()
+        settings = _from_sources(yaml_data)
         if overrides:
             settings = _apply_overrides(settings, overrides)
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc
-    finally:
-        _YamlSource.path = None
     return settings
 
 

@@ -20,6 +20,31 @@ from outreach.settings import Settings
 
 
 CLAIMED, SENT, IN_FLIGHT = "claimed", "sent", "in_flight"
+# Every client gets socket timeouts: without them a Redis that stops answering (SIGSTOP, a
+# network partition) blocks a batch forever instead of raising StoreError for the caller to
+# retry. A pipelined batch of 500 leads answers in ~2 ms on loopback, so 5 s means "gone".
+SOCKET_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 2.0
+_TIMEOUTS = {"socket_timeout": SOCKET_TIMEOUT_S, "socket_connect_timeout": CONNECT_TIMEOUT_S}
+# Deletes a lead claim only when it still holds the given record's own claim: releasing after
+# a failed batch must never free another record's claim.
+_RELEASE_OWN = """
+local released = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i] then released = released + redis.call('DEL', key) end
+end
+return released
+"""
+
+
+def sync_client(url: str) -> redis.Redis:
+    """A blocking Redis client with socket timeouts (use this, not Redis.from_url)."""
+    return redis.Redis.from_url(url, **_TIMEOUTS)
+
+
+def async_client(url: str) -> aioredis.Redis:
+    """An asyncio Redis client with socket timeouts (use this, not Redis.from_url)."""
+    return aioredis.Redis.from_url(url, **_TIMEOUTS)
 
 
 def lead_key(prefix: str, lead_id: str, campaign: str) -> str:
@@ -45,7 +70,7 @@ class IntakeStore:
     def __init__(self, settings: Settings) -> None:
         if not settings.redis_url:
             raise StoreError("REDIS_URL is not set and no embedded stack is running")
-        self._redis = aioredis.Redis.from_url(settings.redis_url)
+        self._redis = async_client(settings.redis_url)
         self._cfg = settings.redis
 
     async def check_many(self, leads: Sequence[LeadClaim]) -> list[tuple[bool, bool]]:
@@ -72,6 +97,22 @@ class IntakeStore:
         return [(any(flags), previous is not None and previous.decode() != lead.claim)
                 for lead, flags, previous in zip(leads, replies[::2], replies[1::2])]
 
+    async def release_claims(self, leads: Sequence[LeadClaim]) -> int:
+        """Undo the claims these records hold (and only theirs), after their batch failed.
+
+        A batch whose outputs were not acknowledged is retried, and a retry finds its own claims;
+        releasing them as well means a CRM resend (a new record, a new offset) is not dropped
+        as a duplicate should the original never come back. Returns how many were released.
+        """
+        if not leads:
+            return 0
+        keys = [lead_key(self._cfg.key_prefix, lead.lead_id, lead.campaign) for lead in leads]
+        try:
+            return int(await self._redis.eval(_RELEASE_OWN, len(keys), *keys,
+                                               *[lead.claim for lead in leads]))
+        except redis.RedisError as exc:
+            raise StoreError(f"releasing {len(leads)} lead claims failed: {exc}") from exc
+
     async def count_many(self, counts: Mapping[str, int]) -> None:
         """Add to several counters of the stats hash in one round trip."""
         try:
@@ -96,7 +137,7 @@ class SyncStore:
     def __init__(self, settings: Settings) -> None:
         if not settings.redis_url:
             raise StoreError("REDIS_URL is not set and no embedded stack is running")
-        self.redis = redis.Redis.from_url(settings.redis_url)
+        self.redis = sync_client(settings.redis_url)
         self._cfg = settings.redis
 
     def suppress(self, *addresses_or_domains: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from outreach.settings import TIERS
+
+CAMPAIGNS = "campaigns"  # compacted, key campaign_id: the latest version of each campaign
 LEADS = "leads"
 LEADS_JSON = "leads.json"
 DRAFTS = "email.drafts"
@@ -9,7 +12,12 @@ ENGAGEMENT = "engagement.events"
 FEEDBACK = "training.feedback"
 MODEL_UPDATES = "model.updates"
 AB_DECISIONS = "ab.decisions"  # champion/challenger decisions with their evidence
-TIERS = ("small", "large", "llm")
+
+
+# Per-topic creation settings. `campaigns` is a table, not a stream: compaction keeps the latest
+# record per campaign id forever, and one partition keeps every version of the table in order.
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {CAMPAIGNS: {"cleanup.policy": "compact"}}
+TOPIC_PARTITIONS: dict[str, int] = {CAMPAIGNS: 1}
 
 
 def requests_topic(tier: str) -> str:
@@ -24,6 +32,6 @@ def dlq(topic: str) -> str:
 
 
 def all_topics() -> list[str]:
-    sources = [LEADS, LEADS_JSON, *[requests_topic(t) for t in TIERS], DRAFTS, ENGAGEMENT,
-               FEEDBACK, MODEL_UPDATES, AB_DECISIONS]
+    sources = [CAMPAIGNS, LEADS, LEADS_JSON, *[requests_topic(t) for t in TIERS], DRAFTS,
+               ENGAGEMENT, FEEDBACK, MODEL_UPDATES, AB_DECISIONS]
     return sources + sorted({dlq(t) for t in sources})

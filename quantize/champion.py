@@ -18,13 +18,14 @@ import redis
 from outreach.errors import RegistryError
 from outreach.releases import read_pointer
 from outreach.settings import Settings
+from outreach.store import sync_client
 
 
 def champion_metrics(settings: Settings, tier: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     from quantize.gate import evaluate_candidate
 
     try:
-        with redis.Redis.from_url(settings.redis_url) as client:
+        with sync_client(settings.redis_url) as client:
             release = read_pointer(client, settings, tier, "champion")
     except redis.RedisError as exc:
         raise RegistryError(f"cannot read the {tier} champion: {exc}") from exc

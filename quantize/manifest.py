@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from outreach.errors import QuantizeError
-from outreach.releases import file_sha256
+from outreach.hashing import file_sha256
 
 SUFFIX = ".manifest.json"
 

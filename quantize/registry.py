@@ -29,9 +29,11 @@ import redis
 
 from outreach.errors import KafkaError, RegistryError, SchemaError
 from outreach.kafka import ensure_topics, make_producer, produce_sync
-from outreach.releases import (file_sha256, history_key, is_s3, local_file, pointer_key,
+from outreach.hashing import file_sha256, verify_sha256
+from outreach.releases import (history_key, is_s3, local_file, pointer_key,
                                read_pointer, release_file, slot_of, to_json)
 from outreach.settings import Settings
+from outreach.store import sync_client
 from outreach.topics import MODEL_UPDATES
 from schemas.codec import AvroCodec
 
@@ -210,7 +212,7 @@ class Registry:
         self.settings = settings
         self.store: DirStore | S3Store = (S3Store(settings) if is_s3(settings.registry.uri)
                                           else DirStore(settings.registry.uri))
-        self.redis = redis.Redis.from_url(settings.redis_url)
+        self.redis = sync_client(settings.redis_url)
         self.codec = AvroCodec(registry_url=settings.kafka.schema_registry_url)
         self._producer = None
 
@@ -324,9 +326,7 @@ class Registry:
                 raise RegistryError(f"no release {release} in {self.settings.registry.uri}")
             release = found[0]
         path = release_file(self.settings, release)
-        actual = file_sha256(path)
-        if actual != release["sha256"]:
-            raise RegistryError(f"{path} hashes to {actual}, not the release's {release['sha256']}")
+        verify_sha256(path, release["sha256"], f"release {release['release_id']}")
         return path
 
     def close(self) -> None:

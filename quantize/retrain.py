@@ -1,6 +1,7 @@
 """`outreach retrain`: one whole cycle, top to bottom, under a Redis lock.
 
-    lock -> feedback -> dataset -> train -> merge -> convert -> quantize -> gate -> release
+    lock -> feedback -> dataset -> train -> merge -> convert -> quantize -> trim_vocab -> gate
+    -> release
 
 - feedback: FeedbackExamples on training.feedback created after the tier's newest release (all of
   them before the first release), plus any JSONL files given with --feedback.
@@ -11,6 +12,8 @@
   HF model directory; convert: F16 GGUF; quantize: the smallest of retrain.quant_types whose
   perplexity stays within the gate's limit of the F16 (a LoRA merged into a Q4 base loses
   most of its change when requantized to Q4_K_M: +755% perplexity measured, Q8_0 +0.6%).
+- trim_vocab (retrain.trim_vocab = N, null = off): the vocabulary cut to the N best merges +
+  what outreach needs (quantize/trim_vocab.py), so the gate scores the file that is released.
 - gate: rubric + perplexity on the held-out split against the tier's champion; a failed gate
   ends the run (exit 1) and nothing is released.
 - release: registry blob + manifest, Redis challenger pointer, announcement on model.updates;
@@ -36,6 +39,7 @@ import redis
 from outreach.errors import LockHeld, OutreachError, RetrainError
 from outreach.releases import SLOTS, history_key, read_pointer
 from outreach.settings import Settings
+from outreach.store import sync_client
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +103,26 @@ def last_release_ms(client: redis.Redis, settings: Settings, tier: str) -> int:
     return newest
 
 
+@dataclass
+class RunState:
+    """What each stage hands to the next; a field is None until its stage has run."""
+
+    feedback_files: list[Path] | None = None
+    data_dir: Path | None = None
+    dataset_manifest: dict[str, Any] | None = None
+    heldout: list[Any] | None = None
+    recipe: Any = None
+    train_manifest: dict[str, Any] | None = None
+    merged: Path | None = None
+    f16: Path | None = None
+    gguf: Path | None = None
+    quantized: dict[str, Any] | None = None
+    quant_type: str | None = None
+    perplexity: dict[str, Any] | None = None
+    trim: dict[str, Any] | None = None
+    gate: dict[str, Any] | None = None
+
+
 class Run:
     """One retraining run; ``execute`` runs the stages in order and always writes the report."""
 
@@ -112,7 +136,7 @@ class Run:
         self.say = say or (lambda message: log.info("%s", message))
         self.report = RunReport(self.run_id, self.tier,
                                 time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        self.values: dict[str, Any] = {}
+        self.state = RunState()
 
     def execute(self) -> RunReport:
         from quantize.lock import RunLock
@@ -120,7 +144,7 @@ class Run:
         if not self.settings.redis_url:
             raise RetrainError("lock", "REDIS_URL is not set: the run lock and the release "
                                "pointers live in Redis")
-        client = redis.Redis.from_url(self.settings.redis_url)
+        client = sync_client(self.settings.redis_url)
         lock = RunLock(client, lock_key(self.settings, self.tier),
                        self.settings.retrain.lock_ttl_s, self.run_id)
         try:
@@ -128,8 +152,10 @@ class Run:
             for name, step in (("feedback", lambda: self.feedback(client)),
                                ("dataset", self.dataset), ("train", self.train),
                                ("merge", self.merge), ("convert", self.convert),
-                               ("quantize", self.quantize), ("gate", self.gate),
-                               ("release", self.release)):
+                               ("quantize", self.quantize),
+                               *([("trim_vocab", self.trim_vocab)]
+                                 if self.settings.retrain.trim_vocab is not None else []),
+                               ("gate", self.gate), ("release", self.release)):
                 lock.extend()
                 self._stage(name, step)
         except OutreachError as exc:
@@ -164,7 +190,7 @@ class Run:
     # -- stages ---------------------------------------------------------------------------
 
     def feedback(self, client: redis.Redis) -> dict[str, Any]:
-        from quantize.feedback_log import export_feedback
+        from training.feedback_log import export_feedback
 
         since = last_release_ms(client, self.settings, self.tier)
         files = list(self.feedback_files)
@@ -176,7 +202,7 @@ class Run:
         elif not files:
             raise RetrainError("feedback", "no feedback source: set KAFKA_BOOTSTRAP_SERVERS "
                                "(training.feedback) or pass --feedback FILE")
-        self.values["feedback_files"] = files
+        self.state.feedback_files = files
         return counts
 
     def dataset(self) -> dict[str, Any]:
@@ -194,7 +220,7 @@ class Run:
             seed = int(hashlib.sha256(self.run_id.encode()).hexdigest()[:8], 16)
             examples = teach.offline_approved(cfg.replay_examples, seed, brief)
         out = self.dir / "dataset"
-        manifest = builder.build(examples, out, feedback=self.values["feedback_files"],
+        manifest = builder.build(examples, out, feedback=self.state.feedback_files,
                                  min_reward=self.settings.training.min_reward,
                                  near_duplicate_threshold=self.settings.training
                                  .near_duplicate_threshold,
@@ -204,7 +230,7 @@ class Run:
         heldout = builder.load_split(out, "test") or builder.load_split(out, "validation")
         if not heldout:
             raise RetrainError("dataset", "no held-out rows for the gate")
-        self.values.update(data_dir=out, dataset_manifest=manifest, heldout=heldout)
+        self.state.data_dir, self.state.dataset_manifest, self.state.heldout = out, manifest, heldout
         feedback_rows = manifest["sources"].get("feedback", 0)
         return {"counts": manifest["counts"], "feedback_rows": feedback_rows,
                 "dataset_sha256": manifest["dataset_sha256"]}
@@ -221,8 +247,8 @@ class Run:
                 last[0] = time.monotonic()
                 self.say(f"  step {step}/{total} loss {loss:.3f}")
 
-        manifest = train(recipe, self.values["data_dir"], self.dir / "train", progress=progress)
-        self.values.update(recipe=recipe, train_manifest=manifest)
+        manifest = train(recipe, self.state.data_dir, self.dir / "train", progress=progress)
+        self.state.recipe, self.state.train_manifest = recipe, manifest
         return {k: manifest["metrics"].get(k) for k in
                 ("steps", "train_seconds", "tokens_per_second", "validation_loss_before",
                  "validation_loss_after")}
@@ -231,14 +257,14 @@ class Run:
         from training.merge import merge_run
 
         merged = merge_run(self.dir / "train", self.dir / "merged")
-        self.values["merged"] = merged
+        self.state.merged = merged
         return {"model_dir": str(merged)}
 
     def convert(self) -> dict[str, Any]:
         from quantize.convert import to_f16_gguf
 
-        result = to_f16_gguf(self.values["merged"], self.dir / "model-f16.gguf", progress=None)
-        self.values["f16"] = Path(result["path"])
+        result = to_f16_gguf(self.state.merged, self.dir / "model-f16.gguf", progress=None)
+        self.state.f16 = Path(result["path"])
         return result
 
     def quantize(self) -> dict[str, Any]:
@@ -247,17 +273,17 @@ class Run:
         from quantize.perplexity import perplexity
         from quantize.quantize import quantize
 
-        rows = self.values["heldout"][:self.settings.gate.eval_examples]
+        rows = self.state.heldout[:self.settings.gate.eval_examples]
         model, limit = self.settings.model, self.settings.gate.max_perplexity_increase
 
         def ppl(path: Path) -> dict[str, Any]:
             return perplexity(path, rows, n_threads=model.n_threads,
                               n_gpu_layers=model.n_gpu_layers)
 
-        reference = ppl(self.values["f16"])["perplexity"]
+        reference = ppl(self.state.f16)["perplexity"]
         tried = []
         for qtype in self.settings.retrain.quant_types:
-            result = quantize(self.values["f16"], self.dir / f"model-{qtype}.gguf", qtype,
+            result = quantize(self.state.f16, self.dir / f"model-{qtype}.gguf", qtype,
                               threads=self.settings.quantize.threads)
             measured = ppl(Path(result["path"]))
             increase = measured["perplexity"] / reference - 1
@@ -266,27 +292,44 @@ class Run:
             self.say(f"  {qtype}: {result['bytes'] / 1e6:.0f} MB, perplexity "
                      f"{increase:+.1%} against F16 (limit {limit:+.0%})")
             if increase <= limit:
-                self.values.update(gguf=Path(result["path"]), quantized=result, quant_type=qtype,
-                                   perplexity={"perplexity": measured["perplexity"],
-                                               "f16_perplexity": reference,
-                                               "tokens": measured["tokens"]})
+                state = self.state
+                state.gguf, state.quantized, state.quant_type = Path(result["path"]), result, qtype
+                state.perplexity = {"perplexity": measured["perplexity"],
+                                    "f16_perplexity": reference, "tokens": measured["tokens"]}
                 return {**result, "f16_perplexity": round(reference, 4), "tried": tried}
         raise RetrainError("quantize", f"no quantization type kept perplexity within "
                            f"{limit:.0%} of the F16: {tried}")
+
+    def trim_vocab(self) -> dict[str, Any]:
+        """Cut the quantized model's vocabulary to retrain.trim_vocab merges + the domain's
+        tokens (this run's training rows included); the gate then scores the trimmed file."""
+        from quantize.trim_step import release_trim, trimmed_name
+
+        n_merges, src = self.settings.retrain.trim_vocab, self.state.gguf
+        result = release_trim(self.settings, src, src.with_name(trimmed_name(src, n_merges)),
+                              n_merges, datasets=[self.state.data_dir / "train.jsonl"],
+                              held_out=self.state.heldout)
+        self.state.gguf = result.path
+        # The quantize stage measured the untrimmed file; the gate measures this one itself.
+        self.state.perplexity = None
+        self.state.trim = {"n_merges": n_merges, "kept": len(result.keep),
+                           "n_vocab_source": result.n_vocab, "bytes": result.path.stat().st_size,
+                           "coverage_held_out": result.held_out_coverage}
+        return self.state.trim
 
     def gate(self) -> dict[str, Any]:
         from quantize.champion import champion_metrics
         from quantize.gate import decide, evaluate_candidate
 
-        rows = self.values["heldout"][:self.settings.gate.eval_examples]
-        candidate = evaluate_candidate(self.values["gguf"], rows, self.settings,
-                                       reference_f16=self.values["f16"],
-                                       measured_perplexity=self.values["perplexity"])
+        rows = self.state.heldout[:self.settings.gate.eval_examples]
+        candidate = evaluate_candidate(self.state.gguf, rows, self.settings,
+                                       reference_f16=self.state.f16,
+                                       measured_perplexity=self.state.perplexity)
         champion = champion_metrics(self.settings, self.tier, rows)
         report = decide(candidate, champion, self.settings.gate).to_dict()
         report |= {"candidate": candidate, "champion": champion}
         (self.dir / "gate.json").write_text(json.dumps(report, indent=2) + "\n")
-        self.values["gate"] = report
+        self.state.gate = report
         if not report["passed"]:
             raise RetrainError("gate", "the candidate regresses: " + "; ".join(report["reasons"]))
         return {"passed": True, "candidate": candidate,
@@ -296,22 +339,22 @@ class Run:
         from quantize.registry import Registry
         from training.train import git_commit
 
-        recipe = self.values["recipe"]
-        qtype = self.values["quant_type"]
-        train_manifest = self.values["train_manifest"]
+        recipe = self.state.recipe
+        qtype = self.state.quant_type
+        train_manifest = self.state.train_manifest
         manifest = {
             "run_id": self.run_id, "tier": self.tier, "quant_type": qtype,
             "base": train_manifest["base"], "recipe": train_manifest["recipe"],
-            "dataset": {"sha256": self.values["dataset_manifest"]["dataset_sha256"],
-                        "counts": self.values["dataset_manifest"]["counts"]},
+            "dataset": {"sha256": self.state.dataset_manifest["dataset_sha256"],
+                        "counts": self.state.dataset_manifest["counts"]},
             "training_metrics": train_manifest["metrics"],
-            "gguf": self.values["quantized"], "gate": self.values["gate"],
+            "gguf": self.state.quantized, "vocab_trim": self.state.trim, "gate": self.state.gate,
             "git_commit": git_commit(),
         }
         record = Registry(self.settings).publish(
-            self.values["gguf"], manifest, tier=self.tier, role="CHALLENGER",
+            self.state.gguf, manifest, tier=self.tier, role="CHALLENGER",
             model_id=f"{recipe.name}-{qtype}", model_version=f"{recipe.name}-{self.run_id}",
-            gate_report=self.values["gate"])
+            gate_report=self.state.gate)
         self.report.release = record
         return {"release_id": record["release_id"], "sha256": record["sha256"],
                 "uri": record["uri"]}

@@ -33,7 +33,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from outreach.errors import SchemaError
+from outreach.errors import SchemaError, SchemaRegistryUnavailable
 
 AVRO_DIR = Path(__file__).parent / "avro"
 NAMESPACE = "io.miniature.outreach"
@@ -50,6 +50,7 @@ RECORD_FILES = {
     "ModelRelease": "model_release.avsc",
     "DeadLetter": "dead_letter.avsc",
     "ABDecision": "ab_decision.avsc",
+    "Campaign": "campaign.avsc",
 }
 RECORD_NAMES = tuple(RECORD_FILES)
 
@@ -140,8 +141,14 @@ class AvroCodec:
                 self._registered[key] = self._registry.register_schema(
                     f"{topic}-value", Schema(writer.canonical, "AVRO"))
             except SchemaRegistryError as exc:
+                if exc.http_status_code is None or exc.http_status_code >= 500:
+                    # An outage says nothing about the record: callers retry, never dead-letter.
+                    raise SchemaRegistryUnavailable(f"schema registry failed registering "
+                                                    f"{writer.name}: {exc}") from exc
                 raise SchemaError(f"schema registry refused {writer.name}: {exc}",
                                   code="registry_error") from exc
+            except _http_errors() as exc:  # connection refused, timeouts, DNS
+                raise SchemaRegistryUnavailable(f"schema registry unreachable: {exc}") from exc
         return self._registered[key]
 
     # -- decoding ---------------------------------------------------------------------------
@@ -177,11 +184,20 @@ class AvroCodec:
             raise SchemaError("Confluent-framed record but no schema registry is configured",
                               code="no_registry")
         if schema_id not in self._by_registry_id:
+            from confluent_kafka.schema_registry.error import SchemaRegistryError
+
             try:
                 schema = self._registry.get_schema(schema_id)
-            except Exception as exc:
-                raise SchemaError(f"schema id {schema_id} not found in registry: {exc}",
-                                  code="unknown_schema") from exc
+            except SchemaRegistryError as exc:
+                # Only "no such schema" (HTTP 404) condemns the record; any other answer (5xx,
+                # auth) says nothing about it, so the caller retries instead of dead-lettering.
+                if exc.http_status_code == 404:
+                    raise SchemaError(f"schema id {schema_id} not found in registry: {exc}",
+                                      code="unknown_schema") from exc
+                raise SchemaRegistryUnavailable(f"schema registry failed for id {schema_id}: "
+                                                f"{exc}") from exc
+            except _http_errors() as exc:  # connection refused, timeouts, DNS
+                raise SchemaRegistryUnavailable(f"schema registry unreachable: {exc}") from exc
             self._by_registry_id[schema_id] = self.store.add(json.loads(schema.schema_str))
         return self._by_registry_id[schema_id]
 
@@ -222,12 +238,27 @@ class AvroCodec:
             raise SchemaError(f"{name} does not match its schema: {exc}") from exc
 
 
+def _http_errors() -> tuple[type[BaseException], ...]:
+    """What the registry client raises when the registry cannot be reached. confluent-kafka
+    uses httpx2 when installed, else httpx (its _httpx_compat); catching plain httpx missed
+    httpx2's ConnectError, which then escaped as an unknown error."""
+    errors: list[type[BaseException]] = [OSError]
+    for name in ("httpx2", "httpx"):
+        try:
+            errors.append(__import__(name).HTTPError)
+        except ImportError:
+            continue
+    return tuple(errors)
+
+
 def json_object(data: bytes | str, name: str) -> dict[str, Any]:
     """Parse ``data`` as one JSON object; anything else is a SchemaError("invalid_json")."""
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SchemaError(f"invalid JSON: {exc}", code="invalid_json") from exc
+    except RecursionError as exc:  # [[[[... nested past the parser's C stack guard (~1,000)
+        raise SchemaError(f"invalid JSON: nested too deep: {exc}", code="too_deep") from exc
     if not isinstance(doc, dict):
         raise SchemaError(f"a JSON {name} must be an object", code="invalid_json")
     return doc

@@ -10,7 +10,6 @@ commits an offset only after its output is durable (at-least-once). Built by
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import time
@@ -18,10 +17,13 @@ import time
 import faust
 from prometheus_client import Counter
 
+from outreach.errors import StoreError
 from outreach.settings import Settings
 from outreach.store import IntakeStore
 from outreach.topics import LEADS, LEADS_JSON, TIERS, dlq, requests_topic
+from streams.faust_app import faust_app
 from streams.intake import Intake, RawRecord
+from streams.intake_batch import decide_and_send
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +32,7 @@ LEADS_PROCESSED = Counter("outreach_intake_leads_total", "Lead records processed
 
 
 def make_app(settings: Settings) -> faust.App:
-    bootstrap = settings.kafka_bootstrap_servers
-    app = faust.App(
-        f"{settings.kafka.group_prefix}-intake",
-        broker=[f"kafka://{server}" for server in bootstrap.split(",")],
-        store="memory://",
-        web_enabled=False,
-        topic_partitions=settings.kafka.partitions,
-        consumer_auto_offset_reset="earliest",
-        # Group joins on the embedded broker: 31 s to the first message with Faust's defaults,
-        # 4 s with these (measured); harmless on a real cluster.
-        broker_session_timeout=settings.kafka.session_timeout_ms / 1000,
-        broker_heartbeat_interval=settings.kafka.heartbeat_interval_ms / 1000,
-        broker_rebalance_timeout=10.0,
-        broker_commit_interval=1.0,
-    )
+    app = faust_app(settings, "intake")
     source = app.topic(LEADS, LEADS_JSON, key_serializer="raw", value_serializer="raw")
     outputs = {name: app.topic(name, key_serializer="raw", value_serializer="raw")
                for name in [*(requests_topic(t) for t in TIERS), dlq(LEADS), dlq(LEADS_JSON)]}
@@ -55,22 +43,26 @@ def make_app(settings: Settings) -> faust.App:
         if "intake" not in state:
             state["store"] = IntakeStore(settings)
             state["intake"] = Intake(settings, state["store"])
+            # Read the `campaigns` table up to its end before the first lead is decided.
+            await state["intake"].open_campaigns()  # type: ignore[attr-defined]
         deciding: Intake = state["intake"]  # type: ignore[assignment]
         store: IntakeStore = state["store"]  # type: ignore[assignment]
         async for events in stream.take_events(settings.kafka.intake_batch,
                                                within=settings.kafka.intake_batch_wait_s):
             received_at_ms = int(time.time() * 1000)
-            decisions = await deciding.decide_many([
+            # Decide, enqueue every output and wait for all acknowledgements, retrying the whole
+            # batch on an outage (streams/intake_batch): Faust acks the batch's events (and may
+            # commit their offsets) only when this loop asks for the next batch.
+            decisions = (await decide_and_send(deciding, [
                 RawRecord(event.value, event.key, event.message.topic, event.message.partition,
-                          event.message.offset, received_at_ms) for event in events])
-            # Enqueue every output, then wait for all acknowledgements: Faust acks the batch's
-            # events (and may commit their offsets) only when this loop asks for the next batch.
-            deliveries = [await outputs[d.topic].send(key=d.key, value=d.value)
-                          for d in decisions if d.topic is not None]
-            await asyncio.gather(*deliveries)
+                          event.message.offset, received_at_ms) for event in events],
+                lambda d: outputs[d.topic].send(key=d.key, value=d.value))).decisions
             counts = collections.Counter(
                 d.outcome if d.outcome != "routed" else f"routed_{d.tier}" for d in decisions)
-            await store.count_many(counts)
+            try:
+                await store.count_many(counts)
+            except StoreError as exc:  # counters only: the outputs are already acknowledged
+                log.warning("intake counters not updated: %s", exc)
             for event, decision in zip(events, decisions):
                 if decision.outcome != "routed":
                     log.info("lead %s at %s[%d]@%d: %s", decision.outcome, event.message.topic,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -37,6 +38,9 @@ NESTED_METADATA = ("custom_args", "metadata", "Metadata", "user-variables", "use
 MAX_REPLY_CHARS = 20_000  # a reply with a long quoted thread; the classifier reads the top
 
 
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+
+
 def validate_event(event: dict[str, Any]) -> dict[str, Any]:
     """Business rules the Avro schema cannot express; returns the event or raises SchemaError."""
     problems = []
@@ -49,6 +53,10 @@ def validate_event(event: dict[str, Any]) -> dict[str, Any]:
         problems.append("a REPLIED event needs reply_text")
     if not isinstance(event.get("occurred_at"), int) or event["occurred_at"] <= 0:
         problems.append("occurred_at must be epoch milliseconds")
+    # An address, never a bare domain: suppression takes the draft's own address, and only
+    # an operator may suppress a whole domain (`outreach suppress --domain`).
+    if event.get("email") is not None and not _ADDRESS.match(event["email"]):
+        problems.append("email is not an address")
     if problems:
         raise SchemaError("; ".join(problems), code="invalid_event")
     return event

@@ -104,6 +104,9 @@ def outcome_example(draft: dict[str, Any], lead: dict[str, Any], labels: set[str
         "model_id": draft["model_id"], "model_version": draft.get("model_version") or "",
         "variant": draft["variant"], "labels": ordered,
         "reward": reward(labels, cfg.rewards), "created_at": now_ms,
+        # KPIs and retraining cut by campaign version and by proof point (0/[]: older drafts).
+        "campaign_version": int(draft.get("campaign_version") or 0),
+        "evidence_ids": list(draft.get("evidence_ids") or []),
     }
 
 

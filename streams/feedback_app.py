@@ -22,24 +22,11 @@ from outreach.kafka import ensure_topics
 from outreach.settings import Settings
 from outreach.topics import AB_DECISIONS, DRAFTS, ENGAGEMENT, FEEDBACK, TIERS, dlq, requests_topic
 from streams.ab_evaluator import ABEvaluator
+from streams.faust_app import faust_app
 from streams.feedback_processor import FeedbackProcessor, Result
 
 log = logging.getLogger(__name__)
 RETRY_MAX_S = 30.0  # a Redis outage backs off to one try per 30 s instead of spinning
-
-
-def faust_app(settings: Settings, name: str) -> faust.App:
-    """A Faust app tuned like the intake app (short group timeouts for the embedded broker)."""
-    return faust.App(
-        f"{settings.kafka.group_prefix}-{name}",
-        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
-        store="memory://", web_enabled=False, topic_partitions=settings.kafka.partitions,
-        consumer_auto_offset_reset="earliest",
-        # 31 s to the first message with Faust's defaults on the embedded broker, 4 s with
-        # these (measured, design.md); harmless on a real cluster.
-        broker_session_timeout=settings.kafka.session_timeout_ms / 1000,
-        broker_heartbeat_interval=settings.kafka.heartbeat_interval_ms / 1000,
-        broker_rebalance_timeout=10.0, broker_commit_interval=1.0)
 
 
 def make_feedback_app(settings: Settings) -> faust.App:
@@ -117,7 +104,7 @@ def feedback_main(settings: Settings, loglevel: str = "warning") -> None:
     """Run the feedback worker until SIGINT/SIGTERM (``outreach feedback``)."""
     ensure_topics(settings, [AB_DECISIONS])
     if settings.feedback.metrics_port:
-        start_http_server(settings.feedback.metrics_port)
+        start_http_server(settings.feedback.metrics_port, addr=settings.metrics_host)
         log.info("Prometheus metrics on :%d/metrics", settings.feedback.metrics_port)
     worker = faust.Worker(make_feedback_app(settings), loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

@@ -22,6 +22,7 @@ from prometheus_client import Counter
 from outreach.deadletter import dead_letter
 from outreach.errors import SchemaError, StoreError
 from outreach.settings import Settings
+from outreach.store import async_client
 from outreach.topics import FEEDBACK, dlq
 from schemas.codec import AvroCodec
 from streams.attribution import JoinStore, held_entry
@@ -65,7 +66,7 @@ class FeedbackProcessor:
             raise StoreError("REDIS_URL is not set and no embedded stack is running")
         self.settings = settings
         self.cfg = settings.feedback
-        self.redis = client or aioredis.Redis.from_url(settings.redis_url)
+        self.redis = client or async_client(settings.redis_url)
         self.codec = codec or AvroCodec(registry_url=settings.kafka.schema_registry_url)
         prefix = settings.redis.key_prefix
         self.join = JoinStore(self.redis, prefix, self.cfg.state_ttl_s)
@@ -114,8 +115,8 @@ class FeedbackProcessor:
             EVENTS.labels("event", "dead_lettered").inc()
             return Result([self._dead_letter(raw, key, topic, partition, offset, exc.code,
                                              str(exc))])
-        if event["type"] in SUPPRESSING and event.get("email"):
-            await self.suppress(event["email"], event["type"].lower())  # at once, before the join
+        # No suppression before the join: the event's address must match the draft it names
+        # (apply), or anyone able to post an event could suppress any address.
         now = int(time.time() * 1000)
         entry = held_entry(event, raw, topic, partition, offset, key, now)
         draft = await self.join.hold_or_get(event["draft_id"], entry,
@@ -138,7 +139,13 @@ class FeedbackProcessor:
             if label == "unsubscribe_request":  # counts as the draft's unsubscribe, once
                 increments.append(Increment("UNSUBSCRIBED", {"unsubscribed": 1}))
         if kind in SUPPRESSING or label == "unsubscribe_request":
-            await self.suppress(draft["to_email"], label or kind.lower())
+            named = (event.get("email") or "").strip().lower()
+            if named and named != draft["to_email"].strip().lower():
+                SUPPRESSIONS.labels("address_mismatch").inc()
+                log.warning("event %s names draft %s but another address: nothing suppressed",
+                            event["event_id"], draft["draft_id"])
+            else:
+                await self.suppress(draft["to_email"], label or kind.lower())
         counted = await self.kpi.count_once(f"evt:{event['event_id']}", kind, draft,
                                             event["occurred_at"], increments)
         if not counted:

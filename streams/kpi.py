@@ -1,7 +1,7 @@
 """KPI tables: counters per variant and per model version, cumulative and in tumbling windows.
 
 Hashes in Redis (``<prefix>:kpi:``), one per dimension ("variant:<name>", "model:<id>@<ver>",
-"all"): ``total:<dim>`` for A/B decisions and ``w:<window start ms>:<dim>`` for plots over time,
+"rung:<rung>", "all"): ``total:<dim>`` for A/B decisions and ``w:<window start ms>:<dim>`` for plots over time,
 expiring after ``kpi_windows_kept`` windows. A record is counted by one Lua script that first
 claims its id (SET NX) and then increments, so a redelivered or duplicated record counts once
 even across a crash; an engagement type counts once per draft (two opens = one opened draft).
@@ -61,7 +61,10 @@ class Increment:
 
 def dimensions(draft: dict[str, Any]) -> list[str]:
     version = draft.get("model_version") or "-"
-    return ["all", f"variant:{draft.get('variant')}", f"model:{draft.get('model_id')}@{version}"]
+    # rung: the escalation rung that wrote the draft (miniature | llm | review), so KPIs and
+    # cost are reported per rung of the ladder.
+    return ["all", f"variant:{draft.get('variant')}", f"model:{draft.get('model_id')}@{version}",
+            f"rung:{draft.get('rung') or 'miniature'}"]
 
 
 def rates(counts: dict[str, float]) -> dict[str, float | None]:

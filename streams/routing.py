@@ -35,8 +35,10 @@ def choose_rule(lead: dict[str, Any], routing: RoutingSettings) -> RoutingRule:
 
 
 def build_request(lead: dict[str, Any], rule: RoutingRule, received_at_ms: int,
-                  now_ms: int, attempt: int = 0) -> tuple[str, dict[str, Any]]:
-    """Return (topic, GenerationRequest dict) for a routed lead."""
+                  now_ms: int, attempt: int = 0,
+                  campaign_version: int = 0) -> tuple[str, dict[str, Any]]:
+    """Return (topic, GenerationRequest dict) for a routed lead; ``campaign_version`` is the
+    version of the lead's campaign that intake found active (the worker writes with it)."""
     request = {
         "request_id": request_id(lead["lead_id"], lead["campaign"], attempt),
         "lead": lead,
@@ -46,5 +48,7 @@ def build_request(lead: dict[str, Any], rule: RoutingRule, received_at_ms: int,
         "attempt": attempt,
         "received_at": received_at_ms,
         "routed_at": now_ms,
+        "campaign_id": lead["campaign"],
+        "campaign_version": campaign_version,
     }
     return requests_topic(rule.tier), request

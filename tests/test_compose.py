@@ -95,8 +95,8 @@ def test_sender_mails_to_mailpit_by_default(compose):
 
 
 def test_no_secret_has_a_value(compose):
-    secrets = {"OUTREACH_LLM_API_KEY", "OUTREACH_SENDER__SMTP_PASSWORD",
-               "OUTREACH_SENDER__SMTP_USER"}
+    secrets = {"OUTREACH_LLM__API_KEY", "OUTREACH_SENDER__SMTP_PASSWORD",
+               "OUTREACH_SENDER__SMTP_USER", "GF_SECURITY_ADMIN_PASSWORD"}
     for name, service in compose["services"].items():
         env = service.get("environment") or {}
         for key in secrets & set(env):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from outreach.errors import TrainingError
-from training.records import file_sha256
+from outreach.hashing import file_sha256
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 CACHE = Path(os.environ.get("OUTREACH_CACHE_DIR", Path.home() / ".cache" / "miniature-outreach"))

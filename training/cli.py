@@ -1,7 +1,6 @@
 """The training commands of the `outreach` CLI: teach, review, dataset, train, eval.
 
-``register(app)`` adds them to the main typer app (outreach/cli.py calls it); running this
-module directly (``python -m training.cli``) gives the same commands on their own.
+``register(app)`` adds them to the main typer app (apps/cli.py calls it).
 Heavy imports (torch, transformers, llama_cpp) happen inside the commands, so `outreach --help`
 stays fast and the streaming path never imports them.
 """
@@ -18,17 +17,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
     TimeRemainingColumn
 
-from outreach.settings import Settings, load_settings
+from outreach.cli_support import ConfigOpt, load_cli_settings, require_positive
+from outreach.errors import ConfigError
+from outreach.settings import Settings
 
 console = Console(stderr=True)
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Settings YAML file.")]
 
-
-def _settings(config: Path | None) -> Settings:
-    settings = load_settings(config)
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return settings
 
 
 def _progress() -> Progress:
@@ -67,10 +61,11 @@ def teach(
     from training import teach as teaching
     from training.brief import load_brief
 
-    settings = _settings(config)
+    require_positive(count=count, variants=variants)
+    settings = load_cli_settings(config)
     the_brief = load_brief(brief or settings.training.brief_path)
-    lead_rows = lead_io.load_file(leads, the_brief.campaign) if leads else \
-        lead_io.generated(count, seed, the_brief.campaign)
+    lead_rows = lead_io.load_file(leads, the_brief.campaign_id) if leads else \
+        lead_io.generated(count, seed, the_brief.campaign_id)
     with _progress() as bar:
         task = bar.add_task(f"teacher: {teacher}", total=len(lead_rows) * variants, info="")
         if teacher == "offline":
@@ -118,7 +113,7 @@ def dataset(
     from training import dataset as builder
     from training.records import read_examples
 
-    settings = _settings(config)
+    settings = load_cli_settings(config)
     rows = read_examples(examples) if examples else []
     if review_db:
         from training.review_store import ReviewStore
@@ -155,7 +150,7 @@ def train(
     from training import train as trainer
     from training.recipe import load_recipe
 
-    settings = _settings(config)
+    settings = load_cli_settings(config)
     the_recipe = load_recipe(recipe or settings.training.recipe_path)
     data = data or settings.training.data_dir / "dataset"
     updates = {k: v for k, v in {"method": method, "max_steps": max_steps, "base": base}.items() if v}
@@ -192,8 +187,12 @@ def review(
     from training.review_app import new_token, serve
     from training.review_store import ReviewStore
 
-    cfg = _settings(config).training.review
+    cfg = load_cli_settings(config).training.review
     db_path = db or cfg.db_path
+    if db is not None and not Path(db).is_file() and not add:
+        # A typo in --db would otherwise serve a new, empty queue and look like "all done".
+        raise ConfigError(f"review database {db} does not exist (pass --add EXAMPLES.jsonl to "
+                          "create it)")
     if add:
         with ReviewStore(db_path) as store:
             console.print(f"queued {store.add(read_examples(add))} new examples")
@@ -236,7 +235,7 @@ def eval(  # noqa: A001 - the command is called `eval`
     from training.brief import load_brief
     from training.dataset import load_split
 
-    settings = _settings(config)
+    settings = load_cli_settings(config)
     the_brief = load_brief(brief or settings.training.brief_path)
     rows = load_split(data or settings.training.data_dir / "dataset", "test")[:limit]
     systems: list[tuple[str, Any]] = [("teacher", lambda: ev.teacher_writer(rows))]
@@ -256,12 +255,19 @@ def eval(  # noqa: A001 - the command is called `eval`
             raise typer.BadParameter("--saved takes NAME=PATH")
         systems.append((name, lambda p=Path(path): ev.saved_writer(p)))
     results = []
+    campaigns = ev.Campaigns(the_brief)  # each row's own campaign; the brief for older rows
+    for row in rows:
+        campaigns.of(row)  # every test campaign is "another campaign" to the rest
     with _progress() as bar:
         for name, make in systems:
-            task = bar.add_task(name, total=len(rows), info="")
-            results.append(ev.run_system(name, make(), rows, the_brief,
+            writer = make()
+            # A saved system may cover a sample of the rows (a slow base model): score those.
+            own_rows = [r for r in rows if getattr(writer, "covers", lambda _r: True)(r)]
+            task = bar.add_task(name, total=len(own_rows), info="")
+            results.append(ev.run_system(name, writer, own_rows, campaigns,
                                          settings.worker.usd_per_vcpu_hour,
-                                         on_done=lambda t=task: bar.advance(t)))
+                                         on_done=lambda t=task: bar.advance(t),
+                                         checks=settings.checks))
     report = ev.table(results)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
@@ -277,10 +283,3 @@ def register(app: typer.Typer) -> None:
     app.command()(train)
     app.command("eval")(eval)
 
-
-if __name__ == "__main__":  # `python -m training.cli`: the outreach CLI with these commands
-    from outreach import cli as outreach_cli
-
-    if "teach" not in {c.name or c.callback.__name__ for c in outreach_cli.app.registered_commands}:
-        register(outreach_cli.app)
-    outreach_cli.main()

@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.campaign import Campaign
+from training.brief import load_brief
 from training.prompt import email_text, trained_prompt
-from training.records import Example, file_sha256, read_jsonl, write_jsonl
+from outreach.hashing import file_sha256
+from training.records import Example, read_jsonl, write_jsonl
 
 SPLITS = ("train", "validation", "test")
 _WORD = re.compile(r"\w+")
@@ -52,17 +55,27 @@ def split_of(lead_id: str, seed: int, ratios: SplitRatios) -> str:
     return "validation" if bucket < ratios.train + ratios.validation else "test"
 
 
+# The campaign of examples and feedback that do not name a known one (the original brief).
+DEFAULT_BRIEF = Path(__file__).parent / "briefs" / "default.yaml"
+
+
 def row(example_id: str, lead: dict[str, Any], subject: str, body: str, source: str,
-        teacher: str, reward: float | None, field_max_chars: int) -> dict[str, Any]:
+        teacher: str, reward: float | None, field_max_chars: int,
+        campaign: Campaign | None = None) -> dict[str, Any]:
+    """A dataset row; its prompt quotes ``campaign`` and the evidence retrieval picks."""
+    campaign = campaign or load_brief(DEFAULT_BRIEF)
     return {"example_id": example_id, "lead_id": str(lead.get("lead_id", "")), "lead": lead,
-            "prompt": trained_prompt(lead, field_max_chars),
+            "campaign_id": campaign.campaign_id, "campaign": campaign.to_record(),
+            "prompt": trained_prompt(lead, campaign, None, field_max_chars),
             "completion": email_text(subject, body), "source": source, "teacher": teacher,
             "reward": reward}
 
 
 def feedback_rows(paths: list[Path], min_reward: float, field_max_chars: int,
-                  counts: Counter) -> tuple[list[dict], list[dict]]:
+                  counts: Counter, campaign: Campaign | None = None
+                  ) -> tuple[list[dict], list[dict]]:
     """(supervised rows, preference pairs) from FeedbackExample JSONL files."""
+    campaign = campaign or load_brief(DEFAULT_BRIEF)
     rows, pairs = [], []
     for path in paths:
         for fb in read_jsonl(path):
@@ -70,7 +83,8 @@ def feedback_rows(paths: list[Path], min_reward: float, field_max_chars: int,
             if fb.get("kind", "OUTCOME") == "PREFERENCE_PAIR":
                 if fb.get("rejected_body"):
                     pairs.append({"example_id": fb["example_id"], "lead_id": lead.get("lead_id"),
-                                  "prompt": trained_prompt(lead, field_max_chars),
+                                  "prompt": trained_prompt(lead, campaign, None,
+                                                           field_max_chars),
                                   "chosen": email_text(fb["subject"], fb["body"]),
                                   "rejected": email_text(fb.get("rejected_subject") or "",
                                                          fb["rejected_body"])})
@@ -79,15 +93,22 @@ def feedback_rows(paths: list[Path], min_reward: float, field_max_chars: int,
                 counts["dropped_low_reward"] += 1
                 continue
             rows.append(row(fb["example_id"], lead, fb["subject"], fb["body"], "feedback",
-                            fb.get("model_id", ""), float(fb["reward"]), field_max_chars))
+                            fb.get("model_id", ""), float(fb["reward"]), field_max_chars,
+                            campaign))
     return rows, pairs
 
 
 def build(examples: list[Example], out_dir: Path, feedback: list[Path] | None = None,
           min_reward: float = 0.5, near_duplicate_threshold: float = 0.8, seed: int = 0,
-          ratios: SplitRatios = SplitRatios(), field_max_chars: int = 200) -> dict[str, Any]:
-    """Write {train,validation,test,preferences}.jsonl and manifest.json; return the manifest."""
+          ratios: SplitRatios = SplitRatios(), field_max_chars: int = 200,
+          campaign: Campaign | None = None) -> dict[str, Any]:
+    """Write {train,validation,test,preferences}.jsonl and manifest.json; return the manifest.
+
+    ``campaign``: the campaign the examples were written for (default: the original brief);
+    every row's prompt quotes it, as serving does.
+    """
     counts: Counter = Counter()
+    campaign = campaign or load_brief(DEFAULT_BRIEF)
     rows = []
     for ex in examples:
         if ex.status != "approved":
@@ -95,8 +116,8 @@ def build(examples: list[Example], out_dir: Path, feedback: list[Path] | None = 
             continue
         counts[f"approved_by:{ex.approved_by or 'unknown'}"] += 1
         rows.append(row(ex.example_id, ex.lead, ex.subject, ex.body, ex.source, ex.teacher,
-                        ex.reward, field_max_chars))
-    extra, pairs = feedback_rows(feedback or [], min_reward, field_max_chars, counts)
+                        ex.reward, field_max_chars, campaign))
+    extra, pairs = feedback_rows(feedback or [], min_reward, field_max_chars, counts, campaign)
     rows += extra
     kept: list[dict[str, Any]] = []
     kept_shingles: list[frozenset] = []

@@ -17,7 +17,6 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from outreach.errors import DataError
-from outreach.releases import file_sha256  # noqa: F401 - one hashing loop, re-exported here
 
 
 @dataclass
@@ -28,6 +27,8 @@ class Example:
     body: str
     teacher: str  # "offline-templates-v1" or "openai:<model>"; kept on every derived row
     campaign: str
+    campaign_version: int = 0  # the campaign version the email was written for
+    evidence_ids: list[str] = field(default_factory=list)  # campaign facts retrieval picked
     source: str = "synthetic"  # synthetic | feedback
     status: str = "pending"  # pending | approved | rejected (review decision)
     approved_by: str | None = None  # "human:<reviewer>" or "rubric-auto"

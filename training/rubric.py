@@ -4,7 +4,10 @@ Components (each 0..1; ``overall`` is their mean):
 - personalization: first name, company and the lead's stated pain point are used (1/3 each;
   the pain point counts when at least half of its content words appear).
 - grounding: names (capitalised words), numbers and stock claims that appear in neither the lead
-  nor the brief are flagged; score = 1 / (1 + flags), so one invention already costs half.
+  nor the request's OWN campaign are flagged; score = 1 / (1 + flags), so one invention already
+  costs half. With ``others`` (the other campaigns), a product, customer, number or fact sentence
+  that belongs to another campaign is flagged as such ("from another campaign: ..."): the
+  hallucination a multi-campaign miniature is most prone to.
 - structure: subject length, body word count, greeting, exactly one call to action, sign-off
   (1/5 each).
 - spam: spam-trigger words and shouting; score = 1 - 0.25 per hit.
@@ -14,10 +17,13 @@ Components (each 0..1; ``overall`` is their mean):
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from training.brief import Brief
+from schemas.campaign import Campaign
+from workers.prompt import NAME_MAX_CHARS, clean_field
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _CAPITALISED = re.compile(r"(?<![\w'])([A-Z][a-zA-Z\-]*)(?:'s)?")
@@ -59,6 +65,7 @@ class RubricScore:
     spam: float
     similarity: float | None = None
     flags: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)  # facts of another campaign in the email
 
     @property
     def overall(self) -> float:
@@ -75,8 +82,14 @@ def lead_text(lead: dict[str, Any]) -> str:
     return "\n".join(str(v) for v in lead.values() if v is not None)
 
 
+_LETTER_RUN = re.compile(r"[^\W\d_]+")
+
+
 def _words(text: str) -> set[str]:
-    return {w.lower().removesuffix("'s") for w in _WORD.findall(text)}
+    # Plus every run of letters in any script, so the parts of "Wołos-Gwizdek" and "O'Hanlon"
+    # that the ASCII pattern splits off still count as the lead's own words.
+    return ({w.lower().removesuffix("'s") for w in _WORD.findall(text)}
+            | {w.lower() for w in _LETTER_RUN.findall(text)})
 
 
 def _numbers(text: str) -> set[str]:
@@ -84,9 +97,9 @@ def _numbers(text: str) -> set[str]:
     return {n.strip("$.,%").replace(",", "") for n in _NUMBER.findall(text)}
 
 
-def grounding_flags(text: str, lead: dict[str, Any], brief: Brief) -> list[str]:
-    """Names, numbers and stock claims in ``text`` found in neither the lead nor the brief."""
-    source = lead_text(lead) + "\n" + brief.source_text()
+def grounding_flags(text: str, lead: dict[str, Any], campaign: Campaign) -> list[str]:
+    """Names, numbers and stock claims in ``text`` found in neither the lead nor the campaign."""
+    source = lead_text(lead) + "\n" + campaign.source_text()
     source_words, source_numbers = _words(source), _numbers(source)
     lowered_text = text.lower()
     flags: list[str] = []
@@ -104,10 +117,10 @@ def grounding_flags(text: str, lead: dict[str, Any], brief: Brief) -> list[str]:
         if not ok:
             invented.append(word)
     for word in dict.fromkeys(invented):
-        flags.append(f"name not in lead or brief: {word}")
+        flags.append(f"name not in lead or campaign: {word}")
     for number in dict.fromkeys(_numbers(text)):
         if number and number not in source_numbers:
-            flags.append(f"number not in lead or brief: {number}")
+            flags.append(f"number not in lead or campaign: {number}")
     source_low = source.lower()
     for claim in CLAIMS:
         if claim in lowered_text and claim not in source_low:
@@ -116,29 +129,34 @@ def grounding_flags(text: str, lead: dict[str, Any], brief: Brief) -> list[str]:
 
 
 def personalization(text: str, lead: dict[str, Any]) -> tuple[float, list[str]]:
-    low = text.lower()
-    flags, hits = [], 0
+    """Share of what the lead offers (name, company, pain point) that the email uses; a lead
+    without a pain point is scored on the other two. Names are compared as the prompt shows
+    them (NFC, capped like workers.prompt), in any script."""
+    low = unicodedata.normalize("NFC", text).lower()
+    flags, hits, expected = [], 0, 0
     for name in ("first_name", "company"):
-        value = str(lead.get(name) or "").strip().lower()
+        value = clean_field(lead.get(name) or "", NAME_MAX_CHARS).lower()
+        expected += bool(value)
         if value and value in low:
             hits += 1
         elif value:
             flags.append(f"{name} not used")
     pain_words = [w for w in _words(str(lead.get("pain_point") or "")) if w not in _STOP
                   and len(w) > 3]
+    expected += bool(pain_words)
     if pain_words and sum(w in _words(text) for w in pain_words) * 2 >= len(pain_words):
         hits += 1
     elif pain_words:
         flags.append("pain point not addressed")
-    return hits / 3, flags
+    return hits / max(1, expected), flags
 
 
-def structure(subject: str, body: str, brief: Brief) -> tuple[float, list[str]]:
+def structure(subject: str, body: str, campaign: Campaign) -> tuple[float, list[str]]:
     flags = []
-    if not subject or len(subject) > brief.subject_max_chars:
-        flags.append(f"subject length {len(subject)} outside 1-{brief.subject_max_chars}")
+    if not subject or len(subject) > campaign.subject_max_chars:
+        flags.append(f"subject length {len(subject)} outside 1-{campaign.subject_max_chars}")
     words = len(body.split())
-    low, high = brief.body_words
+    low, high = campaign.body_min_words, campaign.body_max_words
     if not low <= words <= high:
         flags.append(f"body has {words} words, outside {low}-{high}")
     first_line = body.strip().split("\n", 1)[0].strip()
@@ -153,10 +171,13 @@ def structure(subject: str, body: str, brief: Brief) -> tuple[float, list[str]]:
     return 1 - len(flags) / 5, flags
 
 
-def spam(text: str) -> tuple[float, list[str]]:
-    low = text.lower()
-    hits = [w for w in SPAM_WORDS if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", low)]
-    shouting = [w for w in re.findall(r"\b[A-Z]{4,}\b", text)]
+def spam(text: str, source: str = "") -> tuple[float, list[str]]:
+    """Spam words and shouting; words the lead or campaign wrote themselves ("free cash tied up
+    in stock", a company called "TNHH", a "CISO") are theirs, not spam."""
+    low, source_low = text.lower(), source.lower()
+    hits = [w for w in SPAM_WORDS if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", low)
+            and not re.search(rf"(?<!\w){re.escape(w)}(?!\w)", source_low)]
+    shouting = [w for w in re.findall(r"\b[A-Z]{4,}\b", text) if w not in source]
     if shouting:
         hits.append("shouting: " + " ".join(shouting[:3]))
     if "!!" in text:
@@ -164,13 +185,56 @@ def spam(text: str) -> tuple[float, list[str]]:
     return max(0.0, 1 - 0.25 * len(hits)), [f"spam: {h}" for h in hits]
 
 
-def score(subject: str, body: str, lead: dict[str, Any], brief: Brief,
-          similarity: float | None = None) -> RubricScore:
+_FACT_NGRAM = 6  # a 6-word run shared with another campaign's fact is that fact, not chance
+_NGRAM_WORD = re.compile(r"\w+")
+
+
+def _ngrams(text: str, n: int = _FACT_NGRAM) -> set[tuple[str, ...]]:
+    words = _NGRAM_WORD.findall(text.lower())
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def foreign_facts(text: str, lead: dict[str, Any], campaign: Campaign,
+                  others: Sequence[Campaign]) -> list[str]:
+    """What ``text`` says that belongs to another campaign and not to this lead or campaign:
+    its product, a case-study customer, a fact sentence (6-word run) or a number of its facts."""
+    own = lead_text(lead) + "\n" + campaign.source_text()
+    own_low, own_numbers, own_grams = own.lower(), _numbers(own), _ngrams(own)
+    low, numbers, grams = text.lower(), _numbers(text), _ngrams(text)
+    flags: list[str] = []
+    for other in others:
+        if other.campaign_id == campaign.campaign_id:
+            continue
+        names = [other.product] + [f.customer for f in other.facts if f.customer]
+        for name in names:
+            if name.lower() not in own_low and re.search(
+                    rf"(?<!\w){re.escape(name.lower())}(?!\w)", low):
+                flags.append(f"from another campaign ({other.campaign_id}): {name}")
+        other_text = "\n".join(f.text for f in other.facts)
+        shared = (grams & _ngrams(other_text)) - own_grams
+        if shared:
+            flags.append(f"from another campaign ({other.campaign_id}): "
+                         f"{' '.join(min(shared))!r}")
+        for number in sorted((numbers & _numbers(other_text)) - own_numbers):
+            # Only distinctive figures ("1,400", "250"): 56 campaigns share most 1-2 digit
+            # numbers by chance; an invented "18" is still flagged by grounding_flags.
+            if len(number) >= 3:
+                flags.append(f"from another campaign ({other.campaign_id}): number {number}")
+    return list(dict.fromkeys(flags))
+
+
+def score(subject: str, body: str, lead: dict[str, Any], campaign: Campaign,
+          similarity: float | None = None, others: Sequence[Campaign] = ()) -> RubricScore:
+    """All components for one email; grounding is judged against the request's own
+    ``campaign`` (and ``others``, when given, name the campaign a foreign fact came from)."""
     text = f"{subject}\n{body}"
     pers, pers_flags = personalization(text, lead)
-    ground_flags = grounding_flags(text, lead, brief)
-    struct, struct_flags = structure(subject, body, brief)
-    spam_score, spam_flags = spam(text)
-    return RubricScore(personalization=pers, grounding=1 / (1 + len(ground_flags)),
+    ground_flags = grounding_flags(text, lead, campaign)
+    foreign = foreign_facts(text, lead, campaign, others) if others else []
+    struct, struct_flags = structure(subject, body, campaign)
+    spam_score, spam_flags = spam(text, lead_text(lead) + "\n" + campaign.source_text())
+    return RubricScore(personalization=pers,
+                       grounding=1 / (1 + len(ground_flags) + len(foreign)),
                        structure=struct, spam=spam_score, similarity=similarity,
-                       flags=pers_flags + ground_flags + struct_flags + spam_flags)
+                       flags=pers_flags + ground_flags + foreign + struct_flags + spam_flags,
+                       foreign=foreign)

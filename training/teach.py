@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from training import rubric
-from training.brief import Brief
+from schemas.campaign import Campaign
 from training.records import Example, write_jsonl
 
 
-def score_examples(examples: list[Example], brief: Brief) -> None:
+def score_examples(examples: list[Example], campaign: Campaign) -> None:
     for ex in examples:
-        ex.rubric = rubric.score(ex.subject, ex.body, ex.lead, brief).as_dict()
+        ex.rubric = rubric.score(ex.subject, ex.body, ex.lead, campaign).as_dict()
 
 
 def auto_approve(examples: list[Example], min_overall: float = 0.95) -> int:
@@ -34,12 +34,13 @@ def save(examples: list[Example], path: Path) -> int:
     return write_jsonl(path, examples)
 
 
-def offline_approved(count: int, seed: int, brief: Brief) -> list[Example]:
+def offline_approved(count: int, seed: int, campaign: Campaign) -> list[Example]:
     """Offline-teacher examples for ``count`` generated leads, scored and auto-approved: the
     replay data of a retrain and the fixture data of the tests (no endpoint, ~1 s per 100)."""
     from training import leads, teacher_offline
 
-    examples = teacher_offline.teach(leads.generated(count, seed, brief.campaign), brief)
-    score_examples(examples, brief)
+    examples = teacher_offline.teach(leads.generated(count, seed, campaign.campaign_id),
+                                     campaign)
+    score_examples(examples, campaign)
     auto_approve(examples)
     return examples

@@ -31,6 +31,20 @@ from training.sft_data import Encoded, collate, encode, masked_loss
 Progress = Callable[[int, int, float], None]
 
 
+def dataset_summary(data_manifest: Path) -> dict[str, Any]:
+    """What the model manifest keeps of its dataset's: the hash, split counts and the teachers
+    that wrote the examples (a campaign-data set names one teacher, a taught set counts several),
+    so a model says what it learned from without the dataset on disk."""
+    if not data_manifest.is_file():
+        return {"manifest_sha256": None}
+    data = json.loads(data_manifest.read_text())
+    teachers = data.get("teachers")
+    if teachers is None and data.get("teacher"):
+        teachers = {data["teacher"]: sum(data.get("counts", {}).values())}
+    return {"manifest_sha256": base_model.file_sha256(data_manifest),
+            "counts": data.get("counts", {}), "teachers": teachers or {}}
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -89,7 +103,9 @@ def save_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any, step
 
 
 def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> int:
-    state = torch.load(path / "state.pt", map_location="cpu", weights_only=False)
+    # weights_only: a checkpoint holds only tensors and plain values, and unpickling anything
+    # else from a file would run code from whoever could write that folder.
+    state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
     params = _trainable(model)
     with torch.no_grad():
         for name, value in state["weights"].items():
@@ -220,9 +236,7 @@ def finish(model: Any, tokenizer: Any, recipe: Recipe, data_dir: Path, out_dir: 
                  "sha256": base_ref.sha256 if base_ref else None,
                  "model_type": config.model_type},
         "recipe": recipe.model_dump(mode="json"),
-        "dataset": {"dir": str(data_dir),
-                    "manifest_sha256": base_model.file_sha256(data_manifest)
-                    if data_manifest.is_file() else None},
+        "dataset": {"dir": str(data_dir), **dataset_summary(data_manifest)},
         "metrics": metrics, "outputs": outputs, "git_commit": git_commit(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -1,6 +1,6 @@
 """``python -m workers``: run one generation worker until SIGTERM/SIGINT.
 
-The main CLI's ``outreach worker`` command calls the same ``run_worker``; this entry point exists
+The main CLI's ``outreach worker`` command calls the same ``run_tier``; this entry point exists
 so tests and operators can start (and SIGKILL) a bare worker process.
 """
 
@@ -10,9 +10,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from outreach.cli_support import setup_logging
 from outreach.errors import OutreachError
 from outreach.settings import TIERS, load_settings
-from workers.worker import run_worker
+from workers.run import run_tier
 
 log = logging.getLogger("workers")
 
@@ -29,10 +30,9 @@ def main(argv: list[str] | None = None) -> int:
                                                  "model.gguf_path": args.model})
     except OutreachError as exc:
         parser.error(str(exc))
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings.log_level)
     try:
-        stats = run_worker(settings, max_messages=args.max_messages)
+        stats = run_tier(settings, max_messages=args.max_messages)
     except OutreachError as exc:
         log.error("worker failed: %s", exc)
         return 1

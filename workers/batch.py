@@ -44,13 +44,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from outreach.errors import ModelError
 from outreach.settings import ModelSettings
 from workers.batch_context import LlamaContext, PrefixStore, decode_tokens
-from workers.sampling import SamplingParams, SequenceSampler, find_stop
+from workers.sampling import (SamplingParams, SequenceSampler, find_stop, logits_rows,
+                              top_k_rows)
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,30 @@ class EngineStats:
     decode_seconds: float  # wall time inside llama_decode
     busy_seconds: float  # wall time of steps and prefills (decode + sampling + bookkeeping)
     moves: int  # KV streams moved to close a gap in the running sequence ids
+    # The per-step profile (subsets of the above): llama_decode of prompt chunks, picking and
+    # accepting the sampled tokens, and admitting requests (tokenize, sampler, prefix copy,
+    # prefill, first token).
+    prefill_seconds: float = 0.0
+    sample_seconds: float = 0.0
+    admit_seconds: float = 0.0
+    # Shared prefixes decoded into their reserved sequences (set_prefix of a text not held).
+    prefix_decodes: int = 0
+    prefix_tokens: int = 0
+
+
+@dataclass
+class EngineCounts:
+    """The running totals behind EngineStats; only the decode thread writes them."""
+
+    steps: int = 0
+    decoded_tokens: int = 0
+    prefill_tokens: int = 0
+    decode_seconds: float = 0.0
+    busy_seconds: float = 0.0
+    moves: int = 0
+    prefill_seconds: float = 0.0
+    sample_seconds: float = 0.0
+    admit_seconds: float = 0.0
 
 
 @dataclass(eq=False)
@@ -102,6 +127,7 @@ class _Seq:
     cached: int = 0
     sampler: SequenceSampler | None = None
     stops: tuple[bytes, ...] = ()
+    stop_overlap: int = 0  # bytes of text before a new piece a stop string may start in
     admitted: float = 0.0
     next_token: int = -1  # sampled, not yet decoded
     out: list[int] = field(default_factory=list)
@@ -136,7 +162,7 @@ class BatchEngine:
                                      count=self.prefix_slots)
         self._stopping = False
         self._broken: BaseException | None = None
-        self._stats = [0, 0, 0, 0.0, 0.0, 0]
+        self._counts = EngineCounts()
         self._thread = threading.Thread(target=self._run, name="batch-engine", daemon=True)
         self._thread.start()
 
@@ -187,7 +213,8 @@ class BatchEngine:
         return len(self._text.tokenize(text))
 
     def stats(self) -> EngineStats:
-        return EngineStats(*self._stats)
+        return EngineStats(**asdict(self._counts), prefix_decodes=self._prefixes.decodes,
+                           prefix_tokens=self._prefixes.decoded_tokens)
 
     def close(self) -> None:
         with self._cond:
@@ -262,6 +289,7 @@ class BatchEngine:
                 seq = self._pending.popleft()
             if not seq.future.set_running_or_notify_cancel():
                 continue
+            started = time.perf_counter()
             used = {s.seq_id for s in self._active}
             seq.seq_id = next(i for i in range(self.slots) if i not in used)
             bisect.insort(self._active, seq, key=_seq_key)
@@ -275,6 +303,7 @@ class BatchEngine:
                 self._fail(seq, exc)
                 continue
             self._accept(seq, token)
+            self._counts.admit_seconds += time.perf_counter() - started
 
     def _prepare(self, seq: _Seq) -> None:
         request, cfg = seq.request, self.cfg
@@ -284,6 +313,7 @@ class BatchEngine:
             raise ModelError(f"prompt of {len(seq.prompt)} tokens does not fit a slot of "
                              f"{self.ctx_per_slot} tokens")
         seq.stops = tuple(s.encode() for s in request.stop if s)
+        seq.stop_overlap = max((len(s) for s in seq.stops), default=1) - 1
         seq.sampler = SequenceSampler(self._llama.model, SamplingParams(
             temperature=cfg.temperature if request.temperature is None else request.temperature,
             top_p=cfg.top_p if request.top_p is None else request.top_p,
@@ -298,10 +328,12 @@ class BatchEngine:
         started = time.perf_counter()
         for at in range(0, len(tokens), self.n_batch):
             chunk = tokens[at:at + self.n_batch]
-            self._stats[3] += decode_tokens(self._llama, chunk, seq_id, start + at,
-                                            want_last and at + len(chunk) == len(tokens))
-        self._stats[2] += len(tokens)
-        self._stats[4] += time.perf_counter() - started
+            seconds = decode_tokens(self._llama, chunk, seq_id, start + at,
+                                    want_last and at + len(chunk) == len(tokens))
+            self._counts.decode_seconds += seconds
+            self._counts.prefill_seconds += seconds
+        self._counts.prefill_tokens += len(tokens)
+        self._counts.busy_seconds += time.perf_counter() - started
         return len(chunk) - 1
 
     def _compact(self) -> None:
@@ -317,7 +349,7 @@ class BatchEngine:
             self._llama.clear(last.seq_id)
             last.seq_id = hole
             bisect.insort(self._active, last, key=_seq_key)
-            self._stats[5] += 1
+            self._counts.moves += 1
 
     def _step(self) -> None:
         """One llama_decode: the last sampled token of every running sequence, then sampling."""
@@ -343,19 +375,31 @@ class BatchEngine:
             for seq in active:
                 self._fail(seq, error)
             return
+        sampling = time.perf_counter()
+        # All rows' candidates in one numpy pass over the [sequences x vocabulary] logits:
+        # per-row calls cost a few small numpy calls each, ~16 per step.
+        try:
+            rows = logits_rows(llama.ctx, len(active), llama.n_vocab)
+            candidates = top_k_rows(rows, [seq.sampler.top_k for seq in active],
+                                    [seq.sampler.repeat_penalty for seq in active])
+        except ModelError as exc:
+            for seq in active:
+                self._fail(seq, exc)
+            return
         for i, seq in enumerate(active):
             seq.n_past += 1
             try:
-                token = seq.sampler.sample(llama.ctx, i)
+                token = seq.sampler.sample_row(rows[i], candidates[i])
             except ModelError as exc:
                 self._fail(seq, exc)
                 continue
             self._accept(seq, token)
-        stats = self._stats
-        stats[0] += 1
-        stats[1] += len(active)
-        stats[3] += seconds
-        stats[4] += time.perf_counter() - started
+        counts, done = self._counts, time.perf_counter()
+        counts.steps += 1
+        counts.decoded_tokens += len(active)
+        counts.decode_seconds += seconds
+        counts.sample_seconds += done - sampling
+        counts.busy_seconds += done - started
 
     def _accept(self, seq: _Seq, token: int) -> None:
         if self._text.is_end(token):
@@ -365,8 +409,7 @@ class BatchEngine:
         before = len(seq.text)
         seq.text += self._text.piece(token)
         if seq.stops:
-            longest = max(len(s) for s in seq.stops)
-            at = find_stop(bytes(seq.text), seq.stops, max(0, before - longest + 1))
+            at = find_stop(seq.text, seq.stops, max(0, before - seq.stop_overlap))
             if at >= 0:
                 del seq.text[at:]
                 self._finish(seq, "stop")

@@ -217,6 +217,8 @@ class PrefixStore:
         self._llm = llm
         self._seq_ids = range(first_seq, first_seq + count)
         self._prefixes: dict[int, _Prefix] = {}
+        self.decodes = 0  # prefixes decoded (a registered text already held costs nothing)
+        self.decoded_tokens = 0
 
     def register(self, text: str) -> int:
         """Decode ``text`` into a free (or the least recently used) prefix sequence; its id."""
@@ -239,6 +241,8 @@ class PrefixStore:
         for at in range(0, len(tokens), self._llm.n_batch):
             decode_tokens(self._llm, tokens[at:at + self._llm.n_batch], seq_id, at, False)
         self._prefixes[seq_id] = _Prefix(seq_id, text, tokens, time.perf_counter())
+        self.decodes += 1
+        self.decoded_tokens += len(tokens)
         log.info("shared prefix %d: %d tokens in %.2f s", seq_id, len(tokens),
                  time.perf_counter() - started)
         return seq_id

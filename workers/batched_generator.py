@@ -7,13 +7,14 @@ them on threads, and every call lands in the same BatchEngine, which decodes the
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 
 from outreach.settings import Settings
-from workers.batch import BatchEngine, GenRequest
-from workers.engine import Completion
+from workers.batch import BatchEngine, EngineStats, GenRequest
+from workers.engine import Completion, SharedPrefix
 from workers.model import ModelInfo
-from workers.prompt import STATIC_PREFIX
 
 
 class BatchedGenerator:
@@ -22,16 +23,46 @@ class BatchedGenerator:
     def __init__(self, model: ModelInfo, settings: Settings) -> None:
         self.model = model
         self.slots = settings.model.batch_slots
-        self._engine = BatchEngine(model.path, settings.model, lora_path=model.lora_path)
-        if settings.model.prompt_style == "few_shot":
-            # Instructions + worked examples: ~420 tokens decoded once instead of per lead.
-            self._engine.set_prefix(STATIC_PREFIX)
+        self._engine = BatchEngine(model.path, settings.model, lora_path=model.lora_path,
+                                   prefix_slots=settings.model.prefix_slots)
+        # The campaign prefixes the engine holds, least recently used first. Bounded like the
+        # engine's prefix sequences: a worker serving more campaigns than model.prefix_slots
+        # re-decodes a campaign's block (~150-500 tokens, 0.3-1 s on 2 cores) when it returns.
+        self._prefixes: OrderedDict[tuple[object, ...], str] = OrderedDict()
+        self._prefix_lock = threading.Lock()
+
+    def set_prefix(self, text: str) -> int:
+        """Share ``text`` (a campaign's Prompt.static_prefix) across the sequences that start
+        with it; the engine keeps the most recently used prefixes."""
+        return self._engine.set_prefix(text)
+
+    def stats(self) -> EngineStats:
+        """The engine's counters (prefix_decodes: campaign blocks decoded so far)."""
+        return self._engine.stats()
 
     def count_tokens(self, text: str) -> int:
         return self._engine.count_tokens(text)
 
+    def use_prefix(self, prefix: SharedPrefix) -> None:
+        """Make sure the engine holds ``prefix`` (decoded once per key while it stays cached);
+        the first of many threads with one campaign decodes it, the others wait on the lock."""
+        if not prefix.text or self._engine.prefix_slots == 0:
+            return
+        with self._prefix_lock:
+            if self._prefixes.get(prefix.key) == prefix.text:
+                self._prefixes.move_to_end(prefix.key)
+                return
+            self._engine.set_prefix(prefix.text)  # replaces the engine's least recently used
+            self._prefixes[prefix.key] = prefix.text
+            self._prefixes.move_to_end(prefix.key)
+            while len(self._prefixes) > self._engine.prefix_slots:
+                self._prefixes.popitem(last=False)
+
     def generate(self, prompt: str, max_tokens: int, seed: int, grammar: str | None = None,
-                 stop: tuple[str, ...] | list[str] = ()) -> Completion:
+                 stop: tuple[str, ...] | list[str] = (),
+                 prefix: SharedPrefix | None = None) -> Completion:
+        if prefix is not None:
+            self.use_prefix(prefix)
         cpu_before, tokens_before = self._engine_cpu()
         result = self._engine.submit(GenRequest(prompt=prompt, max_tokens=max_tokens, seed=seed,
                                                 stop=tuple(stop), grammar=grammar)).result()

@@ -51,6 +51,15 @@ def _default_threads() -> int:
     return physical_cores()
 
 
+@dataclass(frozen=True)
+class SharedPrefix:
+    """The start of a prompt that many prompts share (a campaign version's block): ``key`` names
+    it (campaign id, version, prompt style), ``text`` is it, byte for byte."""
+
+    key: tuple[object, ...]
+    text: str
+
+
 @lru_cache(maxsize=8)
 def _compile_grammar(gbnf: str) -> Any:
     from llama_cpp import LlamaGrammar
@@ -94,8 +103,13 @@ class Generator:
         return len(self._llama.tokenize(text.encode(), add_bos=True, special=False))
 
     def generate(self, prompt: str, max_tokens: int, seed: int, grammar: str | None = None,
-                 stop: tuple[str, ...] | list[str] = ()) -> Completion:
-        """Complete ``prompt``; the same prompt, seed and model give the same text."""
+                 stop: tuple[str, ...] | list[str] = (),
+                 prefix: SharedPrefix | None = None) -> Completion:
+        """Complete ``prompt``; the same prompt, seed and model give the same text.
+
+        ``prefix`` needs nothing here: Llama keeps the previous prompt's KV cache and evaluates
+        only the tokens after the longest common prefix, so consecutive leads of one campaign
+        share its block already."""
         compiled = _compile_grammar(grammar) if grammar else None
         with self._lock:
             wall, cpu = time.perf_counter(), time.process_time()
@@ -104,6 +118,11 @@ class Generator:
                 # as "<end_of_turn>" or "<eos>" inside an untrusted lead field into real control
                 # tokens. The prompt is plain text; only the BOS is special.
                 tokens = self._llama.tokenize(prompt.encode(), add_bos=True, special=False)
+                # Reuse the cached prefix only in whole n_batch chunks: the prompt is then
+                # evaluated in the same chunks as from an empty cache, so a redelivered request
+                # gets bit-identical logits and the same text (a split at another token gave a
+                # different email with the ~600-token campaign prompts, measured).
+                self._llama.n_tokens -= self._llama.n_tokens % self._llama.n_batch
                 result = self._llama.create_completion(
                     tokens, max_tokens=max_tokens, seed=seed, stop=list(stop) or None,
                     grammar=compiled, **self.sampling)

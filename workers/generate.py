@@ -11,18 +11,36 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from outreach.errors import DraftRejected
 from outreach.ids import draft_id as make_draft_id
 from outreach.settings import Settings
-from workers.draft import parse_and_check
-from workers.engine import Completion, Generator
+from schemas.campaign import Campaign
+from workers.draft import Draft, parse_and_check
+from workers.prompt_budget import over_budget
+from workers.untrusted import domains_in, untrusted_reasons
+from workers.engine import Completion, Generator, SharedPrefix
 from workers.model import ModelInfo
 from workers.prompt import STOP_SEQUENCES, build_prompt
 
 log = logging.getLogger(__name__)
+
+
+def checked_draft(prefill: str, text: str, request: dict[str, Any], settings: Settings,
+                  campaign: Campaign, campaign_domains: list[str], complete: bool) -> Draft:
+    """Parse a completion and run every post-check, on any rung (miniature or LLM): the format
+    and campaign checks (workers/draft), then withheld lead text and links however written
+    (workers/untrusted). Raises DraftRejected with the reasons."""
+    draft = parse_and_check(prefill, text, request["lead"], settings.checks, campaign,
+                            complete=complete)
+    untrusted = untrusted_reasons(draft.subject, draft.body, request,
+                                  settings.checks.allowed_urls, campaign_domains)
+    if untrusted:
+        raise DraftRejected(untrusted)
+    return draft
 
 
 def seed_for(request_id: str, attempt: int) -> int:
@@ -46,6 +64,8 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
     completions: list[Completion] = field(default_factory=list)
     model: ModelInfo | None = None  # the model that wrote it (hot reload: one of two)
+    campaign_version: int | None = None  # the campaign version the prompt quoted
+    evidence_ids: tuple[str, ...] = ()  # the campaign facts quoted for this lead
 
     @property
     def ok(self) -> bool:
@@ -67,43 +87,60 @@ def estimated_cost_usd(completions: list[Completion], usd_per_vcpu_hour: float) 
 
 
 def draft_for_request(request: dict[str, Any], generator: Generator, model: ModelInfo,
-                      settings: Settings) -> Outcome:
+                      settings: Settings, campaign: Campaign) -> Outcome:
     """Generate, parse and check, retrying with another deterministic seed on rejection.
 
     The first attempt samples freely (fast); later attempts add the retry grammar when
     ``settings.worker.grammar_on_retry`` is set (~5x slower per token with Gemma's vocabulary,
     so it is only paid for the minority of leads whose first draft failed). ModelError from the
-    engine propagates: a model that cannot generate is not the request's fault.
+    engine propagates: a model that cannot generate is not the request's fault. ``campaign`` is
+    the lead's campaign (the caller resolves Lead.campaign; there is no default product).
     """
     lead = request["lead"]
-    outcome = Outcome(request_id=request["request_id"], lead_id=lead["lead_id"], model=model)
-    prompt = build_prompt(lead, settings)
+    prompt = build_prompt(lead, campaign, None, settings)
+    outcome = Outcome(request_id=request["request_id"], lead_id=lead["lead_id"], model=model,
+                      campaign_version=campaign.version, evidence_ids=prompt.evidence_ids)
+    # Every prompt of one campaign version (and prompt style) starts with the same text: an
+    # engine that keeps prefixes evaluates it once for all of that campaign's leads.
+    shared = SharedPrefix(key=(campaign.campaign_id, campaign.version,
+                               settings.model.prompt_style), text=prompt.static_prefix)
+    campaign_domains = domains_in(campaign.model_dump_json())  # the campaign's own may recur
+    too_long = over_budget(prompt.text, generator, settings)
+    if too_long:  # the request's own fault: a dead letter, not a ModelError redelivered forever
+        outcome.reasons.append(too_long)
+        return outcome
     for attempt in range(1, settings.worker.max_attempts + 1):
         grammar = prompt.retry_grammar if attempt > 1 and settings.worker.grammar_on_retry else None
         completion = generator.generate(prompt.text, settings.model.max_tokens,
                                         seed_for(outcome.request_id, attempt), grammar=grammar,
-                                        stop=STOP_SEQUENCES)
+                                        stop=STOP_SEQUENCES, prefix=shared)
         outcome.completions.append(completion)
         try:
-            draft = parse_and_check(prompt.prefill, completion.text, lead, settings.checks,
-                                    complete=completion.finish_reason != "length")
+            draft = checked_draft(prompt.prefill, completion.text, request, settings, campaign,
+                                  campaign_domains, complete=completion.finish_reason != "length")
         except DraftRejected as exc:
             outcome.reasons.extend(f"attempt {attempt}: {reason}" for reason in exc.reasons)
             log.info("request %s attempt %d rejected: %s", outcome.request_id, attempt, exc)
             continue
         outcome.reasons.clear()
         outcome.draft = _email_draft(request, draft.subject, draft.body, prompt.prompt_hash,
-                                     outcome.completions, model, settings)
+                                     outcome.completions, model, settings,
+                                     campaign_version=campaign.version,
+                                     evidence_ids=prompt.evidence_ids)
         break
     return outcome
 
 
 def _email_draft(request: dict[str, Any], subject: str, body: str, prompt_hash: str,
                  completions: list[Completion], model: ModelInfo,
-                 settings: Settings) -> dict[str, Any]:
+                 settings: Settings, campaign_version: int | None = None,
+                 evidence_ids: Sequence[str] = ()) -> dict[str, Any]:
     """An EmailDraft record (schemas/avro/email_draft.avsc).
 
     Token counts, latency and cost add up every attempt: a retried draft really cost both.
+    ``campaign_version`` is the version whose facts the prompt quoted (default: the one the
+    request was routed with) and ``evidence_ids`` the facts retrieval chose, so KPIs can be cut
+    by campaign version and by proof point.
     """
     lead = request["lead"]
     created = now_ms()
@@ -123,4 +160,7 @@ def _email_draft(request: dict[str, Any], subject: str, body: str, prompt_hash: 
         "lead_to_draft_ms": float(max(0, created - int(request["received_at"]))),
         "estimated_cost_usd": estimated_cost_usd(completions, settings.worker.usd_per_vcpu_hour),
         "created_at": created,
+        "campaign_version": int(request.get("campaign_version") or 0
+                                if campaign_version is None else campaign_version),
+        "evidence_ids": list(evidence_ids),
     }

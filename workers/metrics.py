@@ -36,16 +36,17 @@ _served: set[int] = set()
 _lock = threading.Lock()
 
 
-def serve(port: int | None) -> None:
-    """Expose /metrics on ``port`` once per process (no-op when unset or already serving)."""
+def serve(port: int | None, host: str = "127.0.0.1") -> None:
+    """Expose /metrics on ``host:port`` once per process (no-op when unset or already serving).
+    Loopback by default: counters name campaigns and models, not for the whole network."""
     if not port:
         return
     with _lock:
         if port in _served:
             return
-        start_http_server(port)
+        start_http_server(port, addr=host)
         _served.add(port)
-    log.info("metrics on http://0.0.0.0:%d/metrics", port)
+    log.info("metrics on http://%s:%d/metrics", host, port)
 
 
 def observe_outcome(outcome: Outcome) -> None:

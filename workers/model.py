@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from outreach.errors import ModelError, RegistryError
-from outreach.releases import file_sha256
+from outreach.hashing import file_sha256
 from outreach.settings import Settings
 
 log = logging.getLogger(__name__)

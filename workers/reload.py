@@ -35,9 +35,10 @@ from typing import Any
 import redis
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from outreach.errors import KafkaError, ModelError, RegistryError, SchemaError
+from outreach.errors import KafkaError, ModelError, RegistryError, SchemaError, Sha256Mismatch
 from outreach.kafka import consumer_config, ensure_topics
-from outreach.releases import SLOTS, Slot, file_sha256, read_pointer, release_file, slot_of
+from outreach.hashing import verify_sha256
+from outreach.releases import SLOTS, Slot, read_pointer, release_file, slot_of
 from outreach.settings import Settings
 from outreach.topics import MODEL_UPDATES
 from schemas.codec import AvroCodec
@@ -52,10 +53,6 @@ EventHook = Callable[[dict[str, Any]], None]
 # Pointer re-read interval: heals a missed announcement (broker outage, a crash between a
 # publish's pointer write and its announcement) within a minute, for two Redis GETs a minute.
 RESYNC_S = 60.0
-
-
-class Sha256Mismatch(ModelError):
-    """A release file whose bytes do not hash to the announced sha256 (damaged or tampered)."""
 
 
 @dataclass(eq=False)
@@ -159,10 +156,7 @@ def load_release(settings: Settings, release: dict[str, Any], slots: int) -> Loa
     """Resolve, verify (sha256 of the whole file) and load a release; raises RegistryError or
     ModelError, leaving nothing loaded."""
     path = release_file(settings, release)
-    actual = file_sha256(path)
-    if actual != release["sha256"]:
-        raise Sha256Mismatch(f"sha256 mismatch: {path} hashes to {actual}, release "
-                         f"{release['release_id']} announced {release['sha256']}")
+    actual = verify_sha256(path, release["sha256"], f"release {release['release_id']}")
     run = release_settings(settings, slots)
     run.model.gguf_path = path
     run.model.model_id = release["model_id"]

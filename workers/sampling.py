@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +108,44 @@ def top_k_ids(row: np.ndarray, k: int, repeat_penalty: float = 1.0) -> np.ndarra
     return near
 
 
+def logits_rows(ctx: Any, n_rows: int, n_vocab: int) -> np.ndarray:
+    """The logits of the first ``n_rows`` outputs of the last decode as one zero-copy
+    [n_rows, n_vocab] view (llama.cpp returns them in batch order); valid until the next decode."""
+    pointer = _lc.llama_get_logits(ctx)
+    if not pointer:
+        raise ModelError("the last decode kept no logits")
+    return np.ctypeslib.as_array(pointer, shape=(n_rows, n_vocab))
+
+
+def top_k_rows(rows: np.ndarray, ks: Sequence[int],
+               repeat_penalties: Sequence[float]) -> list[np.ndarray]:
+    """``top_k_ids`` of every row of ``rows`` (the same ids in the same order), with the
+    per-row maximum and window test done for all rows in one numpy pass instead of a few
+    small calls per row: one engine step samples every running sequence at once."""
+    n, n_vocab = rows.shape
+    if n == 0:
+        return []
+    tops = rows.max(axis=1).astype(np.float64)
+    penalties = np.asarray(repeat_penalties, dtype=np.float64)
+    window = _TOP_K_WINDOW + np.maximum(tops, 0.0) * (1.0 - 1.0 / penalties)
+    # float32 thresholds: top_k_ids compares the float32 row with a Python float, which numpy
+    # converts to float32, so the same rounding keeps the same candidates.
+    near_r, near_c = np.nonzero(rows >= (tops - window).astype(np.float32)[:, None])
+    bounds = np.searchsorted(near_r, np.arange(n + 1))
+    out = []
+    for i, (k, penalty) in enumerate(zip(ks, repeat_penalties)):
+        if k >= n_vocab:
+            out.append(np.arange(n_vocab))
+        elif penalty < 1.0:
+            out.append(np.argpartition(rows[i], -k)[-k:])
+        else:
+            near = near_c[bounds[i]:bounds[i + 1]]
+            if len(near) > k:
+                near = near[np.argpartition(rows[i][near], -k)[-k:]]
+            out.append(near)
+    return out
+
+
 class SequenceSampler:
     """One sequence's sampler chain plus, optionally, its grammar. Not thread-safe."""
 
@@ -132,11 +171,20 @@ class SequenceSampler:
         grammar: the caller stops there."""
         return self.sample_row(logits_row(ctx, index, self.n_vocab))
 
-    def sample_row(self, row: np.ndarray) -> int:
-        """``sample`` on a logits row already in hand."""
-        token = self._draw(row)
+    @property
+    def top_k(self) -> int:
+        return self._k
+
+    @property
+    def repeat_penalty(self) -> float:
+        return self._penalty
+
+    def sample_row(self, row: np.ndarray, candidates: np.ndarray | None = None) -> int:
+        """``sample`` on a logits row already in hand; ``candidates`` = its top_k_ids when
+        already picked (top_k_rows)."""
+        token = self._draw(row, candidates)
         if self._grammar is not None and not self._allowed(token):
-            token = self._draw(self._constrained(row))
+            token = self._draw(self._constrained(row))  # its own candidates
         if self._grammar is not None and not _lc.llama_vocab_is_eog(self._vocab, token):
             # Only now that the token is known to be allowed: llama.cpp aborts the process
             # when a grammar is fed a token it does not allow.
@@ -144,8 +192,9 @@ class SequenceSampler:
         _lc.llama_sampler_accept(self._chain, token)
         return token
 
-    def _draw(self, row: np.ndarray) -> int:
-        ids = top_k_ids(row, self._k, self._penalty)
+    def _draw(self, row: np.ndarray, ids: np.ndarray | None = None) -> int:
+        if ids is None:
+            ids = top_k_ids(row, self._k, self._penalty)
         top = self._top[:len(ids)]
         top["id"] = ids
         top["logit"] = row[ids]
@@ -226,7 +275,7 @@ class TokenText:
         return bool(_lc.llama_vocab_is_eog(self._vocab, token))
 
 
-def find_stop(text: bytes, stops: tuple[bytes, ...], start: int) -> int:
+def find_stop(text: bytes | bytearray, stops: tuple[bytes, ...], start: int) -> int:
     """Offset of the earliest stop string that begins at or after ``start``, or -1."""
     best = -1
     for stop in stops:

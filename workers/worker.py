@@ -29,29 +29,33 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import KafkaError as RdKafkaError
 
-from outreach.errors import KafkaError, SchemaError
+from outreach.deadletter import from_message
+from outreach.errors import CampaignError, KafkaError, SchemaError
 from outreach.kafka import consumer_config, make_producer, produce_sync
 from outreach.settings import Settings
 from outreach.topics import DRAFTS, dlq, requests_topic
 from schemas.codec import AvroCodec
 from workers import metrics
+from schemas.campaign import Campaign
 from workers.batched_generator import BatchedGenerator
+from workers.campaigns import CampaignResolver
 from workers.engine import Generator
 from workers.inflight import InFlight
-from workers.generate import Outcome, draft_for_request, now_ms
+from workers.ladder import Ladder, rung_of, stub_draft
+from workers import ladder_metrics
+from workers.generate import Outcome, draft_for_request
 from workers.model import resolve_model
-from workers.reload import LoadedModel, ModelHolder, ReleaseFollower
+from workers.reload import EventHook, LoadedModel, ModelHolder, ReleaseFollower
 
 log = logging.getLogger(__name__)
-
-EventHook = Callable[[dict[str, Any]], None]
-
 
 @dataclass
 class WorkerStats:
     consumed: int = 0
     drafts: int = 0
     dead_letters: int = 0
+    held: int = 0  # drafts queued for approval instead of email.drafts
+    escalated: int = 0  # requests moved up the ladder (to the LLM tier or to review)
 
 
 def group_id(settings: Settings) -> str:
@@ -61,10 +65,8 @@ def group_id(settings: Settings) -> str:
 def dead_letter(msg: Message, error_type: str, error: str, request_id: str | None = None,
                 lead_id: str | None = None) -> dict[str, Any]:
     """A DeadLetter record (schemas/avro/dead_letter.avsc) carrying the original bytes."""
-    return {"source_topic": msg.topic(), "source_partition": msg.partition(),
-            "source_offset": msg.offset(), "key": msg.key(), "value": msg.value(),
-            "error_type": error_type, "error": error, "stage": "worker",
-            "request_id": request_id, "lead_id": lead_id, "failed_at": now_ms()}
+    return from_message(msg, stage="worker", error_type=error_type, error=error,
+                        request_id=request_id, lead_id=lead_id)
 
 
 class Worker:
@@ -89,6 +91,10 @@ class Worker:
         except KafkaException as exc:
             raise KafkaError(f"cannot create consumer: {exc}") from exc
         self.consumer.subscribe([self.topic])
+        self.ladder = Ladder(settings, self.producer, self.codec)
+        # The `campaigns` table, read up to its end on first use (run_worker: at start).
+        self._resolver: CampaignResolver | None = None
+        self._resolver_lock = threading.Lock()
         # Published outcomes by (topic, partition, offset), reported once committed.
         self._events: dict[tuple[str, int, int], dict[str, Any]] = {}
 
@@ -113,6 +119,18 @@ class Worker:
             return None
         return msg
 
+    def campaign_table(self) -> CampaignResolver:
+        with self._resolver_lock:
+            if self._resolver is None:
+                cfg = self.settings.campaigns
+                self._resolver = CampaignResolver.open(self.settings, self.codec,
+                                                       cfg.worker_wait_s, cfg.start_timeout_s)
+            return self._resolver
+
+    def campaign_for(self, request: dict[str, Any]) -> Campaign:
+        """The request's campaign version (CampaignError: unknown, retired or invalid)."""
+        return self.campaign_table().resolve(request)
+
     def handle(self, msg: Message) -> None:
         """Produce the message's one outcome, wait for the ack, then commit its offset."""
         self.publish(msg, self.process(msg))
@@ -127,9 +145,15 @@ class Worker:
             key = msg.key()
             lead_id = key.decode("utf-8", "replace") if key else None
             return dead_letter(msg, exc.code, str(exc), lead_id=lead_id)
+        try:
+            campaign = self.campaign_for(request)
+        except CampaignError as exc:  # never written for a default product
+            return dead_letter(msg, exc.code, str(exc), request_id=request["request_id"],
+                               lead_id=request["lead"]["lead_id"])
         slot = self._roles.get(request["variant"], "champion")
         with self.models.lease(slot) as loaded:
-            outcome = draft_for_request(request, loaded.generator, loaded.model, loaded.settings)
+            outcome = draft_for_request(request, loaded.generator, loaded.model, loaded.settings,
+                                        campaign)
         served = "challenger" if loaded.release and loaded.release["role"] == "CHALLENGER" \
             else "champion"
         metrics.observe_outcome(outcome)
@@ -150,13 +174,17 @@ class Worker:
             if result.model is not None:
                 event.update(model_id=result.model.model_id, model_sha256=result.model.sha256,
                              model_version=result.model.version)
+            # Decoded again (~50 us): the ladder needs the request's rung and reasons.
+            request = self.codec.decode(msg.value(), "GenerationRequest")
             if result.ok:
-                self._draft(result, event)
-            else:
-                letter = dead_letter(msg, "checks_failed", "; ".join(result.reasons),
+                self._draft(request, result, event)
+            elif not self._escalate(request, result, event):
+                letter = dead_letter(msg, "checks_failed",
+                                     self.ladder.dead_letter_reason(request, result.reasons),
                                      request_id=result.request_id, lead_id=result.lead_id)
                 event["reasons"] = result.reasons
                 self._dead_letter(msg, letter, event)
+                ladder_metrics.LADDER.labels(rung=rung_of(request), outcome="dead_letter").inc()
         self._events[(msg.topic(), msg.partition(), msg.offset())] = event
 
     def commit(self, messages: list[Message]) -> None:
@@ -180,8 +208,17 @@ class Worker:
             if event is not None and self.on_event is not None:
                 self.on_event(event)
 
-    def _draft(self, outcome: Outcome, event: dict[str, Any]) -> None:
+    def _draft(self, request: dict[str, Any], outcome: Outcome, event: dict[str, Any]) -> None:
         draft = outcome.draft
+        self.ladder.mark(request, draft)
+        reason = self.ladder.hold_reason(request, draft)
+        if reason is not None:
+            self.ladder.hold(request, draft, reason)
+            self.stats.held += 1
+            ladder_metrics.LADDER.labels(rung=draft["rung"], outcome="held").inc()
+            event.update(kind="held", draft_id=draft["draft_id"], reason=reason)
+            return
+        ladder_metrics.LADDER.labels(rung=draft["rung"], outcome="draft").inc()
         produce_sync(self.producer, DRAFTS, self.codec.encode("EmailDraft", draft, topic=DRAFTS),
                      key=draft["draft_id"])
         self.stats.drafts += 1
@@ -189,6 +226,36 @@ class Worker:
         event.update(kind="draft", draft_id=draft["draft_id"], latency_ms=draft["latency_ms"])
         log.info("draft %s for request %s (%d attempt(s), %.0f ms)", draft["draft_id"],
                  outcome.request_id, outcome.attempts, draft["latency_ms"])
+
+    def _escalate(self, request: dict[str, Any], outcome: Outcome,
+                  event: dict[str, Any]) -> bool:
+        """Move a request whose drafts all failed up the ladder; False = no rung is left."""
+        rung = rung_of(request)
+        stub = stub_draft(request, outcome, self.settings, self.outcome_cost(outcome),
+                          self.prefill_for(request))
+        to = self.ladder.escalate(request, outcome, stub, outcome.reasons)
+        if to is None:
+            return False
+        self.stats.escalated += 1
+        ladder_metrics.LADDER.labels(rung=rung, outcome="escalated").inc()
+        event.update(kind="escalated", to=to, reasons=outcome.reasons,
+                     draft_id=stub["draft_id"])
+        return True
+
+    def prefill_for(self, request: dict[str, Any]) -> str:
+        """The start of the email the prompt wrote for the model (few-shot style), so a
+        reviewer starts from a whole draft; empty when the campaign cannot be read."""
+        from workers.prompt import build_prompt
+
+        try:
+            return build_prompt(request["lead"], self.campaign_for(request), None,
+                                self.settings).prefill
+        except CampaignError:
+            return ""
+
+    def outcome_cost(self, outcome: Outcome) -> float | None:
+        """USD of a failed outcome's calls when they are priced per token (the LLM tier)."""
+        return None
 
     def _dead_letter(self, msg: Message, letter: dict[str, Any], event: dict[str, Any]) -> None:
         topic = dlq(msg.topic())
@@ -201,6 +268,8 @@ class Worker:
                     msg.offset(), topic, letter["error_type"], letter["error"][:200])
 
     def close(self) -> None:
+        if self._resolver is not None:
+            self._resolver.close()
         try:
             self.producer.flush(10)
             self.consumer.close()  # leaves the group now instead of after session.timeout.ms
@@ -306,6 +375,7 @@ def run_worker(settings: Settings, stop: threading.Event | None = None,
         if follower is not None:
             follower.start()
         worker = Worker(settings, holder, on_event)
+        worker.campaign_table()  # catch up with the `campaigns` topic before the first request
         with holder.lease() as champion:
             log.info("worker on %s (group %s), model %s %s", worker.topic, group_id(settings),
                      champion.model.model_id, champion.model.version)

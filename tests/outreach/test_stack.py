@@ -39,7 +39,7 @@ def test_existing_connections_are_used_instead_of_starting_anything(stack, tmp_p
 def test_outreach_up_starts_real_services_and_stops_on_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
-    proc = subprocess.Popen([sys.executable, "-m", "outreach", "up"], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "apps", "up"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         exports = dict(proc.stdout.readline().strip().removeprefix("export ").split("=", 1)

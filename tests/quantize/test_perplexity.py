@@ -54,5 +54,5 @@ def test_q8_0_perplexity_is_finite_and_close_to_f16(tiny_f16, tmp_path, rows):
 def test_long_examples_are_cut_to_the_context(tiny_f16, rows):
     long_row = {"prompt": rows[0]["prompt"], "completion": rows[0]["completion"] * 20}
     result = perplexity(Path(tiny_f16["path"]),
-                        [long_row], n_ctx=256, n_threads=2)
-    assert result["truncated"] == 1 and result["tokens"] < 256
+                        [long_row], n_ctx=512, n_threads=2)  # campaign prompts are ~300 tokens
+    assert result["truncated"] == 1 and result["tokens"] < 512

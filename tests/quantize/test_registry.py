@@ -17,7 +17,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from outreach.errors import RegistryError
 from outreach.kafka import consumer_config
-from outreach.releases import file_sha256, history_key, read_pointer, release_file
+from outreach.hashing import file_sha256
+from outreach.releases import history_key, read_pointer, release_file
 from outreach.topics import MODEL_UPDATES
 from quantize.registry import DirStore, Registry, gate_metrics
 from schemas.codec import AvroCodec

@@ -66,7 +66,7 @@ def test_a_regressing_candidate_is_refused_and_nothing_is_released(cycle_setting
     assert "rubric_drop_vs_champion" in report.error
     names = [s.name for s in report.stages]
     assert names == ["lock", "feedback", "dataset", "train", "merge", "convert", "quantize",
-                     "gate"]
+                     "trim_vocab", "gate"]
     feedback = report.stages[1].detail["topic"]
     assert feedback["kept"] >= 1
     run_dir = cycle_settings.retrain.runs_dir / report.run_id
@@ -107,3 +107,7 @@ def test_a_passing_candidate_is_released_as_challenger(cycle_settings, unique):
     assert manifest["dataset"]["sha256"] and manifest["recipe"]["name"] == "tiny-retrain"
     stages = {s.name: s for s in report.stages}
     assert stages["quantize"].detail["tried"][0]["quant_type"] == "Q8_0"
+    # The released file is the vocabulary-trimmed one (retrain.trim_vocab), gated as such.
+    assert stages["trim_vocab"].ok and list(stages).index("trim_vocab") < list(stages).index("gate")
+    assert manifest["vocab_trim"]["n_merges"] == cycle_settings.retrain.trim_vocab
+    assert manifest["vocab_trim"]["kept"] < manifest["vocab_trim"]["n_vocab_source"]

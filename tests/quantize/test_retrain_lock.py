@@ -21,7 +21,7 @@ from outreach.errors import LockHeld, RetrainError
 from outreach.kafka import make_producer
 from outreach.leadgen import generate
 from outreach.topics import FEEDBACK
-from quantize.feedback_log import export_feedback
+from training.feedback_log import export_feedback
 from quantize.lock import RunLock
 from quantize.retrain import Run, lock_key, parse_every
 from schemas.codec import AvroCodec
@@ -105,7 +105,7 @@ def test_cli_exits_3_naming_the_holder(settings, tmp_path, client):
                "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
                "OUTREACH_REDIS__KEY_PREFIX": settings.redis.key_prefix,
                "OUTREACH_RETRAIN__RUNS_DIR": str(tmp_path / "runs")}
-        done = subprocess.run([sys.executable, "-m", "outreach.cli", "retrain"], cwd=REPO,
+        done = subprocess.run([sys.executable, "-m", "apps.cli", "retrain"], cwd=REPO,
                               env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 3, done.stderr
     assert "the-nightly-run" in done.stderr and "holds" in done.stderr

@@ -6,6 +6,7 @@ import pytest
 
 from outreach.errors import SchemaError
 from outreach.leadgen import generate
+from schemas.campaign import Campaign
 from schemas.codec import AVRO_DIR, SINGLE_OBJECT_MAGIC, AvroCodec, SchemaStore, RECORD_NAMES
 
 
@@ -45,6 +46,10 @@ def test_every_topic_record_round_trips(codec, lead):
         "ABDecision": {"decision_id": "x", "action": "PROMOTE", "champion": "a",
                        "challenger": "b", "p_value": 0.01, "prob_beat": 0.99, "reason": "won",
                        "evidence_json": "{}", "decided_at": 9},
+        "Campaign": Campaign(
+            campaign_id="c", product="P", value_proposition="v.", calls_to_action=["Call?"],
+            sender={"name": "A", "company": "B"},
+            proof_points=[{"id": "p1", "text": "t.", "industries": ["x"]}]).to_record(),
     }
     assert set(records) == set(RECORD_NAMES)
     for name, record in records.items():

@@ -8,9 +8,10 @@ from confluent_kafka import Consumer
 
 from outreach.kafka import consumer_config, make_producer
 from outreach.leadgen import generate, to_json
-from outreach.pipeline import Services
+from apps.pipeline import Services
 from outreach.store import SyncStore
 from schemas.codec import AvroCodec
+from tests.support.campaigns import publish_example
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +33,7 @@ def collect(settings, topics, want, timeout_s=60):
 def test_bad_record_is_dead_lettered_and_the_stream_goes_on(settings, unique, tmp_path):
     codec = AvroCodec()
     campaign = f"app-{unique}"
+    publish_example(settings, campaign)
     batch = generate(4, seed=11, campaign=campaign)
     valid, suppressed, duplicate = batch.leads[0], batch.leads[1], batch.leads[2]
     SyncStore(settings).suppress(suppressed["email"])
@@ -73,6 +75,7 @@ def test_bad_record_is_dead_lettered_and_the_stream_goes_on(settings, unique, tm
     assert letters[0]["value"] == bad
     assert sorted(r["lead"]["lead_id"] for r in requests) == sorted(
         [valid["lead_id"], duplicate["lead_id"]])
+    assert {(r["campaign_id"], r["campaign_version"]) for r in requests} == {(campaign, 1)}
     # The intake group reads the shared topics from the start, so other tests' leads count too.
     stats = SyncStore(settings).stats()
     assert stats["suppressed"] >= 1 and stats["duplicate"] >= 1 and stats["dead_lettered"] >= 1

@@ -8,8 +8,8 @@ import pytest
 
 from outreach.kafka import make_producer
 from outreach.leadgen import generate
-from outreach.pipeline import Services
-from outreach.sample_drafts import template_draft
+from apps.pipeline import Services
+from tests.support.sample_drafts import template_draft
 from outreach.store import SyncStore
 from outreach.topics import DRAFTS, ENGAGEMENT, FEEDBACK, dlq
 from schemas.codec import AvroCodec
@@ -30,8 +30,11 @@ def test_attribution_kpis_suppression_and_examples(settings, unique, tmp_path):
     # on the shared topics (hundreds in a full run, each finalized when its outcome window is
     # long past), so the hold window and the wait leave room for that backlog on a slow
     # machine: the 90 s wait this test used to have ran out once in a full run (2026-11-23).
-    settings = tuned(settings, feedback={"hold_window_s": 15.0, "expiry_check_interval_s": 0.5,
-                                         "outcome_window_s": 6.0})
+    # The outcome window counts from the draft's created_at, and the events of one draft can sit
+    # on a partition the app reaches seconds after the draft's: with a 6 s window draft A was
+    # finalized as "ignored" before its open and reply were read (CI, 2026-12-01), so 30 s.
+    settings = tuned(settings, feedback={"hold_window_s": 40.0, "expiry_check_interval_s": 0.5,
+                                         "outcome_window_s": 30.0})
     codec = AvroCodec()
     leads = generate(3, seed=5, campaign=f"fb-{unique}", suppressed=0).leads
     for lead in leads:  # same segment and industry: similar leads for preference pairs
@@ -48,7 +51,8 @@ def test_attribution_kpis_suppression_and_examples(settings, unique, tmp_path):
         a["draft_id"], "replied", 1, reply_text="Sounds great, can we talk on Tuesday?")))
     send(ENGAGEMENT, orphan, codec.encode("EngagementEvent", event(orphan, "OPENED", 1)))
     send(ENGAGEMENT, b"x", b'{"event_id": "broken-' + unique.encode() + b'"')
-    # B unsubscribes; its event carries the address, so suppression needs no join.
+    # B unsubscribes; its event carries the address, which must match draft B's before
+    # anything is suppressed (so the suppression waits for the join).
     send(ENGAGEMENT, b["draft_id"], codec.encode("EngagementEvent", event(
         b["draft_id"], "UNSUBSCRIBED", 1, email=b["to_email"])))
     for lead in leads:
@@ -61,10 +65,11 @@ def test_attribution_kpis_suppression_and_examples(settings, unique, tmp_path):
     reader = TopicReader(settings, [FEEDBACK, dlq(ENGAGEMENT)])
     store = SyncStore(settings)
     try:
-        assert _wait(lambda: store.is_suppressed(b["to_email"]), 60), "no suppression"
         for draft in (a, b, c):  # drafts after their events
+            draft["created_at"] = int(time.time() * 1000)  # the window starts now, not at setup
             send(DRAFTS, draft["draft_id"], codec.encode("EmailDraft", draft))
         producer.flush(10)
+        assert _wait(lambda: store.is_suppressed(b["to_email"]), 60), "no suppression"
 
         def decoded(msgs):
             out = {"examples": [], "letters": []}

@@ -9,6 +9,7 @@ from outreach.leadgen import generate, to_json
 from outreach.store import IntakeStore, SyncStore
 from schemas.codec import AvroCodec
 from streams.intake import Intake, RawRecord
+from tests.support.campaigns import publish_example
 
 
 def decide_all(settings, records):
@@ -19,12 +20,14 @@ def decide_all(settings, records):
             return [await intake.decide(raw, None, topic, 0, offset)
                     for offset, (topic, raw) in enumerate(records)]
         finally:
+            intake.close()
             await store.close()
     return asyncio.run(run())
 
 
 @pytest.fixture()
-def leads(unique):
+def leads(settings, unique):
+    publish_example(settings, f"camp-{unique}")
     return generate(3, seed=3, campaign=f"camp-{unique}").leads
 
 
@@ -85,6 +88,7 @@ def test_ab_arms_split_traffic_deterministically_when_enabled(settings, unique):
     ab = ABTestSettings(enabled=True, champion="control",
                         variants=[VariantSpec(name="control"), VariantSpec(name="mini-v2")])
     settings = settings.model_copy(update={"abtest": ab})
+    publish_example(settings, f"ab-{unique}")
     leads = generate(40, seed=9, campaign=f"ab-{unique}").leads
     records = [("leads.json", to_json(lead)) for lead in leads]
     codec = AvroCodec()
@@ -100,6 +104,7 @@ def test_ab_arms_split_traffic_deterministically_when_enabled(settings, unique):
 
 def test_a_batch_is_decided_in_order_with_duplicates_inside_it_caught(settings, unique):
     """decide_many: one Redis round trip for the batch, the same decisions as one at a time."""
+    publish_example(settings, f"batch-{unique}")
     leads = generate(4, seed=4, campaign=f"batch-{unique}").leads
     sync = SyncStore(settings)
     sync.suppress(leads[2]["email"])
@@ -111,10 +116,12 @@ def test_a_batch_is_decided_in_order_with_duplicates_inside_it_caught(settings, 
 
     async def run():
         store = IntakeStore(settings)
+        intake = Intake(settings, store)
         try:
-            return await Intake(settings, store).decide_many(
+            return await intake.decide_many(
                 [RawRecord(value, None, "leads", 2, offset) for offset, value in enumerate(values)])
         finally:
+            intake.close()
             await store.close()
 
     decisions = asyncio.run(run())

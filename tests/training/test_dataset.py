@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from training import dataset, leads, teacher_offline
-from training.records import file_sha256, write_jsonl
+from outreach.hashing import file_sha256
+from training.records import write_jsonl
 
 
 def _feedback(lead, reward, kind="OUTCOME", body="Hi there,\n\nA fresh angle. Call?\n\nBest,\nSam"):
@@ -18,7 +19,7 @@ def _feedback(lead, reward, kind="OUTCOME", body="Hi there,\n\nA fresh angle. Ca
 
 
 def test_build_splits_by_lead_and_filters(tmp_path, brief):
-    rows = leads.generated(120, 9, brief.campaign)
+    rows = leads.generated(120, 9, brief.campaign_id)
     examples = teacher_offline.teach(rows, brief, variants=2)
     for i, ex in enumerate(examples):
         ex.status = "approved" if i % 10 else "rejected"
@@ -45,7 +46,7 @@ def test_build_splits_by_lead_and_filters(tmp_path, brief):
     assert manifest["sources"]["feedback"] == 1
     assert manifest["counts"]["preferences"] == 1
     pairs = [json.loads(line) for line in (out / "preferences.jsonl").read_text().splitlines()]
-    assert pairs[0]["rejected"].endswith("Buy now!!") and pairs[0]["prompt"].startswith("Lead: ")
+    assert pairs[0]["rejected"].endswith("Buy now!!") and pairs[0]["prompt"].startswith("Campaign: ")
     all_ids = {r["example_id"] for rows_ in splits.values() for r in rows_}
     assert pairs[0]["example_id"] not in all_ids  # preference pairs never enter SFT splits
     for name in dataset.SPLITS:

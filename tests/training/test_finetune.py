@@ -64,6 +64,11 @@ def test_lora_trains_adapter_only(gemma_tokenizer, small_dataset, tmp_path):
     assert manifest["outputs"]["gguf_adapter"]["tensors"] == 14
     written = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert written["dataset"]["manifest_sha256"] and written["git_commit"]
+    # The model says who wrote its examples without the dataset on disk (the default-model
+    # test reads this to know the adapter was trained on campaign data).
+    data_manifest = json.loads((small_dataset / "manifest.json").read_text())
+    assert written["dataset"]["teachers"] == data_manifest["teachers"]
+    assert written["dataset"]["counts"] == data_manifest["counts"]
     assert written["recipe"]["method"] == "lora"
 
 

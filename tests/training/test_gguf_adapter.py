@@ -19,7 +19,8 @@ from training import gguf_adapter, leads  # noqa: E402
 from training.prompt import trained_prompt  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_ADAPTER = REPO / "models" / "gemma3-270m-outreach-lora" / "adapter.gguf"
+DEFAULT_ADAPTER = REPO / "models" / "gemma3-270m-campaigns-lora" / "adapter.gguf"
+EXAMPLE_CAMPAIGN = REPO / "campaigns" / "examples" / "ledgerline-ap.yaml"
 # Gemma 3 270M's real shapes: an adapter must match them tensor by tensor.
 GEMMA_270M = dict(hidden_size=640, intermediate_size=2048, num_attention_heads=4,
                   num_key_value_heads=1, head_dim=256)
@@ -63,8 +64,11 @@ def test_gguf_names_follow_llama_cpp():
 
 @pytest.mark.skipif(not DEFAULT_ADAPTER.is_file(), reason="default miniature not committed")
 def test_default_miniature_writes_an_email():
-    lead = leads.generated(1, 123, "spring-launch")[0]
-    prompt = trained_prompt(lead)
+    from schemas.campaign import load_campaign
+
+    campaign = load_campaign(EXAMPLE_CAMPAIGN)
+    lead = leads.generated(1, 123, campaign.campaign_id)[0]
+    prompt = trained_prompt(lead, campaign)
     tuned = complete(prompt, DEFAULT_ADAPTER, max_tokens=40)
     assert tuned.startswith("Subject: ")
     assert f"Hi {lead['first_name']}," in tuned

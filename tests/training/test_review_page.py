@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
 
 @pytest.fixture()
 def queue(tmp_path, brief):
-    examples = teacher_offline.teach(leads.generated(3, 4, brief.campaign), brief)
+    examples = teacher_offline.teach(leads.generated(3, 4, brief.campaign_id), brief)
     teach.score_examples(examples, brief)
     examples[2].body += " Jennifer at Globex saw 37% more replies."  # a planted flag to show
     teach.score_examples(examples[2:], brief)

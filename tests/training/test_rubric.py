@@ -47,3 +47,38 @@ def test_structure_spam_and_personalization(brief):
     assert {"2 calls to action (want exactly 1)", "no sign-off"} <= set(score.flags)
     assert score.spam == 0
     assert "pain point not addressed" in score.flags
+
+
+def test_a_fact_from_another_campaign_is_flagged():
+    """Grounding uses the request's own campaign: another campaign's customer, product,
+    number or fact sentence in the email is a hallucination, named as such."""
+    from pathlib import Path
+
+    from schemas.campaign import load_campaign
+
+    examples = Path(__file__).parents[2] / "campaigns" / "examples"
+    ledger = load_campaign(examples / "ledgerline-ap.yaml")
+    shift = load_campaign(examples / "shiftwise-scheduling.yaml")
+    lead = {"first_name": "Ann", "company": "Northwind Logistics", "industry": "logistics",
+            "pain_point": "month-end close takes more than a week"}
+    own = ledger.fact("cs-harbor-freight").text
+    good = (f"Hi Ann,\n\nI noticed that at Northwind Logistics, month-end close takes more than "
+            f"a week. {own} Would a 20-minute walkthrough next Tuesday or Wednesday work for "
+            "you?\n\nBest,\nPriya Raman")
+    clean = rubric.score("An idea for Northwind Logistics", good, lead, ledger, others=[shift])
+    assert clean.flags == [] and clean.foreign == []
+    for planted, marker in [
+            (shift.fact("sw-cs-hospital").text, "St"),  # customer + sentence + numbers
+            ("Shiftwise customers see the same.", "Shiftwise"),  # the other product
+            ("Customers cut unplanned overtime by 23% in their first six months.", "six months"),
+            ("Agency costs fell for 1,400 nurses.", "number 1400")]:
+        bad = good.replace(own, own + " " + planted)
+        score = rubric.score("An idea for Northwind Logistics", bad, lead, ledger,
+                             others=[ledger, shift])
+        assert score.foreign, planted
+        assert all("shiftwise-frontline" in f for f in score.foreign)
+        assert any(marker in f for f in score.foreign), score.foreign
+        assert score.grounding < clean.grounding
+    # The same sentence is grounded for its own campaign.
+    theirs = good.replace(own, shift.fact("sw-cs-hospital").text)
+    assert rubric.foreign_facts(theirs, lead, shift, [ledger]) == []

@@ -37,7 +37,11 @@ def chat_server(fail_first: int = 2, always: int | None = None) -> tuple[FastAPI
         state["max_in_flight"] = max(state["max_in_flight"], state["in_flight"])
         await asyncio.sleep(0.05)  # long enough for concurrent requests to overlap
         state["in_flight"] -= 1
-        lead = json.loads(payload["messages"][1]["content"].removeprefix("Lead: "))
+        # The same quoted data lines as the miniature's prompt: campaign, evidence, lead.
+        lines = payload["messages"][1]["content"].split("\n")
+        assert [line.split(":", 1)[0] for line in lines] == ["Campaign", "Evidence", "Lead"]
+        state.setdefault("evidence", []).append(json.loads(lines[1].removeprefix("Evidence: ")))
+        lead = json.loads(lines[2].removeprefix("Lead: "))
         text = (f"Subject: An idea for {lead['company']}\n\nHi {lead['first_name']},\n\n"
                 f"Short note about {lead['company']}. Would a call help?\n\nBest,\nSam")
         return {"choices": [{"message": {"role": "assistant", "content": text}}],
@@ -55,7 +59,7 @@ def _settings(url: str, **overrides) -> TeacherSettings:
 
 def test_concurrent_retried_and_costed(brief):
     app, state = chat_server(fail_first=2)
-    rows = leads.generated(8, 2, brief.campaign)
+    rows = leads.generated(8, 2, brief.campaign_id)
     with serve(app) as url:
         examples, usage = teacher_openai.teach(rows, brief, _settings(url))
     assert [e.lead_id for e in examples] == [r["lead_id"] for r in rows]
@@ -63,15 +67,17 @@ def test_concurrent_retried_and_costed(brief):
         assert example.subject == f"An idea for {row['company']}"
         assert example.body.startswith(f"Hi {row['first_name']},")
         assert example.teacher == "openai:test-model"
+        assert example.evidence_ids and example.campaign == brief.campaign_id
     assert usage["retries"] == 2 and usage["requests"] == 8
     assert usage["prompt_tokens"] == 800 and usage["completion_tokens"] == 400
     assert usage["cost_usd"] == pytest.approx(8 * (100 * 1.0 + 50 * 2.0) / 1e6)
     assert 1 < state["max_in_flight"] <= 3
     assert state["auth"] == {"Bearer k-123"}
+    assert all(ev and ev[0]["id"].startswith("pp-") for ev in state["evidence"])
 
 
 def test_client_errors_fail_fast_and_retries_run_out(brief):
-    rows = leads.generated(1, 2, brief.campaign)
+    rows = leads.generated(1, 2, brief.campaign_id)
     app, state = chat_server(always=400)
     with serve(app) as url, pytest.raises(TeacherError, match="HTTP 400"):
         teacher_openai.teach(rows, brief, _settings(url))

@@ -72,6 +72,45 @@ def test_rounds_pool_into_one_row_per_key_and_the_limits_average(tmp_path):
         in report.to_markdown()
 
 
+def test_trimmed_rows_get_their_ratios_ceiling_share_and_step_profile(tmp_path):
+    report = BenchReport(machine={"cpu": "test", "cores": 2}, model={"name": "m"}, prices=PRICES,
+                         weight_bytes=250_000_000, trim_weight_bytes=100_000_000)
+    report.pool_limits(25.0, {"logits_all_tok_s": 250.0, "bare_loop_tok_s": 200.0,
+                              "trim_logits_all_tok_s": 450.0, "trim_bare_loop_tok_s": 360.0})
+    report.pool_row(row("a", 18, 60.0))
+    report.pool_row(row("c", 60, 60.0, tokens=12_000))  # 200 tok/s
+    engine = row("tc", 120, 60.0, tokens=18_000)  # 300 tok/s
+    # The engine's counters over the window: 1,125 steps of 16 sequences, 40 ms decoding,
+    # 2 ms sampling, 1 ms more Python each; 130 prompt tokens per email in 150 ms.
+    engine.details = {"steps": 1125, "decoded_tokens": 18_000, "prefill_tokens": 15_600,
+                      "decode_seconds": 45.0 + 18.0, "prefill_seconds": 18.0,
+                      "sample_seconds": 2.25, "busy_seconds": 49.5 + 18.0,
+                      "admit_seconds": 19.2, "moves": 3}
+    report.pool_row(engine)
+    report.pool_row(row("ta", 32, 60.0))
+    ratios = report.ratios()
+    assert ratios["tc/c"] == pytest.approx(2.0) and ratios["tc/a"] == pytest.approx(120 / 18)
+    assert ratios["ta/a"] == pytest.approx(32 / 18) and ratios["tc/ta"] == pytest.approx(120 / 32)
+    assert report.ceiling_share("tc", "trim_logits_all_tok_s") == pytest.approx(300 / 450)
+    profile = report.profile("tc")
+    assert profile["width"] == 16 and profile["step_decode_ms"] == pytest.approx(40.0)
+    assert profile["step_sampling_ms"] == pytest.approx(2.0)
+    assert profile["step_python_ms"] == pytest.approx(2.0)
+    assert profile["prefill_ms_per_email"] == pytest.approx(150.0)
+    assert profile["share_prefill"] == pytest.approx(0.3)
+    assert report.profile("a") == {}
+    table = report.to_markdown()
+    assert "tc/c = 2.00x" in table and "engine (tc) share of its ceiling: 67%" in table
+    assert "Engine per-step profile: (tc) steps 1125" in table
+    assert report.to_dict()["profiles"]["tc"]["share_prefill"] == pytest.approx(0.3)
+    # 120 emails/min = 172,800 a day per 2-core worker, planned at 70% = 120,960.
+    cap = report.capacity("tc")
+    assert cap["emails_per_day_per_worker"] == 172_800
+    assert [(s["workers"], s["partitions"]) for s in cap["sizes"]] == [(1, 2), (1, 2), (9, 18)]
+    assert cap["sizes"][2]["usd_per_day"] == pytest.approx(9 * 2 * 24 * 0.04)
+    assert "| 1,000,000 | 9 | 18 | 17.28 |" in report.to_markdown()
+
+
 def test_latency_percentiles():
     r = BenchRow("a", "x", latencies=[float(i) for i in range(1, 101)])
     assert r.latency(50) == pytest.approx(50.5, abs=0.5)

@@ -13,7 +13,7 @@ from outreach.errors import DraftRejected
 from outreach.ids import draft_id
 from outreach.settings import load_settings
 from schemas.codec import AvroCodec
-from worker_helpers import TEST_THREADS, make_request, sample_leads
+from worker_helpers import TEST_THREADS, make_request, sample_campaign, sample_leads
 from workers.draft import parse_and_check
 from workers.generate import draft_for_request
 from workers.engine import Generator
@@ -23,7 +23,7 @@ from workers.prompt import STOP_SEQUENCES, build_prompt
 
 def test_generates_a_completion_that_parses_or_carries_reasons(generator, offline_settings):
     lead = sample_leads()[0]
-    prompt = build_prompt(lead, offline_settings)
+    prompt = build_prompt(lead, sample_campaign(), None, offline_settings)
     completion = generator.generate(prompt.text, offline_settings.model.max_tokens, seed=7,
                                     stop=STOP_SEQUENCES)
     assert completion.prompt_tokens > 300  # static prefix + lead tail
@@ -31,7 +31,8 @@ def test_generates_a_completion_that_parses_or_carries_reasons(generator, offlin
     assert completion.seconds > 0 and completion.cpu_seconds > 0
     assert completion.finish_reason in ("stop", "length")
     try:
-        draft = parse_and_check(prompt.prefill, completion.text, lead, offline_settings.checks)
+        draft = parse_and_check(prompt.prefill, completion.text, lead, offline_settings.checks,
+                                sample_campaign())
     except DraftRejected as exc:
         assert exc.reasons and all(isinstance(r, str) and r for r in exc.reasons)
     else:
@@ -40,7 +41,7 @@ def test_generates_a_completion_that_parses_or_carries_reasons(generator, offlin
 
 def test_same_seed_same_text_even_after_other_prompts(generator, offline_settings):
     """A redelivered request must regenerate the same text (at-least-once + stable draft_id)."""
-    first, other = (build_prompt(lead, offline_settings) for lead in sample_leads()[:2])
+    first, other = (build_prompt(lead, sample_campaign(), None, offline_settings) for lead in sample_leads()[:2])
     run = lambda p, seed: generator.generate(p.text, 48, seed=seed, stop=STOP_SEQUENCES).text
     text = run(first, 11)
     run(other, 12)  # moves llama.cpp's prefix cache to another prompt
@@ -50,7 +51,7 @@ def test_same_seed_same_text_even_after_other_prompts(generator, offline_setting
 @pytest.mark.parametrize("style", ["few_shot", "trained"])
 def test_retry_grammar_constrains_the_text(generator, offline_settings, style):
     offline_settings.model.prompt_style = style
-    prompt = build_prompt(sample_leads()[3], offline_settings)
+    prompt = build_prompt(sample_leads()[3], sample_campaign(), None, offline_settings)
     completion = generator.generate(prompt.text, 24, seed=5, grammar=prompt.retry_grammar)
     assert completion.completion_tokens > 0
     assert not set(completion.text) & set("[]{}<>#@/\\")
@@ -67,7 +68,7 @@ def test_the_served_configuration_writes_a_draft_or_reasons():
     model = resolve_model(settings)
     lead = sample_leads()[6]
     with Generator(model, settings) as served:
-        outcome = draft_for_request(make_request(lead), served, model, settings)
+        outcome = draft_for_request(make_request(lead), served, model, settings, sample_campaign())
     assert outcome.completions[0].completion_tokens > 0
     if outcome.ok:
         AvroCodec().validate("EmailDraft", outcome.draft)
@@ -80,7 +81,8 @@ def test_the_served_configuration_writes_a_draft_or_reasons():
 def test_draft_for_request_yields_a_schema_valid_draft_or_reasons(generator, model_info,
                                                                   offline_settings):
     request = make_request(sample_leads()[2])
-    outcome = draft_for_request(request, generator, model_info, offline_settings)
+    outcome = draft_for_request(request, generator, model_info, offline_settings,
+                                sample_campaign())
     assert outcome.request_id == request["request_id"] and outcome.lead_id == "lead-002"
     assert 1 <= outcome.attempts <= offline_settings.worker.max_attempts
     assert all(c.completion_tokens > 0 for c in outcome.completions)
@@ -97,6 +99,7 @@ def test_draft_for_request_yields_a_schema_valid_draft_or_reasons(generator, mod
     assert draft["estimated_cost_usd"] > 0
     assert draft["to_email"] == "priya@example.com" and draft["company"] == "Helix Biotech"
     # A redelivery regenerates the same email under the same draft_id.
-    again = draft_for_request(request, generator, model_info, offline_settings).draft
+    again = draft_for_request(request, generator, model_info, offline_settings,
+                                sample_campaign()).draft
     assert (again["draft_id"], again["subject"], again["body"]) == (
         draft["draft_id"], draft["subject"], draft["body"])

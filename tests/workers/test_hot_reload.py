@@ -14,13 +14,15 @@ import shutil
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
 from prometheus_client import REGISTRY
 
 from outreach.kafka import make_producer, produce_sync
-from outreach.releases import file_sha256, pointer_key, to_json
+from outreach.hashing import file_sha256
+from outreach.releases import pointer_key, to_json
 from outreach.settings import VariantSpec
 from outreach.topics import MODEL_UPDATES, requests_topic
 from quantize.registry import Registry
@@ -28,6 +30,16 @@ from schemas.codec import AvroCodec
 from worker_helpers import Outcomes, committed_everything, make_request, produce, sample_leads
 from workers.model import default_model_path
 from workers.worker import run_worker
+
+
+@pytest.fixture(scope="module", autouse=True)
+def campaign(worker_settings):
+    """The sample leads' campaign ("autumn-test"): workers write only for published campaigns."""
+    from apps.campaigns import publish_campaign
+    from worker_helpers import sample_campaign
+
+    return publish_campaign(worker_settings, sample_campaign())
+
 
 pytestmark = pytest.mark.integration
 TOPIC = requests_topic("small")
@@ -43,6 +55,8 @@ def hr_settings(worker_settings, tmp_path):
     settings.model.max_tokens = 24
     settings.worker.max_attempts = 1
     settings.worker.grammar_on_retry = False
+    # No rung above the miniature: each request ends as a draft or a dead letter (OUTCOMES).
+    settings.escalation.llm = settings.escalation.review = False
     settings.redis.key_prefix = f"hr{uuid.uuid4().hex[:8]}"
     settings.registry.uri = str(tmp_path / "registry")
     return settings
@@ -134,7 +148,9 @@ def test_tampered_gguf_is_refused_and_the_worker_keeps_serving(hr_settings, gene
         worker.wait(lambda: worker.first("model_loaded", model_version="v1"), what="v1 loaded")
 
         # The tampered copy is pointed to and announced with the original's sha256, as if the
-        # registry's blob had been swapped after the gate.
+        # registry's blob had been swapped after the gate (inside the registry: a release
+        # naming a file elsewhere is refused before any read).
+        tampered = tampered.replace(Path(hr_settings.registry.uri) / "tampered.gguf")
         bad = {**good_release, "release_id": "small-tampered", "model_version": "v2",
                "uri": str(tampered)}
         redis.Redis.from_url(hr_settings.redis_url).set(

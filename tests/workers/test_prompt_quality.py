@@ -12,7 +12,7 @@ import statistics
 
 import pytest
 
-from worker_helpers import make_request, sample_leads
+from worker_helpers import make_request, sample_campaign, sample_leads
 from workers.generate import draft_for_request
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,8 @@ def test_pass_rate_of_the_checks_over_twenty_leads(generator, model_info, offlin
                                                    tmp_path):
     rows = []
     for lead in sample_leads():
-        outcome = draft_for_request(make_request(lead), generator, model_info, offline_settings)
+        outcome = draft_for_request(make_request(lead), generator, model_info, offline_settings,
+                                    sample_campaign())
         first = outcome.completions[0]
         rows.append({"lead_id": lead["lead_id"], "ok": outcome.ok, "attempts": outcome.attempts,
                      "first_try_ok": outcome.ok and outcome.attempts == 1,

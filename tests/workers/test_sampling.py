@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from outreach.settings import load_settings
-from workers.sampling import top_k_ids
+from workers.sampling import top_k_ids, top_k_rows
 
 ADAPTER = Path(__file__).parents[2] / "models/gemma3-270m-outreach-lora/adapter.gguf"
 
@@ -31,6 +31,21 @@ def test_a_repeat_penalty_widens_the_window_by_what_it_can_take_off_the_maximum(
     row[[1, 2]] = [100.0, 85.0]  # 15 below: outside 12, inside 12 + 100 * (1 - 1/1.1) = 21.1
     assert sorted(top_k_ids(row, 40).tolist()) == [1]
     assert sorted(top_k_ids(row, 40, repeat_penalty=1.1).tolist()) == [1, 2]
+
+
+def test_all_rows_at_once_pick_the_same_candidates_in_the_same_order_as_row_by_row():
+    rng = np.random.default_rng(5)
+    rows = np.full((5, 50_000), -30.0, dtype=np.float32)
+    rows[0] = rng.normal(size=50_000)  # flat: exactly the top k
+    rows[1, [3, 900, 49_999]] = [20.0, 12.0, 8.0]  # peaked: fewer than k
+    rows[2, 10:20] = 5.0  # ties at the maximum
+    rows[3] = rng.normal(scale=4.0, size=50_000)  # penalty below 1: plain top-k
+    rows[4, [1, 2]] = [100.0, 85.0]  # inside the window only with the penalty
+    ks, penalties = [40, 40, 4, 40, 40], [1.1, 1.0, 1.1, 0.9, 1.1]
+    together = top_k_rows(rows, ks, penalties)
+    for row, k, penalty, got in zip(rows, ks, penalties, together):
+        assert got.tolist() == top_k_ids(row, k, penalty).tolist()
+    assert sorted(together[4].tolist()) == [1, 2]
 
 
 def test_windowed_draws_equal_full_vocabulary_draws_on_the_served_miniature():

@@ -12,13 +12,20 @@ import pytest
 
 from outreach.topics import requests_topic
 from schemas.codec import AvroCodec
+from apps.campaigns import publish_campaign
 from worker_helpers import (Outcomes, committed_everything, make_request, produce, read_topic,
-                            sample_leads)
+                            sample_campaign, sample_leads)
 from workers.worker import group_id, run_worker
 
 pytestmark = pytest.mark.integration
 TOPIC = requests_topic("small")
 GARBAGE = b"\x07 not an avro record"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def campaign(worker_settings):
+    """The sample leads' campaign ("autumn-test"): workers write only for published campaigns."""
+    return publish_campaign(worker_settings, sample_campaign())
 
 
 def _run(settings, generator, max_messages: int) -> list[dict]:
@@ -72,14 +79,18 @@ def test_each_request_yields_exactly_one_outcome_and_offsets_are_committed(
 
 def test_rejected_drafts_become_dead_letters_and_the_group_resumes_after_commits(
         worker_settings, generator):
-    """Strict checks reject every draft; the same group only sees the one new request."""
+    """A campaign's strict limits reject every draft; the same group only sees the one new
+    request."""
     codec = AvroCodec()
-    request = make_request(dict(sample_leads()[9], lead_id="lead-strict"))
+    publish_campaign(worker_settings, sample_campaign(
+        campaign_id="strict-test", body_min_words=1, body_max_words=10))
+    request = make_request(dict(sample_leads()[9], lead_id="lead-strict", campaign="strict-test"))
     value = codec.encode("GenerationRequest", request)
     produce(worker_settings, TOPIC, [(b"lead-strict", value)])
     strict = worker_settings.model_copy(deep=True)
-    strict.checks.body_min_words, strict.checks.body_max_words = 1, 5
     strict.model.max_tokens = 48
+    # No rung above the miniature: a failed request is dead-lettered, not escalated or held.
+    strict.escalation.llm = strict.escalation.review = False
 
     events = _run(strict, generator, max_messages=1)
     assert [e.get("request_id") for e in events] == [request["request_id"]]

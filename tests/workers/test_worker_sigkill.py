@@ -20,6 +20,15 @@ from worker_helpers import (TEST_THREADS, Outcomes, committed_everything, make_r
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TOPIC = requests_topic("small")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def campaign(worker_settings):
+    """The sample leads' campaign ("autumn-test"): workers write only for published campaigns."""
+    from apps.campaigns import publish_campaign
+    from worker_helpers import sample_campaign
+
+    return publish_campaign(worker_settings, sample_campaign())
 REPO = Path(__file__).resolve().parents[2]
 
 

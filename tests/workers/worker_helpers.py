@@ -187,3 +187,36 @@ def committed_everything(settings: Any, topic: str) -> bool:
                    for tp, end in zip(committed, ends))
     finally:
         consumer.close()
+
+
+def sample_campaign_doc(**overrides: Any) -> dict[str, Any]:
+    """A campaign brief (as YAML would give it) for the leads above; sender "Noor Haddad"."""
+    doc = {
+        "campaign_id": "autumn-test", "version": 3, "product": "Relaywise",
+        "sender": {"name": "Noor Haddad", "title": "Account Executive", "company": "Relaywise"},
+        "value_proposition": "Relaywise drafts a personal follow-up for every inquiry in seconds.",
+        "benefits": ["answer every inquiry the same day", "keep replies consistent across teams"],
+        "calls_to_action": ["Would you be open to a 15-minute call next week?",
+                            "Do you have 15 minutes this week for a quick call?"],
+        "tone": "friendly, concise",
+        "proof_points": [
+            {"id": "pp-speed", "text": "Teams answer inquiries 3x faster in the first month.",
+             "roles": ["sales", "operations"]},
+            {"id": "pp-review", "text": "Every draft is checked for names and facts before it "
+                                        "is sent."}],
+        "case_studies": [
+            {"id": "cs-hotel", "customer": "Harborview Hotels",
+             "text": "Harborview Hotels doubled booking replies within six weeks.",
+             "industries": ["hospitality", "travel"], "roles": ["marketing"]},
+            {"id": "cs-clinic", "customer": "Lindenhof Kliniken",
+             "text": "Lindenhof Kliniken cut missed follow-up appointments by 40%.",
+             "industries": ["healthcare"], "roles": ["operations director"]}],
+    }
+    doc.update(overrides)
+    return doc
+
+
+def sample_campaign(**overrides: Any):
+    from schemas.campaign import parse_campaign
+
+    return parse_campaign(sample_campaign_doc(**overrides))

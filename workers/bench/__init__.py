@@ -21,13 +21,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from outreach import leadgen
 from outreach.errors import ConfigError
 from outreach.settings import Settings
+from schemas.campaign import Campaign, load_campaign
 from workers.batch_context import physical_cores
 from workers.bench.limits import (OtherLoad, busy_note, decode_ceiling, load_average,
                                    machine_info, memory_bandwidth_gbs)
 from workers.bench.report import BenchReport, BenchRow, Prices
 from workers.bench.runners import Workload, row_runners
 from workers.model import resolve_model
-from workers.prompt import STATIC_PREFIX, STOP_SEQUENCES, build_prompt
+from workers.prompt import STOP_SEQUENCES, build_prompt
 
 __all__ = ["BenchReport", "BenchRow", "Prices", "Workload", "build_workload", "run_bench"]
 
@@ -39,16 +40,25 @@ API_USD_PER_M_INPUT = 0.15
 API_USD_PER_M_OUTPUT = 0.60
 ROW_TITLES = {"a": "Llama, sequential", "b": "llama_cpp.server", "c": "BatchEngine",
               "d": "Kafka pipeline"}
+# Rows measured again on the vocabulary-trimmed model ("ta", "tc") when run_bench gets one.
+TRIMMED_ROWS = ("a", "c")
+
+
+# The bench's workload campaign: an example brief from the repository (any campaign works).
+BENCH_CAMPAIGN = Path(__file__).resolve().parents[2] / "campaigns/examples/ledgerline-ap.yaml"
 
 
 def build_workload(settings: Settings, emails: int, seed: int = 7,
-                   max_tokens: int | None = None) -> Workload:
-    """``emails`` prompts from generated leads, with the worker's sampling settings."""
-    leads = leadgen.generate(emails, seed=seed, malformed=0, duplicates=0, suppressed=0).leads
+                   max_tokens: int | None = None, campaign: Campaign | None = None) -> Workload:
+    """``emails`` prompts from generated leads of one campaign, with the worker's sampling
+    settings; every prompt starts with the campaign's shared prefix."""
+    campaign = campaign or load_campaign(BENCH_CAMPAIGN)
+    leads = leadgen.generate(emails, seed=seed, malformed=0, duplicates=0, suppressed=0,
+                             campaign=campaign.campaign_id).leads
     cfg = settings.model
-    # Only the few-shot prompt has a shared part; a trained miniature's prompt is the lead alone.
-    prefix = STATIC_PREFIX if cfg.prompt_style == "few_shot" else ""
-    return Workload(prompts=[build_prompt(lead, settings).text for lead in leads[:emails]],
+    prompts = [build_prompt(lead, campaign, None, settings) for lead in leads[:emails]]
+    prefix = prompts[0].static_prefix if prompts else ""
+    return Workload(prompts=[prompt.text for prompt in prompts],
                     prefix=prefix, stop=tuple(STOP_SEQUENCES),
                     max_tokens=max_tokens or cfg.max_tokens, temperature=cfg.temperature,
                     top_p=cfg.top_p, repeat_penalty=cfg.repeat_penalty, seed=seed)
@@ -60,7 +70,8 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
               api_usd_per_m_input: float = API_USD_PER_M_INPUT,
               api_usd_per_m_output: float = API_USD_PER_M_OUTPUT, seed: int = 7,
               rounds: int = 1, extra_rows: Mapping[str, ExtraRow] | None = None,
-              progress: bool = True, console: Console | None = None) -> BenchReport:
+              progress: bool = True, console: Console | None = None,
+              trimmed: Path | None = None) -> BenchReport:
     """Measure ``rows`` on ``emails`` emails and write bench.json + bench.md.
 
     ``baseline_emails`` runs (a) and (b) on only the first that many prompts (they are ~3x
@@ -74,10 +85,16 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
     shared 2-core VM the same row's rate drifted by up to 40% within minutes (measured), so a
     ratio of two rows measured minutes apart says as much about the drift as about the rows;
     interleaved rounds let every row sample the same stretches of time.
+
+    ``trimmed``: the same model with its vocabulary trimmed (quantize/trim_vocab.py, same
+    adapter); rows "ta" and "tc" run (a) and (c) on it in the same rounds, and its own limits
+    are measured beside the untrimmed ones (ceiling keys prefixed "trim_").
     """
     extra_rows = dict(extra_rows or {})
     runners = row_runners()
-    unknown = set(rows) - set(runners) - set(extra_rows)
+    if trimmed is not None:
+        rows = [*rows, *(f"t{key}" for key in TRIMMED_ROWS if key in rows)]
+    unknown = {r for r in rows if r.removeprefix("t") not in runners} - set(extra_rows)
     if unknown or emails < 1 or concurrency < 1 or rounds < 1:
         raise ConfigError(f"bench: unknown rows {sorted(unknown)} or emails/concurrency/rounds "
                           "< 1")
@@ -91,7 +108,7 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
         "name": model.model_id, "path": str(model.path), "sha256": model.sha256,
         "n_gpu_layers": settings.model.n_gpu_layers, "max_tokens": work.max_tokens,
         "temperature": work.temperature, "emails": emails, "concurrency": concurrency,
-        "rounds": rounds})
+        "rounds": rounds, "trimmed": str(trimmed) if trimmed else None})
     console = console or Console(stderr=True)
     others = OtherLoad()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -104,21 +121,30 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
             ceiling, report.weight_bytes = decode_ceiling(
                 model.path, settings.model, work.prompts[0], n_threads=threads,
                 lora_path=model.lora_path, loop_sequences=concurrency)
+            if trimmed is not None:
+                trim_ceiling, report.trim_weight_bytes = decode_ceiling(
+                    trimmed, settings.model, work.prompts[0], n_threads=threads,
+                    lora_path=model.lora_path, loop_sequences=concurrency)
+                ceiling |= {f"trim_{k}": v for k, v in trim_ceiling.items()}
             report.pool_limits(bandwidth, ceiling)
             bar.remove_task(task)
             for key in rows:
-                baseline = key in ("a", "b") and baseline_emails
+                base_key = key if key in extra_rows else key.removeprefix("t")
+                baseline = base_key in ("a", "b") and baseline_emails
                 n = min(emails, baseline_emails) if baseline else emails
-                title = ROW_TITLES.get(key, key)
+                title = ROW_TITLES.get(base_key, key)
                 task = bar.add_task(f"{tag}({key}) {title}", total=n)
                 started = time.perf_counter()
                 if key in extra_rows:
                     row = extra_rows[key](n)
                     bar.advance(task, n)
                 else:
-                    row = runners[key](model.path, settings.model, work.head(n), concurrency,
-                                       threads, model.lora_path,
-                                       lambda task=task: bar.advance(task))
+                    path = trimmed if key != base_key else model.path
+                    row = runners[base_key](path, settings.model, work.head(n), concurrency,
+                                            threads, model.lora_path,
+                                            lambda task=task: bar.advance(task))
+                    if key != base_key:
+                        row.key, row.label = key, f"trimmed vocabulary: {row.label}"
                 log.info("bench %srow %s: %d emails in %.1f s", tag, key, row.emails,
                          time.perf_counter() - started)
                 report.pool_row(row)

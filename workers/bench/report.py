@@ -9,13 +9,20 @@ say) go in with ``add_metric``.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 # (numerator, denominator) pairs reported on emails/min when both rows exist.
-RATIOS: tuple[tuple[str, str], ...] = (("c", "a"), ("c", "b"), ("d", "c"))
+# Capacity: daily lead volumes sized, and the share of a worker's measured rate planned for
+# (70%: room for peaks and for a worker restarting without the rest falling behind).
+CAPACITY_LEADS = (10_000, 100_000, 1_000_000)
+UTILIZATION = 0.7
+# "ta"/"tc": rows (a)/(c) on the vocabulary-trimmed model, measured in the same run.
+RATIOS: tuple[tuple[str, str], ...] = (("c", "a"), ("c", "b"), ("d", "c"), ("tc", "c"),
+                                       ("tc", "a"), ("ta", "a"), ("tc", "ta"))
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,7 @@ class BenchReport:
     prices: Prices
     weight_bytes: int
     bandwidth_gbs: float = 0.0  # measured in the same run
+    trim_weight_bytes: int = 0  # the vocabulary-trimmed model's, when rows "t*" ran
     ceiling: dict[str, float] = field(default_factory=dict)  # decode ceiling, tok/s
     rows: list[BenchRow] = field(default_factory=list)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -170,6 +178,37 @@ class BenchReport:
         row, top = self.row(key), self.ceiling.get(limit, 0.0)
         return row.tokens_per_s / top if row and top > 0 else 0.0
 
+    def profile(self, key: str) -> dict[str, float]:
+        """The per-step profile of an engine row (workers/bench/profile.py), or {}."""
+        from workers.bench.profile import step_profile
+
+        row = self.row(key)
+        if not row or "prefill_seconds" not in row.details:
+            return {}
+        return step_profile(row.details, row.wall_seconds, row.emails)
+
+    def capacity(self, key: str, leads_per_day: tuple[int, ...] = CAPACITY_LEADS
+                 ) -> dict[str, Any]:
+        """Sizing from row ``key``'s measured rate: emails a day per worker (this machine's
+        cores), and for each daily lead volume the workers (each run at UTILIZATION of that
+        rate), the request-topic partitions (one consumer per partition, twice the workers so
+        the group can grow without repartitioning) and the CPU cost a day."""
+        row = self.row(key)
+        if row is None or row.emails_per_min <= 0:
+            return {}
+        cores = int(self.machine.get("cores") or 2)
+        per_worker = row.emails_per_min * 60 * 24
+        out: dict[str, Any] = {"row": key, "cores_per_worker": cores,
+                               "emails_per_day_per_worker": round(per_worker),
+                               "utilization": UTILIZATION, "sizes": []}
+        for leads in leads_per_day:
+            workers = max(1, math.ceil(leads / (per_worker * UTILIZATION)))
+            out["sizes"].append({"leads_per_day": leads, "workers": workers,
+                                 "partitions": 2 * workers,
+                                 "usd_per_day": round(workers * cores * 24
+                                                      * self.prices.usd_per_vcpu_hour, 2)})
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "machine": self.machine, "model": self.model, "prices": asdict(self.prices),
@@ -180,6 +219,11 @@ class BenchReport:
                      for r in self.rows],
             "ratios": self.ratios(), "engine_ceiling_share": self.ceiling_share(),
             "engine_bare_loop_share": self.ceiling_share(limit="bare_loop_tok_s"),
+            "trimmed_engine_ceiling_share": self.ceiling_share("tc", "trim_logits_all_tok_s"),
+            "trimmed_engine_bare_loop_share": self.ceiling_share("tc", "trim_bare_loop_tok_s"),
+            "trim_weight_bytes": self.trim_weight_bytes,
+            "profiles": {r.key: self.profile(r.key) for r in self.rows if self.profile(r.key)},
+            "capacity": {k: self.capacity(k) for k in ("c", "tc") if self.capacity(k)},
             "metrics": self.metrics}
 
     def to_markdown(self) -> str:
@@ -232,6 +276,19 @@ class BenchReport:
                     f"tok/s = {100 * c['bare_loop_tok_s'] / top if top else 0:.0f}% of the "
                     f"ceiling; engine (c) share of the bare loop: "
                     f"{100 * self.ceiling_share(limit='bare_loop_tok_s'):.0f}%.")
+        if self.ceiling.get("trim_logits_all_tok_s"):
+            c = self.ceiling
+            lines.append(
+                f"Trimmed vocabulary ({self.trim_weight_bytes / 1e6:.0f} MB): ceiling "
+                f"{c.get('trim_logits_last_tok_s', 0):.0f} / {c['trim_logits_all_tok_s']:.0f} "
+                f"tok/s (logits last / all), bare loop {c.get('trim_bare_loop_tok_s', 0):.0f} "
+                f"tok/s; engine (tc) share of its ceiling: "
+                f"{100 * self.ceiling_share('tc', 'trim_logits_all_tok_s'):.0f}%, of its bare "
+                f"loop: {100 * self.ceiling_share('tc', 'trim_bare_loop_tok_s'):.0f}%.")
+        profiles = "; ".join(f"({r.key}) " + ", ".join(f"{k} {v}" for k, v in prof.items())
+                             for r in self.rows if (prof := self.profile(r.key)))
+        if profiles:
+            lines.append(f"Engine per-step profile: {profiles}.")
         lines.append(f"Memory bandwidth (numpy copy, read+write): {self.bandwidth_gbs:.1f} GB/s; "
                      "BW ratio = weight bytes x gen tok/s / bandwidth (above 1 = beyond the "
                      "batch-1 bandwidth bound).")
@@ -240,6 +297,16 @@ class BenchReport:
         for name, m in self.metrics.items():
             note = f" ({m['note']})" if m.get("note") else ""
             lines.append(f"{name}: {m['value']:.1f} {m['unit']}{note}.")
+        for key in ("c", "tc"):
+            cap = self.capacity(key)
+            if not cap:
+                continue
+            lines += ["", f"Capacity from row ({key}): {cap['emails_per_day_per_worker']:,} emails "
+                      f"a day per {cap['cores_per_worker']}-core worker; sized at "
+                      f"{cap['utilization']:.0%} of that rate, partitions = 2 x workers.", "",
+                      "| leads/day | workers | partitions | $/day (CPU) |", "|---:|---:|---:|---:|"]
+            lines += [f"| {s['leads_per_day']:,} | {s['workers']} | {s['partitions']} | "
+                      f"{s['usd_per_day']:.2f} |" for s in cap["sizes"]]
         return "\n".join(lines) + "\n"
 
     def write(self, out_dir: Path) -> tuple[Path, Path]:

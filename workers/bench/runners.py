@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from outreach.errors import ModelError
 from outreach.settings import ModelSettings
 from workers.batch import BatchEngine, GenRequest
+from workers.bench.profile import stats_delta
 from workers.bench.report import BenchRow
 
 log = logging.getLogger(__name__)
@@ -203,15 +204,9 @@ def run_engine(model_path: Path, cfg: ModelSettings, work: Workload, clients: in
         before = engine.stats()
         row = BenchRow("c", f"BatchEngine, {clients} sequences")
         _window(row, clients, work, run, tick, time.process_time)
-        after = engine.stats()
-        steps = after.steps - before.steps
-        row.details = {
-            "steps": steps,
-            "decoded_tokens": after.decoded_tokens - before.decoded_tokens,  # / steps = width
-            "prefill_tokens": after.prefill_tokens - before.prefill_tokens,
-            "decode_seconds": after.decode_seconds - before.decode_seconds,
-            "busy_seconds": after.busy_seconds - before.busy_seconds,
-            "moves": after.moves - before.moves}
+        # steps, decoded_tokens (/ steps = width), prefill_tokens, decode/prefill/sample/
+        # admit/busy seconds, moves: summed over rounds, then read as a per-step profile.
+        row.details = stats_delta(before, engine.stats())
         return row
 
 

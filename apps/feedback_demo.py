@@ -1,0 +1,131 @@
+"""`outreach demo --feedback`: the engagement side of the demo, started inside its Services.
+
+``extend_demo(services, settings)`` starts more children next to intake, workers and the
+sender: the feedback app, the dashboard (webhook, one-click unsubscribe, /metrics) and, with
+``simulator``, the engagement SIMULATOR (the plain demo runs the first two only, so its
+one-click links work end to end).
+``wait_for_feedback(settings, drafts, deadline)`` then waits until every draft has been
+attributed and its simulated engagement counted, and returns a ``FeedbackSummary`` whose
+``table()`` the demo prints (KPIs per variant, A/B state, examples on training.feedback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer
+from rich.table import Table
+
+from outreach.kafka import consumer_config
+from apps.pipeline import Services
+from outreach.settings import FeedbackSettings, Settings
+from outreach.store import async_client
+from outreach.topics import FEEDBACK
+from schemas.codec import AvroCodec
+from streams.ab_evaluator import load_ab_state
+from streams.kpi import KpiStore, rates
+
+# Demo-sized windows, used unless the settings file changed them: outcomes close 15 s after a
+# draft (not 72 h), KPI windows are 10 s so the plots move, the A/B test re-evaluates every 5 s.
+DEMO_ENV = {"OUTREACH_FEEDBACK__OUTCOME_WINDOW_S": ("outcome_window_s", "15"),
+            "OUTREACH_FEEDBACK__KPI_WINDOW_S": ("kpi_window_s", "10"),
+            "OUTREACH_FEEDBACK__EXPIRY_CHECK_INTERVAL_S": ("expiry_check_interval_s", "1")}
+
+
+@dataclass
+class FeedbackSummary:
+    dashboard_url: str = ""
+    kpis: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ab_state: dict[str, Any] = field(default_factory=dict)
+    examples: dict[str, int] = field(default_factory=dict)  # kind -> count
+    complete: bool = False
+
+    def table(self) -> Table:
+        table = Table(title=f"engagement feedback (SIMULATED) - dashboard {self.dashboard_url}")
+        for column in ("variant", "sent", "open", "reply", "positive reply", "unsubscribe",
+                       "$ / positive reply"):
+            table.add_column(column, justify="right")
+        for dim, kpi in sorted(self.kpis.items()):
+            if not dim.startswith("variant:"):
+                continue
+            r = kpi["rates"]
+            pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+            cost = r["cost_per_positive_reply_usd"]
+            table.add_row(dim.split(":", 1)[1], str(int(kpi["counts"].get("sent", 0))),
+                          pct(r["open_rate"]), pct(r["reply_rate"]),
+                          pct(r["positive_reply_rate"]), pct(r["unsubscribe_rate"]),
+                          "-" if cost is None else f"{cost:.4f}")
+        state = self.ab_state
+        evidence = "; ".join(f"{name}: {ev['action']} (p={ev.get('p_value')}, "
+                             f"P(beat)={ev.get('prob_beat')})"
+                             for name, ev in state.get("evidence", {}).items())
+        table.caption = (f"A/B champion {state.get('champion')} ({state.get('allocation')}); "
+                         f"{evidence or 'not evaluated'}. FeedbackExamples on {FEEDBACK}: "
+                         f"{self.examples or 'none yet'}")
+        return table
+
+
+def extend_demo(services: Services, settings: Settings, simulator: bool = True) -> str:
+    """Start the feedback app, the dashboard and (``simulator``) the simulator; returns the
+    dashboard URL. The port is the settings' (apps/one_click.py picked a free one)."""
+    defaults = FeedbackSettings()
+    for env, (name, value) in DEMO_ENV.items():
+        if getattr(settings.feedback, name) == getattr(defaults, name):
+            services.extra_env.setdefault(env, value)
+    services.start("feedback")
+    if simulator:
+        services.start("simulate", name="simulator")
+    services.start("dashboard")
+    return f"http://{settings.dashboard.host}:{settings.dashboard.port}/"
+
+
+async def _read_state(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
+    client = async_client(settings.redis_url)
+    try:
+        kpi = KpiStore(client, settings.redis.key_prefix, settings.feedback.kpi_window_s,
+                       settings.feedback.kpi_windows_kept, settings.feedback.state_ttl_s)
+        totals = await kpi.totals()
+        state = await load_ab_state(client, settings.redis.key_prefix, settings.abtest)
+        return ({dim: {"counts": c, "rates": rates(c)} for dim, c in totals.items()},
+                state.__dict__)
+    finally:
+        await client.aclose()
+
+
+def wait_for_feedback(settings: Settings, drafts: int, deadline: float,
+                      dashboard_url: str = "", services: Services | None = None,
+                      variants: list[str] | None = None) -> FeedbackSummary:
+    """Wait (until ``deadline``, time.monotonic) for ``drafts`` drafts to be counted and their
+    outcome examples published; returns what was reached either way. ``variants`` limits the
+    count to those arms (other runs may share the topics)."""
+    summary = FeedbackSummary(dashboard_url=dashboard_url)
+    codec = AvroCodec(registry_url=settings.kafka.schema_registry_url)
+    consumer = Consumer(consumer_config(settings, f"demo-feedback-{uuid.uuid4().hex[:6]}"))
+    consumer.subscribe([FEEDBACK])
+    outcomes: set[str] = set()
+    try:
+        while time.monotonic() < deadline:
+            if services is not None:
+                services.check_alive()
+            for msg in consumer.consume(500, timeout=0.5):
+                if msg.error():
+                    continue
+                example = codec.decode(msg.value(), "FeedbackExample")
+                if variants is not None and example["variant"] not in variants:
+                    continue
+                summary.examples[example["kind"]] = summary.examples.get(example["kind"], 0) + 1
+                if example["kind"] == "OUTCOME":
+                    outcomes.add(example["draft_id"])
+            summary.kpis, summary.ab_state = asyncio.run(_read_state(settings))
+            dims = ["all"] if variants is None else [f"variant:{v}" for v in variants]
+            sent = sum(summary.kpis.get(d, {}).get("counts", {}).get("sent", 0) for d in dims)
+            if sent >= drafts and len(outcomes) >= drafts:
+                summary.complete = True
+                break
+    finally:
+        consumer.close()
+    return summary

@@ -1,3 +1,0 @@
-from outreach.cli import main
-
-main()

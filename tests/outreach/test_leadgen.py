@@ -1,0 +1,47 @@
+"""The lead generator looks like an international CRM and keeps its planted records."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from outreach.leadgen import generate
+from schemas.codec import AvroCodec
+
+
+def _non_latin(text: str) -> bool:
+    return any(ch.isalpha() and not unicodedata.name(ch, "").startswith("LATIN") for ch in text)
+
+
+def test_leads_look_like_an_international_crm():
+    batch = generate(1500, seed=11, malformed=0, duplicates=0, suppressed=0)
+    leads = batch.leads
+    names = [lead["first_name"] + " " + (lead["last_name"] or "") for lead in leads]
+    companies = [lead["company"] for lead in leads]
+    share = sum(_non_latin(n + c) for n, c in zip(names, companies)) / len(leads)
+    assert 0.2 <= share <= 0.45, share
+    scripts = {unicodedata.name(ch).split()[0] for text in names + companies for ch in text
+               if ch.isalpha()}
+    assert {"LATIN", "CYRILLIC", "CJK", "HANGUL", "ARABIC", "DEVANAGARI", "GREEK"} <= scripts
+    joined = "\n".join(names + companies)
+    for marker in ("'", "-", "ł", "é", "GmbH", "S.A.", "Sp. z o.o.", "株式会社"):
+        assert marker in joined, marker
+    assert any(" & Co. KG" in c for c in companies)
+    for optional in ("last_name", "role", "industry", "company_size", "pain_point", "notes"):
+        assert any(lead[optional] is None for lead in leads), optional
+    assert any(_non_latin(lead["role"] or "") for lead in leads)  # titles in other languages
+    assert len({lead["email"] for lead in leads}) == len(leads)
+    codec = AvroCodec()
+    for lead in leads[:200]:
+        codec.validate("Lead", lead)
+        assert lead["email"].isascii() and "@" in lead["email"]
+
+
+def test_reproducible_and_planted_records_kept():
+    one, two = generate(40, seed=3), generate(40, seed=3)
+    strip = lambda b: [{k: v for k, v in lead.items() if k != "created_at"} for lead in b.leads]
+    assert strip(one) == strip(two)
+    assert strip(one) != strip(generate(40, seed=4))
+    assert len(one.leads) == 42 and len(one.suppressed_emails) == 2
+    assert len(one.duplicates) == 2 and len(one.malformed) == 2
+    assert all(d["lead_id"] in {lead["lead_id"] for lead in one.leads[:40]}
+               for d in one.duplicates)

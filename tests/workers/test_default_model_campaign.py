@@ -1,0 +1,60 @@
+"""The default trained miniature writes passing drafts for a campaign it never saw (a product
+added from a new YAML file), with that campaign's sender and facts. Runs once the default
+adapter was trained on campaign data (teacher offline-templates-v2 in its manifest); the adapter
+trained before campaigns were data is skipped, its prompt format is gone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from outreach.settings import load_settings
+from schemas.campaign import load_campaign
+from test_worker_campaigns import NEW_BRIEF
+from worker_helpers import TEST_THREADS, make_request, sample_leads
+from workers.generate import draft_for_request
+from workers.prompt import build_prompt
+
+pytestmark = pytest.mark.integration
+CAMPAIGN_TEACHER = "offline-templates-v2"
+
+
+@pytest.fixture(scope="module")
+def default_settings():
+    settings = load_settings()  # outreach.yaml: the default model and prompt style
+    adapter = settings.model.lora_path
+    manifest = Path(adapter).parent / "manifest.json" if adapter else None
+    teachers = {}
+    if manifest is not None and manifest.is_file():
+        teachers = json.loads(manifest.read_text()).get("dataset", {}).get("teachers", {})
+    if CAMPAIGN_TEACHER not in teachers:
+        pytest.skip(f"the default adapter ({adapter}) was not trained on campaign data yet")
+    settings.model.n_threads = TEST_THREADS
+    return settings
+
+
+def test_default_miniature_writes_an_unseen_campaign_with_its_facts(default_settings, tmp_path):
+    pytest.importorskip("llama_cpp")
+    from workers.engine import Generator
+    from workers.model import resolve_model
+
+    brief = tmp_path / "tidemark.yaml"
+    brief.write_text(NEW_BRIEF.format(unique="default"))
+    campaign = load_campaign(brief)
+    model = resolve_model(default_settings)
+    fact_texts = {fact.id: fact.text for fact in campaign.facts}
+    with Generator(model, default_settings) as generator:
+        for lead in (sample_leads()[i] for i in (13, 18, 5, 4)):
+            lead = dict(lead, campaign=campaign.campaign_id)
+            outcome = draft_for_request(make_request(lead), generator, model, default_settings,
+                                        campaign)
+            assert outcome.ok, outcome.reasons
+            draft = outcome.draft
+            assert draft["campaign_version"] == campaign.version
+            assert draft["evidence_ids"] and set(draft["evidence_ids"]) <= set(fact_texts)
+            assert draft["body"].rstrip().endswith("Ilse Vandermeer")
+            prompt = build_prompt(lead, campaign, None, default_settings)
+            assert draft["prompt_hash"] == prompt.prompt_hash
+            assert "Tidemark" in draft["subject"] + draft["body"]
