@@ -3,7 +3,7 @@
 ``with_llm_arm(settings, llm_url)`` turns on the A/B test with two arms (the miniature
 champion on its routed tier, and ``llm-baseline`` on the LLM tier) unless the settings file
 already configured one. With ``llm_url`` the arm calls that OpenAI-compatible endpoint (chat
-API). Without one, ``LocalStandIn`` starts llama-cpp-python's OpenAI-compatible server on the
+API). Without one, ``local_stand_in`` starts llama-cpp-python's OpenAI-compatible server on the
 untuned base model and the arm sends it the few-shot prompt (completions API): a clearly
 labelled LOCAL STAND-IN for a hosted LLM, so the comparison runs offline. Its drafts are
 priced at the configured per-token prices (gpt-4o-mini by default), as a hosted LLM would be.
@@ -11,20 +11,13 @@ priced at the configured per-token prices (gpt-4o-mini by default), as a hosted 
 
 from __future__ import annotations
 
-import logging
-import subprocess
-import sys
-import time
+import contextlib
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from outreach.errors import ModelError
 from outreach.settings import Settings, VariantSpec
 from outreach.stack import free_port
-
-log = logging.getLogger(__name__)
+from workers.llama_server import LlamaServer, llama_server
 
 LLM_ARM = "llm-baseline"
 STAND_IN_LABEL = "LOCAL STAND-IN for a hosted LLM: untuned base GGUF + few-shot prompt"
@@ -50,61 +43,23 @@ def with_llm_arm(settings: Settings, base_url: str, stand_in: bool) -> Settings:
     return settings.model_copy(update={"llm": llm, "abtest": abtest})
 
 
-class LocalStandIn:
+def local_stand_in(settings: Settings, log_dir: Path) -> contextlib.AbstractContextManager:
     """``python -m llama_cpp.server`` on the configured (or default) GGUF, on a free port."""
+    from workers.model import default_model_path
 
-    def __init__(self, settings: Settings, log_dir: Path) -> None:
-        self.settings = settings
-        self.log_path = log_dir / "llm-stand-in.log"
-        self.proc: subprocess.Popen | None = None
-        self.base_url = ""
-
-    def __enter__(self) -> LocalStandIn:
-        from workers.model import default_model_path
-
-        model = self.settings.model.gguf_path or default_model_path()
-        port = free_port()
-        threads = self.settings.model.n_threads or 1
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-               "--n_threads", str(threads), "--verbose", "False",
-               "--interrupt_requests", "False"]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_file = self.log_path.open("ab")
-        self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ModelError(f"llama_cpp.server exited ({self.proc.returncode}); see "
-                                 f"{self.log_path}")
-            try:
-                if httpx.get(f"{self.base_url}/models", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        self.__exit__()
-        raise ModelError("llama_cpp.server did not answer within 120 s")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    model = settings.model.gguf_path or default_model_path()
+    return llama_server(Path(model), log_dir / "llm-stand-in.log",
+                        threads=settings.model.n_threads or 1, ready_timeout_s=120)
 
 
 class LLMArm:
     """The demo's LLM arm: the settings it runs with and the stand-in it may have started."""
 
     def __init__(self, settings: Settings, llm_url: str | None, log_dir: Path) -> None:
-        self.stand_in: LocalStandIn | None = None
+        self._servers = contextlib.ExitStack()
+        self.stand_in: LlamaServer | None = None
         if llm_url is None and settings.llm.base_url is None:
-            self.stand_in = LocalStandIn(settings, log_dir).__enter__()
+            self.stand_in = self._servers.enter_context(local_stand_in(settings, log_dir))
             llm_url = self.stand_in.base_url
         self.settings = with_llm_arm(settings, llm_url or settings.llm.base_url or "",
                                      stand_in=self.stand_in is not None)
@@ -116,8 +71,7 @@ class LLMArm:
                 f"${llm.usd_per_m_input:g}/${llm.usd_per_m_output:g} per million tokens")
 
     def close(self) -> None:
-        if self.stand_in is not None:
-            self.stand_in.__exit__()
+        self._servers.close()
 
 
 def held_leads(settings: Settings) -> set[str]:

@@ -7,59 +7,25 @@ Both are real servers on loopback ports: the client under test speaks real HTTP 
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from outreach.stack import free_port
+from workers.llama_server import llama_server as serve_llama
 
 
 @contextlib.contextmanager
-def llama_server(model_path: Path, threads: int = 1, n_ctx: int = 2048) -> Iterator[str]:
-    """``python -m llama_cpp.server`` on a free port; yields its /v1 base URL."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
-           "--n_threads", str(threads), "--verbose", "False",
-           "--interrupt_requests", "False"]
-    errlog = tempfile.TemporaryFile()
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errlog)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if server.poll() is not None:
-                errlog.seek(0)
-                raise RuntimeError(f"llama_cpp.server exited: {errlog.read()[-2000:]!r}")
-            try:
-                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama_cpp.server did not answer within 180 s")
-            time.sleep(0.5)
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        errlog.close()
+def llama_server(model_path: Path, threads: int = 1) -> Iterator[str]:
+    """The production helper (workers.llama_server) with its log in a temporary folder;
+    yields the /v1 base URL."""
+    with tempfile.TemporaryDirectory(prefix="llm-test-server-") as tmp, \
+            serve_llama(model_path, Path(tmp) / "server.log", threads=threads) as server:
+        yield server.base_url
 
 
 class FlakyProxy:

@@ -83,7 +83,7 @@ def test_a_refused_request_is_not_retried_and_a_wrong_key_is_an_outage():
 
 
 def test_nothing_listening_is_unavailable():
-    from llm_servers import free_port
+    from outreach.stack import free_port
 
     cfg = _settings(f"http://127.0.0.1:{free_port()}/v1", max_retries=1)
     with ChatClient(cfg) as client, pytest.raises(LLMUnavailable, match="network error"):

@@ -13,9 +13,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from outreach.errors import ModelError
 from outreach.settings import ModelSettings
 from workers.batch import BatchEngine, GenRequest
 from workers.bench.profile import stats_delta
 from workers.bench.report import BenchRow
+from workers.llama_server import llama_server
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -144,21 +141,11 @@ def run_server(model_path: Path, cfg: ModelSettings, work: Workload, clients: in
                         " (pip install 'llama-cpp-python[server]' deps)")
     import httpx
 
-    port = _free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(cfg.n_ctx),
-           "--n_batch", str(cfg.n_batch), "--n_threads", str(threads),
-           "--n_gpu_layers", str(cfg.n_gpu_layers), "--verbose", "False",
-           # Interrupting a running request when another arrives would cut emails short.
-           "--interrupt_requests", "False"]
-    if lora_path:
-        cmd += ["--lora_path", str(lora_path)]
-    # stderr to a file, not a pipe: uvicorn logs every request, and a full pipe would stall it.
-    errlog = tempfile.TemporaryFile()
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errlog)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_ready(server, base, errlog)
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp, \
+            llama_server(model_path, Path(tmp) / "llama_cpp.server.log", threads=threads,
+                         n_ctx=cfg.n_ctx, n_batch=cfg.n_batch, n_gpu_layers=cfg.n_gpu_layers,
+                         lora_path=lora_path, ready_timeout_s=120) as server:
+        base = server.base_url
         local = threading.local()
 
         def run(index: int, prompt: str) -> tuple[int, int]:
@@ -176,14 +163,6 @@ def run_server(model_path: Path, cfg: ModelSettings, work: Workload, clients: in
                    timeout=600).raise_for_status()  # warm-up: caches the prefix
         row = BenchRow("b", label, notes="CPU = server process only")
         return _window(row, clients, work, run, tick, lambda: _process_cpu(server.pid))
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        errlog.close()
 
 
 def run_engine(model_path: Path, cfg: ModelSettings, work: Workload, clients: int,
@@ -208,31 +187,6 @@ def run_engine(model_path: Path, cfg: ModelSettings, work: Workload, clients: in
         # admit/busy seconds, moves: summed over rounds, then read as a per-step profile.
         row.details = stats_delta(before, engine.stats())
         return row
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(server: subprocess.Popen, base: str, errlog: Any,
-                timeout_s: float = 120.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            errlog.seek(0)
-            err = errlog.read().decode(errors="replace")[-2000:]
-            raise ModelError(f"llama_cpp.server exited with {server.returncode}: {err}")
-        try:
-            if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise ModelError(f"llama_cpp.server did not answer within {timeout_s:.0f} s")
 
 
 def _process_cpu(pid: int) -> float:
