@@ -64,7 +64,8 @@ _CONTACT_CLAIMS = tuple((re.compile(pattern, re.IGNORECASE), note_prefix) for pa
     (r"\bthanks? (?:you )?for downloading\b", "downloaded "),
     (r"\bsuggested (?:I|we) reach out\b", "referred by a partner in "),
     (r"\bthanks? (?:you )?for (?:reaching out|getting in touch|contacting us|your interest|your "
-     r"message|your inquiry)\b", None),
+     r"message|your inquiry|applying)\b", None),  # "Thank you for applying to the finance
+    # team at ...": one of 18 demo drafts, 2026-12-02
     (r"\b(?:as (?:we|I) discussed|following up on our|per our (?:call|conversation))\b", None),
 ))
 _WORD = re.compile(r"[\w'-]+")

@@ -176,6 +176,8 @@ def test_one_fact_told_twice_under_two_lead_ins_is_rejected():
     ("It was good to meet you at SaaStr.", "met at SaaStr", False),
     ("Thanks for downloading our guide.", "downloaded the AP guide", False),
     ("As we discussed, the pilot is free.", None, True),
+    ("Thank you for applying to the finance team at Helix.", None, True),
+    ("We help teams applying for grants.", None, False),
     ("I noticed that reps spend hours on email.", None, False),
 ])
 def test_earlier_contact_needs_a_crm_note(claim, notes, flagged):

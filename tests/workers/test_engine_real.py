@@ -62,7 +62,7 @@ def test_retry_grammar_constrains_the_text(generator, offline_settings, style):
 
 def test_the_served_configuration_writes_a_draft_or_reasons():
     """Whatever outreach.yaml serves (a LoRA miniature and its prompt style, or the base)."""
-    settings = load_settings()
+    settings = load_settings().model_copy(deep=True)
     settings.model.n_threads = TEST_THREADS
     settings.worker.max_attempts = 1  # the retry path is covered above, with the base model
     model = resolve_model(settings)
@@ -80,15 +80,24 @@ def test_the_served_configuration_writes_a_draft_or_reasons():
 
 def test_draft_for_request_yields_a_schema_valid_draft_or_reasons(generator, model_info,
                                                                   offline_settings):
-    request = make_request(sample_leads()[2])
-    outcome = draft_for_request(request, generator, model_info, offline_settings,
-                                sample_campaign())
-    assert outcome.request_id == request["request_id"] and outcome.lead_id == "lead-002"
-    assert 1 <= outcome.attempts <= offline_settings.worker.max_attempts
-    assert all(c.completion_tokens > 0 for c in outcome.completions)
-    if not outcome.ok:
+    # The untuned base copies a few-shot example's facts for lead 2 on both seeded attempts
+    # (measured 2026-12-02), so a later lead supplies the draft whose fields are checked; the
+    # test fails, rather than skips, if none of them yields one.
+    failed = []
+    for lead in (sample_leads()[i] for i in (2, 0, 1)):
+        request = make_request(lead)
+        outcome = draft_for_request(request, generator, model_info, offline_settings,
+                                    sample_campaign())
+        assert outcome.request_id == request["request_id"]
+        assert outcome.lead_id == lead["lead_id"]
+        assert 1 <= outcome.attempts <= offline_settings.worker.max_attempts
+        assert all(c.completion_tokens > 0 for c in outcome.completions)
+        if outcome.ok:
+            break
         assert outcome.reasons and outcome.reasons[0].startswith("attempt 1: ")
-        pytest.skip(f"the base model failed the checks twice: {outcome.reasons}")
+        failed.append(outcome.reasons)
+    else:
+        pytest.fail(f"the base model drafted none of 3 leads: {failed}")
     draft = outcome.draft
     AvroCodec().validate("EmailDraft", draft)
     assert draft["draft_id"] == draft_id(request["request_id"], model_info.model_id,
@@ -97,7 +106,7 @@ def test_draft_for_request_yields_a_schema_valid_draft_or_reasons(generator, mod
     assert draft["completion_tokens"] == sum(c.completion_tokens for c in outcome.completions)
     assert draft["lead_to_draft_ms"] >= draft["latency_ms"] > 0
     assert draft["estimated_cost_usd"] > 0
-    assert draft["to_email"] == "priya@example.com" and draft["company"] == "Helix Biotech"
+    assert (draft["to_email"], draft["company"]) == (lead["email"], lead["company"])
     # A redelivery regenerates the same email under the same draft_id.
     again = draft_for_request(request, generator, model_info, offline_settings,
                                 sample_campaign()).draft
