@@ -36,6 +36,9 @@ DOMAIN_RE = re.compile(rf"(?<![\w@.-])((?:{_LABEL}\.)+(?:{_LONG_TLDS}|(?!js|ts)[
                        r"(?:\.(?![\w]))?", re.IGNORECASE)
 URL_RE = re.compile(r"(?:(?:[a-z][a-z0-9+.-]{1,15}:)?//|www\.)[^\s<>\"'`)\]]+", re.IGNORECASE)
 EMAIL_RE = re.compile(r"[\w.+'-]+@(?:[\w-]+\.)+[\w-]{2,}", re.UNICODE)
+# A phone number: 9+ digits with the usual separators ("+1 (208) 493-7867"); intake flags one in
+# a lead's free text, and a draft that carries one invented it.
+PHONE_RE = re.compile(r"\+?\d[\d\s().-]{7,}\d")
 IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from outreach.errors import SchemaError
-from outreach.untrusted_text import IPV4_RE, find_domains, find_emails, find_urls, normalize
+from outreach.untrusted_text import (IPV4_RE, PHONE_RE, find_domains, find_emails, find_urls,
+                                     normalize)
 
 FREE_TEXT_FIELDS = ("role", "industry", "pain_point", "notes")
 SCREEN_CHARS = 4000
@@ -64,7 +65,6 @@ SECRET_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
                                      r"(?=[0-9+/_-]{0,64}[A-Za-z])[A-Za-z0-9+/_-]{32,}")),
     ("card number", re.compile(r"\b(?:\d[ -]?){13,19}\b")),
 )
-_PHONE = re.compile(r"\+?\d[\d\s().-]{7,}\d")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def flags(text: str, *, allow_domains: bool = False) -> list[str]:
         found.append("domain")
     if find_emails(norm):
         found.append("email address")
-    if _PHONE.search(norm):
+    if PHONE_RE.search(norm):
         found.append("phone number")
     return found
 

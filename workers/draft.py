@@ -19,7 +19,7 @@ from typing import Any
 
 from outreach.errors import DraftRejected
 from outreach.settings import ChecksSettings
-from outreach.untrusted_text import url_allowed
+from outreach.untrusted_text import PHONE_RE, url_allowed
 from schemas.campaign import Campaign
 from workers.prompt import EXAMPLES, NAME_MAX_CHARS, SIGN_OFF, STOP_SEQUENCES, clean_field, \
     sender_name
@@ -40,7 +40,7 @@ _PLACEHOLDERS = (re.compile(r"\[[^\[\]\n]{1,40}\]"), re.compile(r"\{[^{}\n]{0,40
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 # Contact details the model invents (measured: "info@granite.com", "+1 (208) 493-7867"): a
 # recipient who calls or writes to them reaches a stranger.
-_CONTACTS = (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), re.compile(r"\+?\d[\d\s().-]{7,}\d"))
+_CONTACTS = (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), PHONE_RE)
 # Prompt text that must never be mailed: the data line or the few-shot scaffolding.
 _LEAKS = ("Campaign:", "Evidence:", "Lead:", "Email:", "###", '{"first_name"', '{"id"',
           "untrusted data")

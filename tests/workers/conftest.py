@@ -6,7 +6,9 @@ real broker and redis-server on free ports (outreach.stack).
 
 from __future__ import annotations
 
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +47,15 @@ def worker_settings(tmp_path_factory):
     base = base.model_copy(update={"kafka_bootstrap_servers": None, "redis_url": None})
     with embedded_stack(base, tmp_path_factory.mktemp("worker-stack")) as stack:
         yield untuned_base(base.with_connections(stack.bootstrap_servers, stack.redis_url))
+
+
+@pytest.fixture(scope="session")
+def llm_base_url():
+    """One real llama_cpp.server (the untuned base) for every LLM-tier test of the session."""
+    pytest.importorskip("llama_cpp.server")
+    from workers.llama_server import llama_server
+    from workers.model import default_model_path
+
+    with tempfile.TemporaryDirectory(prefix="llm-test-server-") as tmp, \
+            llama_server(default_model_path(), Path(tmp) / "server.log") as server:
+        yield server.base_url

@@ -1,31 +1,16 @@
-"""Real HTTP servers for the LLM tier's tests: llama_cpp.server, and a stdlib proxy in front of
-it that answers chosen statuses (429 with Retry-After, 503) before passing requests through.
-
-Both are real servers on loopback ports: the client under test speaks real HTTP to them.
+"""A real HTTP proxy for the LLM tier's tests: a stdlib server in front of llama_cpp.server
+(the session fixture ``llm_base_url``) that answers chosen statuses (429 with Retry-After, 503)
+before passing requests through. The client under test speaks real HTTP to it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 
 from outreach.stack import free_port
-from workers.llama_server import llama_server as serve_llama
-
-
-@contextlib.contextmanager
-def llama_server(model_path: Path, threads: int = 1) -> Iterator[str]:
-    """The production helper (workers.llama_server) with its log in a temporary folder;
-    yields the /v1 base URL."""
-    with tempfile.TemporaryDirectory(prefix="llm-test-server-") as tmp, \
-            serve_llama(model_path, Path(tmp) / "server.log", threads=threads) as server:
-        yield server.base_url
 
 
 class FlakyProxy:

@@ -15,19 +15,9 @@ from outreach.topics import requests_topic
 from schemas.codec import AvroCodec
 from worker_helpers import (Outcomes, make_request, produce, read_topic, sample_campaign,
                             sample_leads)
-from llm_servers import llama_server
 
 pytestmark = pytest.mark.integration
 IMPOSSIBLE = "ladder-impossible"
-
-
-@pytest.fixture(scope="module")
-def llm_base_url():
-    pytest.importorskip("llama_cpp.server")
-    from workers.model import default_model_path
-
-    with llama_server(default_model_path()) as base:
-        yield base
 
 
 @pytest.fixture(scope="module")

@@ -20,19 +20,10 @@ from outreach.topics import requests_topic
 from schemas.codec import AvroCodec
 from worker_helpers import (Outcomes, committed_everything, make_request, produce,
                             sample_campaign, sample_leads)
-from llm_servers import FlakyProxy, llama_server
+from llm_servers import FlakyProxy
 
 pytestmark = pytest.mark.integration
 TOPIC = requests_topic("llm")
-
-
-@pytest.fixture(scope="module")
-def llm_base_url():
-    pytest.importorskip("llama_cpp.server")
-    from workers.model import default_model_path
-
-    with llama_server(default_model_path()) as base:
-        yield base
 
 
 @pytest.fixture(scope="module")
