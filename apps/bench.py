@@ -130,22 +130,32 @@ async def _intake_rate(settings: Settings, leads: int, batch: int) -> tuple[floa
     return one_at_a_time, batched
 
 
-def trimmed_model(settings: Settings, n_merges: int, out_dir: Path, console: Console) -> Path:
+def trimmed_model(settings: Settings, n_merges: int, out_dir: Path, console: Console,
+                  fold: bool = False) -> Path:
     """The served model with its vocabulary trimmed to ``n_merges`` (quantize/trim_step.py),
-    made once under ``out_dir``/trimmed and reused while its manifest names the same source."""
+    and with ``fold`` its adapter folded in (quantize/fold_lora.py), made once under
+    ``out_dir``/trimmed and reused while its manifest names the same source."""
     from quantize import manifest
+    from quantize.fold_lora import fold as fold_adapter
     from quantize.trim_step import release_trim, trimmed_name
     from workers.model import resolve_model
 
     model = resolve_model(settings)
     path = out_dir / "trimmed" / trimmed_name(model.path, n_merges)
-    if path.is_file() and manifest.read(path).get("inputs", {}).get("source", {}).get(
-            "sha256") == model.sha256:
+    if not (path.is_file() and manifest.read(path).get("inputs", {}).get("source", {}).get(
+            "sha256") == model.sha256):
+        path.unlink(missing_ok=True)
+        with console.status(f"trimming {model.path.name} to {n_merges} merges..."):
+            release_trim(settings, model.path, path, n_merges, adapter=model.lora_path)
+    if not fold or model.lora_path is None:
         return path
-    path.unlink(missing_ok=True)
-    with console.status(f"trimming {model.path.name} to {n_merges} merges..."):
-        return release_trim(settings, model.path, path, n_merges,
-                            adapter=model.lora_path).path
+    folded = path.with_name(f"{path.stem}+adapter{path.suffix}")
+    if not (folded.is_file() and manifest.read(folded).get("inputs", {}).get(
+            "adapter", {}).get("sha256") == model.lora_sha256):
+        folded.unlink(missing_ok=True)
+        with console.status(f"folding {model.lora_path.name} into {path.name}..."):
+            fold_adapter(path, model.lora_path, folded)
+    return folded
 
 
 def run_full_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path,
@@ -154,6 +164,8 @@ def run_full_bench(settings: Settings, emails: int, concurrency: int, out_dir: P
     """Rows (a)-(c) from workers.bench and (d) from here, interleaved in ``rounds``, plus the
     intake rate, all against one embedded stack (idle while rows a-c run: its broker and
     redis-server used under 1% of a core, measured by the report's other-load figure)."""
+    from quantize.fold_lora import is_folded
+
     fresh = settings.model_copy(update={"kafka_bootstrap_servers": None, "redis_url": None})
     with tempfile.TemporaryDirectory(prefix="outreach-bench-") as tmp, \
             embedded_stack(fresh, Path(tmp) / "stack") as stack:
@@ -170,7 +182,8 @@ def run_full_bench(settings: Settings, emails: int, concurrency: int, out_dir: P
 
         report = run_bench(settings, emails, concurrency, out_dir, rows=rows,
                            baseline_emails=baseline_emails, rounds=rounds,
-                           extra_rows={"d": pipeline}, console=console, trimmed=trimmed)
+                           extra_rows={"d": pipeline}, console=console, trimmed=trimmed,
+                           trimmed_folded=trimmed is not None and is_folded(trimmed))
     report.add_metric("intake_leads_per_s", sequential, "leads/s",
                       "decode+validate+dedupe+suppress+route, one lead at a time, real Redis")
     report.add_metric("intake_leads_per_s_batched", batched, "leads/s",

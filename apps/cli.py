@@ -215,7 +215,11 @@ def bench(config: ConfigOpt = None,
               help="Also run (a) and (c) on the served model with its vocabulary trimmed to N "
               "merges (rows ta, tc; made once under OUT/trimmed).")] = None,
           trimmed: Annotated[Optional[Path], typer.Option(
-              help="Rows ta, tc on this trimmed GGUF instead of --trim-vocab.")] = None) -> None:
+              help="Rows ta, tc on this trimmed GGUF instead of --trim-vocab (one written by "
+              "`outreach quantize --fold-adapter` runs without the adapter).")] = None,
+          fold: Annotated[bool, typer.Option(
+              help="With --trim-vocab: fold the served adapter into the trimmed model, as the "
+              "release step does (rows ta, tc then load no adapter).")] = False) -> None:
     """Benchmark, in one run on this machine: (a) sequential llama-cpp-python, (b) its bundled
     server, (c) our batched engine, (d) the whole Kafka pipeline, plus the decode ceiling,
     memory bandwidth, the intake rate, costs and the ratios c/a, c/b, d/c; with --trim-vocab
@@ -224,7 +228,7 @@ def bench(config: ConfigOpt = None,
 
     settings = load_cli_settings(config)
     if trim_vocab is not None and trimmed is None:
-        trimmed = trimmed_model(settings, trim_vocab, out, console)
+        trimmed = trimmed_model(settings, trim_vocab, out, console, fold=fold)
     report = run_full_bench(settings, emails, concurrency, out, baseline_emails,
                             tuple(rows), console, rounds, trimmed=trimmed)
     typer.echo(report.to_markdown())

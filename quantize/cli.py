@@ -41,12 +41,17 @@ def quantize(
     trim_vocab: Annotated[Optional[int], typer.Option(
         help="Also cut each GGUF's vocabulary to the N best merges + the domain's tokens "
              "(a GGUF argument is only trimmed).")] = None,
+    fold_adapter: Annotated[bool, typer.Option(
+        help="With --trim-vocab on the served model: also write a copy with the served LoRA "
+             "adapter folded in (<name>+<adapter>.gguf; serve it with no lora_path).")] = False,
     trim_vocab_report: Annotated[bool, typer.Option(
         help="Measure trims of the served model for --sizes: coverage, rubric and pass rate by "
              "slice, decode speed; pick the smallest N that keeps quality.")] = False,
     sizes: Annotated[str, typer.Option(help="N values for --trim-vocab-report.")] = "16000,32000,64000",
     eval_rows: Annotated[int, typer.Option(help="Held-out rows per script slice "
-                                           "(--trim-vocab-report).")] = 12,
+                                           "(--trim-vocab-report; 0 = all).")] = 12,
+    eval_seeds: Annotated[int, typer.Option(help="--trim-vocab-report: drafts per held-out row "
+                                            "(seeds 1000+i, the same for every model).")] = 1,
     report_speed: Annotated[bool, typer.Option(help="--trim-vocab-report: also the decode "
                                                "ceiling and bare loop of each model.")] = True,
     report_quality: Annotated[bool, typer.Option(help="--trim-vocab-report: also generate and "
@@ -70,13 +75,16 @@ def quantize(
 
         report = run_report(settings, [int(n) for n in sizes.split(",")], out,
                             datasets=dataset, rows_per_slice=eval_rows, say=console.print,
-                            measure_speed=report_speed, measure_quality=report_quality)
+                            measure_speed=report_speed, measure_quality=report_quality,
+                            seeds=eval_seeds)
         typer.echo(report["markdown"])
         return
     if model_dir is None or model_dir.suffix == ".gguf":
         if trim_vocab is None:
             raise typer.BadParameter("a GGUF is only trimmed: add --trim-vocab N")
-        _trim(settings, model_dir, out, trim_vocab, dataset)
+        trimmed = _trim(settings, model_dir, out, trim_vocab, dataset)
+        if fold_adapter:
+            _fold(settings, trimmed, out)
         return
     source = model_dir
     if (model_dir / "adapter").is_dir() and (model_dir / "manifest.json").is_file():
@@ -98,8 +106,22 @@ def quantize(
             _trim(settings, Path(result["path"]), out, trim_vocab, dataset)
 
 
+def _fold(settings: Settings, gguf: Path, out: Path) -> None:
+    """Write ``out``/<gguf stem>+<adapter dir>.gguf: the served adapter folded into ``gguf``."""
+    from quantize.fold_lora import fold
+
+    adapter = settings.model.lora_path
+    if adapter is None:
+        raise typer.BadParameter("--fold-adapter: the settings name no model.lora_path")
+    dst = out / f"{gguf.stem}+{Path(adapter).parent.name or Path(adapter).stem}.gguf"
+    with console.status(f"folding {Path(adapter).name} into {gguf.name}..."):
+        result = fold(gguf, Path(adapter), dst)
+    console.print(f"folded: {result.path} ({result.path.stat().st_size / 1e6:.0f} MB), "
+                  f"{result.folded} weights, {result.seconds:.1f} s; manifest {result.manifest}")
+
+
 def _trim(settings: Settings, gguf: Path | None, out: Path, n_merges: int,
-          datasets: list[Path] | None) -> None:
+          datasets: list[Path] | None) -> Path:
     """Write ``out``/<name>-trim<N>.gguf and its manifest; print the figures."""
     from quantize.trim_step import DEFAULT_DATASETS, release_trim, trimmed_name
     from workers.model import resolve_model
@@ -114,6 +136,7 @@ def _trim(settings: Settings, gguf: Path | None, out: Path, n_merges: int,
                   f"{len(result.keep):,} of {result.n_vocab:,} tokens kept; corpus of "
                   f"{cov['texts']:,} texts tokenized unchanged: {cov['unchanged_share']:.1%}; "
                   f"manifest {result.manifest}")
+    return result.path
 
 
 def retrain(

@@ -31,7 +31,8 @@ TEST_DATA = Path("training-data/campaigns")
 
 
 def eval_rows(data: Path, per_slice: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(sampled rows for generation: the first ``per_slice`` of each script, all test rows)."""
+    """(rows for generation: the first ``per_slice`` of each script, or all of them when
+    ``per_slice`` is 0; all test rows)."""
     from training.dataset import load_split
 
     rows = load_split(data, "test")
@@ -39,7 +40,7 @@ def eval_rows(data: Path, per_slice: int) -> tuple[list[dict[str, Any]], list[di
         raise QuantizeError(f"no held-out rows in {data}/test.jsonl (python -m "
                             "training.campaign_data --out training-data/campaigns)")
     picked = [r for script in ("latin", "non_latin")
-              for r in [r for r in rows if r.get("script", "latin") == script][:per_slice]]
+              for r in [r for r in rows if r.get("script", "latin") == script][:per_slice or None]]
     return picked, rows
 
 
@@ -59,21 +60,54 @@ def tokenization(full: Path, trimmed: Path, keep: Any, rows: list[dict[str, Any]
     return out
 
 
-def quality(settings: Settings, gguf: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Rubric and pass rate by slice of ``gguf`` + the served adapter on ``rows``."""
+def quality(settings: Settings, gguf: Path, rows: list[dict[str, Any]],
+            seeds: int = 1) -> dict[str, Any]:
+    """Rubric and pass rate by slice of ``gguf`` + the served adapter on ``rows``, each row
+    drafted ``seeds`` times (seed 1000 + index, the same for every model compared), all on the
+    batched engine. ``passes`` keeps each email's pass/fail in row order for paired tests."""
     from training import evaluate
 
     cfg = settings.model_copy(deep=True)
     cfg.model.gguf_path = gguf
     style = "fewshot" if settings.model.prompt_style == "few_shot" else "trained"
-    writer = evaluate.gguf_writer(cfg, settings.model.lora_path, style,
-                                  settings.gate.max_tokens, evaluate.Campaigns())
-    result = evaluate.run_system(gguf.name, writer, rows, evaluate.Campaigns(),
+    repeated = [row for _ in range(max(1, seeds)) for row in rows]
+    campaigns = evaluate.Campaigns()
+    writer = evaluate.batched_gguf_writer(cfg, settings.model.lora_path, style,
+                                          settings.gate.max_tokens, repeated, campaigns)
+    result = evaluate.run_system(gguf.name, writer, repeated, campaigns,
                                  settings.worker.usd_per_vcpu_hour)
     by_slice = {"all": result["summary"], **result["slices"]}
-    return {key: {"n": s["n"], "rubric": s["overall"], "pass_rate": s["pass_rate"],
-                  "seconds_per_email": s["seconds_per_email"]}
-            for key, s in by_slice.items() if key in SLICES}
+    out: dict[str, Any] = {key: {"n": s["n"], "rubric": s["overall"], "pass_rate": s["pass_rate"],
+                                 "seconds_per_email": s["seconds_per_email"]}
+                           for key, s in by_slice.items() if key in SLICES}
+    out["passes"] = [[e["script"], bool(e["passes_checks"])] for e in result["examples"]]
+    failures: dict[str, int] = {}
+    for example in result["examples"]:
+        for reason in example["check_failures"]:
+            kind = str(reason).split(":")[0][:60]
+            failures[kind] = failures.get(kind, 0) + 1
+    out["failures"] = dict(sorted(failures.items(), key=lambda kv: -kv[1]))
+    return out
+
+
+def paired(base: dict[str, Any], candidate: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """By slice, on the same rows and seeds: emails only the untrimmed model passed, emails
+    only the candidate passed, and the two-sided exact sign-test p-value of that split (a
+    McNemar test): how much of a pass-rate gap sampling alone would explain."""
+    from math import comb
+
+    out = {}
+    pairs = list(zip(base.get("passes", []), candidate.get("passes", [])))
+    for key in SLICES:
+        mine = [(b[1], c[1]) for b, c in pairs if key == "all" or b[0] == key]
+        if not mine:
+            continue
+        only_base = sum(b and not c for b, c in mine)
+        only_cand = sum(c and not b for b, c in mine)
+        n, k = only_base + only_cand, min(only_base, only_cand)
+        p = min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
+        out[key] = {"only_untrimmed": only_base, "only_trimmed": only_cand, "p": round(p, 4)}
+    return out
 
 
 def speed(settings: Settings, gguf: Path, prompt: str) -> dict[str, float]:
@@ -156,6 +190,16 @@ def markdown(report: dict[str, Any]) -> str:
                      f"{trio('identical_share', '.0%', row.get('greedy', {}))} | "
                      f"{s.get('logits_all_tok_s', 0):.0f} | {s.get('bare_loop_tok_s', 0):.0f} |")
     lines.append("")
+    for row in report["models"][1:]:
+        if row.get("paired"):
+            lines.append(f"- {row['name']}, paired with the untrimmed model (emails only it passed "
+                         "/ only the trim passed, sign-test p): " + "; ".join(
+                             f"{k} {v['only_untrimmed']} / {v['only_trimmed']}, p={v['p']}"
+                             for k, v in row["paired"].items()))
+        if row.get("misses"):
+            lines.append(f"  misses: {'; '.join(row['misses'])}")
+    lines.append(f"- {report.get('rows', '?')} held-out rows x {report.get('seeds', 1)} seed(s).")
+    lines.append("")
     lines.append(f"Chosen: {report['chosen']} (rule: rubric within {MAX_RUBRIC_DROP} and no "
                  "pass-rate drop on every slice; smallest N that meets it).")
     return "\n".join(lines)
@@ -164,7 +208,8 @@ def markdown(report: dict[str, Any]) -> str:
 def run_report(settings: Settings, sizes: Sequence[int], out_dir: Path,
                datasets: Sequence[Path] | None = None, rows_per_slice: int = 12,
                data: Path = TEST_DATA, say: Callable[[str], Any] = print,
-               measure_speed: bool = True, measure_quality: bool = True) -> dict[str, Any]:
+               measure_speed: bool = True, measure_quality: bool = True,
+               seeds: int = 1) -> dict[str, Any]:
     """Trim the served model for every N in ``sizes``, measure, write trim-report.json/.md."""
     from quantize.trim_corpus import build_corpus
     from quantize.trim_step import DEFAULT_DATASETS, trimmed_name
@@ -183,7 +228,8 @@ def run_report(settings: Settings, sizes: Sequence[int], out_dir: Path,
         f"({measure_quality=}, {measure_speed=})")
     rows = [{"name": "untrimmed", "n_merges": None, "kept": 0, "path": str(model.path),
              "bytes": model.path.stat().st_size,
-             "quality": quality(settings, model.path, sample) if measure_quality else {},
+             "quality": quality(settings, model.path, sample, seeds) if measure_quality
+             else {},
              "speed": speed(settings, model.path, sample[0]["prompt"]) if measure_speed
              else {}}]
     for n in sorted(sizes):
@@ -198,19 +244,22 @@ def run_report(settings: Settings, sizes: Sequence[int], out_dir: Path,
                      "path": str(path), "bytes": path.stat().st_size,
                      "tokenization": tokenization(model.path, path, result.keep, all_rows),
                      "greedy": greedy_identity(greedy, sample, result.keep),
-                     "quality": quality(settings, path, sample) if measure_quality else {},
+                     "quality": quality(settings, path, sample, seeds) if measure_quality
+                     else {},
                      "speed": speed(settings, path, sample[0]["prompt"]) if measure_speed
                      else {}})
         rows[0]["kept"] = result.n_vocab
     base = rows[0]["quality"]
     for row in rows[1:]:
         row["misses"] = meets_rule(base, row["quality"])
+        row["paired"] = paired(base, row["quality"])
     # Without generation the rule cannot be applied: no choice is made from tokens alone.
     chosen = next((row["n_merges"] for row in rows[1:] if not row["misses"]), None) \
         if measure_quality else None
     report = {"model": {"path": str(model.path), "adapter": str(model.lora_path),
                         "prompt_style": settings.model.prompt_style},
-              "rows_per_slice": rows_per_slice, "test_rows": len(all_rows),
+              "rows_per_slice": rows_per_slice, "rows": len(sample), "seeds": seeds,
+              "test_rows": len(all_rows),
               "corpus_texts": len(corpus), "chosen": chosen, "models": rows,
               "seconds": round(time.time() - started, 1)}
     report["markdown"] = markdown(report)

@@ -161,9 +161,11 @@ def _rows(tensor: Any, n_vocab: int) -> np.ndarray:
     return data
 
 
-def _copy(reader: Any, dst: Path, field_value: Callable[[str, Any], Any],
-          tensor_data: Callable[[Any], np.ndarray]) -> None:
-    """Copy a GGUF, letting ``field_value`` replace metadata and ``tensor_data`` tensors."""
+def copy_gguf(reader: Any, dst: Path, field_value: Callable[[str, Any], Any],
+          tensor_data: Callable[[Any], np.ndarray],
+          tensor_type: Callable[[Any], Any] | None = None) -> None:
+    """Copy a GGUF, letting ``field_value`` replace metadata, ``tensor_data`` tensors and
+    ``tensor_type`` their types (asked after every tensor's data)."""
     import gguf
 
     arch = reader.fields["general.architecture"].contents()
@@ -179,7 +181,7 @@ def _copy(reader: Any, dst: Path, field_value: Callable[[str, Any], Any],
     datas = [tensor_data(t) for t in reader.tensors]
     for tensor, data in zip(reader.tensors, datas):
         writer.add_tensor_info(tensor.name, data.shape, data.dtype, data.nbytes,
-                               tensor.tensor_type)
+                               tensor_type(tensor) if tensor_type else tensor.tensor_type)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
@@ -216,7 +218,7 @@ def trim_gguf(reader: Any, vocab: Vocab, keep: np.ndarray, dst: Path) -> dict[st
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".tmp")
     try:
-        _copy(reader, tmp, field_value, tensor_data)
+        copy_gguf(reader, tmp, field_value, tensor_data)
         tmp.replace(dst)  # a reader never sees half a model
     except OSError as exc:
         raise QuantizeError(f"cannot write {dst}: {exc}") from exc

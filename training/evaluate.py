@@ -122,6 +122,38 @@ def gguf_writer(settings: Settings, lora: Path | None, style: str, max_tokens: i
     return write
 
 
+def batched_gguf_writer(settings: Settings, lora: Path | None, style: str, max_tokens: int,
+                        rows: list[dict[str, Any]], campaigns: Campaigns | None = None,
+                        slots: int = 16) -> Writer:
+    """A writer whose emails for ``rows`` (seeds 1000 + index, as run_system asks) are drafted
+    up front, all together on the batched engine: 124 held-out rows take ~2.5 min on 2 cores
+    instead of ~6 min one at a time. Per-email CPU seconds are the engine's busy time / rows."""
+    from workers.batch import BatchEngine, GenRequest
+    from workers.model import resolve_model
+    from workers.prompt import STOP_SEQUENCES
+
+    cfg = settings.model_copy(deep=True)
+    cfg.model.lora_path = lora
+    model = resolve_model(cfg)
+    campaigns = campaigns or Campaigns()
+    prompts = [_prompt(row, campaigns, cfg, style) for row in rows]
+    with BatchEngine(model.path, cfg.model, slots=min(slots, len(rows)),
+                     lora_path=model.lora_path) as engine:
+        results = engine.generate_many([GenRequest(text, max_tokens=max_tokens, seed=1000 + i,
+                                                   stop=STOP_SEQUENCES)
+                                        for i, (text, _, _) in enumerate(prompts)])
+        cpu_per_email = engine.stats().busy_seconds * engine.n_threads / max(1, len(rows))
+    by_seed = {1000 + i: (result, prefill, sender)
+               for i, (result, (_, prefill, sender)) in enumerate(zip(results, prompts))}
+
+    def write(row: dict[str, Any], seed: int) -> Output:
+        result, prefill, sender = by_seed[seed]
+        subject, body = _parse(prefill, result.text, sender)
+        return Output(subject, body, result.seconds, cpu_per_email, result.completion_tokens)
+
+    return write
+
+
 def hf_writer(model_dir: Path, settings: Settings, max_tokens: int,
               campaigns: Campaigns | None = None) -> Writer:
     import torch

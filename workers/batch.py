@@ -153,6 +153,7 @@ class BatchEngine:
                                    lora_path=lora_path, n_threads=n_threads, verbose=verbose)
         self.ctx_per_slot = self._llama.ctx_per_seq
         self.n_batch = self._llama.n_batch
+        self.n_threads = self._llama.n_threads
         self._text = self._llama.text
         self._cond = threading.Condition()
         self._pending: deque[_Seq] = deque()

@@ -22,6 +22,7 @@ from typing import Any
 
 from outreach.errors import ModelError
 from outreach.settings import Settings
+from workers.llama_compat import safe_model_params
 from workers.model import ModelInfo
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ class Generator:
             kwargs["lora_path"] = str(model.lora_path)
         started = time.perf_counter()
         try:
-            self._llama = Llama(**kwargs)
+            with safe_model_params():  # llama.cpp's AMX buffers crash (workers/llama_compat.py)
+                self._llama = Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"cannot load {model.path}: {exc}") from exc
         log.info("loaded %s (%s) in %.1f s, n_ctx=%d threads=%d gpu_layers=%d", model.model_id,

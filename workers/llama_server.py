@@ -39,7 +39,9 @@ def llama_server(model_path: Path, log_path: Path, *, threads: int = 1, n_ctx: i
     stall the server mid-run.
     """
     port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
+    # llama_cpp.server itself, started through workers.llama_compat so that it loads its model
+    # without llama.cpp's AMX buffer type where that crashes.
+    cmd = [sys.executable, "-m", "workers.llama_compat", "--model", str(model_path),
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
            "--n_threads", str(threads), "--n_gpu_layers", str(n_gpu_layers),
            "--verbose", "False",

@@ -40,6 +40,7 @@ def cycle_settings(settings, tmp_path, tiny_model_dir):
     cfg.retrain.runs_dir = tmp_path / "runs"
     cfg.retrain.replay_examples = 30
     cfg.retrain.quant_types = ["Q8_0"]  # the only type a tiny model keeps within the limit
+    cfg.retrain.trim_vocab = 32_000  # off by default; the cycle must run the stage when set
     cfg.registry.uri = str(tmp_path / "registry")
     cfg.gate.eval_examples, cfg.gate.max_tokens = 2, 24
     return cfg

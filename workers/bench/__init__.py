@@ -71,7 +71,7 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
               api_usd_per_m_output: float = API_USD_PER_M_OUTPUT, seed: int = 7,
               rounds: int = 1, extra_rows: Mapping[str, ExtraRow] | None = None,
               progress: bool = True, console: Console | None = None,
-              trimmed: Path | None = None) -> BenchReport:
+              trimmed: Path | None = None, trimmed_folded: bool = False) -> BenchReport:
     """Measure ``rows`` on ``emails`` emails and write bench.json + bench.md.
 
     ``baseline_emails`` runs (a) and (b) on only the first that many prompts (they are ~3x
@@ -88,17 +88,19 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
 
     ``trimmed``: the same model with its vocabulary trimmed (quantize/trim_vocab.py, same
     adapter); rows "ta" and "tc" run (a) and (c) on it in the same rounds, and its own limits
-    are measured beside the untrimmed ones (ceiling keys prefixed "trim_").
+    are measured beside the untrimmed ones (ceiling keys prefixed "trim_"). Those rows load the
+    served adapter unless ``trimmed_folded`` (the adapter is folded into the trimmed file).
     """
     extra_rows = dict(extra_rows or {})
     runners = row_runners()
+    model = resolve_model(settings)
+    trimmed_lora = None if trimmed_folded else model.lora_path
     if trimmed is not None:
         rows = [*rows, *(f"t{key}" for key in TRIMMED_ROWS if key in rows)]
     unknown = {r for r in rows if r.removeprefix("t") not in runners} - set(extra_rows)
     if unknown or emails < 1 or concurrency < 1 or rounds < 1:
         raise ConfigError(f"bench: unknown rows {sorted(unknown)} or emails/concurrency/rounds "
                           "< 1")
-    model = resolve_model(settings)
     threads = settings.model.n_threads or physical_cores()
     work = build_workload(settings, emails, seed, max_tokens)
     prices = Prices(usd_per_vcpu_hour if usd_per_vcpu_hour is not None
@@ -108,7 +110,9 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
         "name": model.model_id, "path": str(model.path), "sha256": model.sha256,
         "n_gpu_layers": settings.model.n_gpu_layers, "max_tokens": work.max_tokens,
         "temperature": work.temperature, "emails": emails, "concurrency": concurrency,
-        "rounds": rounds, "trimmed": str(trimmed) if trimmed else None})
+        "rounds": rounds, "trimmed": str(trimmed) if trimmed else None,
+        "trimmed_adapter": str(trimmed_lora) if trimmed_lora else "folded" if trimmed_folded
+        else None})
     console = console or Console(stderr=True)
     others = OtherLoad()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -124,7 +128,7 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
             if trimmed is not None:
                 trim_ceiling, report.trim_weight_bytes = decode_ceiling(
                     trimmed, settings.model, work.prompts[0], n_threads=threads,
-                    lora_path=model.lora_path, loop_sequences=concurrency)
+                    lora_path=trimmed_lora, loop_sequences=concurrency)
                 ceiling |= {f"trim_{k}": v for k, v in trim_ceiling.items()}
             report.pool_limits(bandwidth, ceiling)
             bar.remove_task(task)
@@ -139,12 +143,13 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
                     row = extra_rows[key](n)
                     bar.advance(task, n)
                 else:
-                    path = trimmed if key != base_key else model.path
+                    path, lora = ((trimmed, trimmed_lora) if key != base_key
+                                  else (model.path, model.lora_path))
                     row = runners[base_key](path, settings.model, work.head(n), concurrency,
-                                            threads, model.lora_path,
-                                            lambda task=task: bar.advance(task))
+                                            threads, lora, lambda task=task: bar.advance(task))
                     if key != base_key:
-                        row.key, row.label = key, f"trimmed vocabulary: {row.label}"
+                        folded = ", adapter folded" if trimmed_folded else ""
+                        row.key, row.label = key, f"trimmed vocabulary{folded}: {row.label}"
                 log.info("bench %srow %s: %d emails in %.1f s", tag, key, row.emails,
                          time.perf_counter() - started)
                 report.pool_row(row)

@@ -113,9 +113,12 @@ def run_llama(model_path: Path, cfg: ModelSettings, work: Workload, clients: int
     ``clients`` is ignored: a ``Llama`` serves one caller at a time."""
     from llama_cpp import Llama
 
-    llm = Llama(model_path=str(model_path), n_ctx=cfg.n_ctx, n_batch=cfg.n_batch,
-                n_threads=threads, n_gpu_layers=cfg.n_gpu_layers, verbose=False,
-                lora_path=str(lora_path) if lora_path else None)
+    from workers.llama_compat import safe_model_params
+
+    with safe_model_params():  # llama.cpp's AMX buffers crash (workers/llama_compat.py)
+        llm = Llama(model_path=str(model_path), n_ctx=cfg.n_ctx, n_batch=cfg.n_batch,
+                    n_threads=threads, n_gpu_layers=cfg.n_gpu_layers, verbose=False,
+                    lora_path=str(lora_path) if lora_path else None)
 
     def run(index: int, prompt: str) -> tuple[int, int]:
         out = llm.create_completion(prompt, max_tokens=work.max_tokens, seed=work.seed + index,
