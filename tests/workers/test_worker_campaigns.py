@@ -68,33 +68,43 @@ def _run(settings, generator, max_messages: int) -> list[dict]:
 
 
 def test_a_campaign_added_from_a_new_yaml_file_is_written_with_its_own_facts(
-        worker_settings, generator, tmp_path, unique):
+        worker_settings, tmp_path, unique):
+    pytest.importorskip("llama_cpp")
+    from outreach.settings import load_settings
+    from workers.engine import Generator
+    from workers.model import resolve_model
+
+    # The default trained miniature (outreach.yaml: campaign adapter, trained prompt), which
+    # is what serves a new campaign. The untuned base copies its few-shot examples too often
+    # for a handful of leads to be sure of a passing draft (0 of 3 on an Intel Xeon).
+    settings = worker_settings.model_copy(update={"model": load_settings().model})
     brief = tmp_path / "tidemark.yaml"
     brief.write_text(NEW_BRIEF.format(unique=unique))
-    campaign = add_campaign(worker_settings, brief)  # what `outreach campaign add` runs
+    campaign = add_campaign(settings, brief)  # what `outreach campaign add` runs
     # Leads whose industries differ, as intake would route them (campaign id + version).
     leads = [dict(lead, campaign=campaign.campaign_id, lead_id=f"tm-{unique}-{i}")
-             for i, lead in enumerate(sample_leads()[i] for i in (13, 18, 5))]
+             for i, lead in enumerate(sample_leads()[i] for i in (13, 18, 5, 0))]
     requests = [dict(make_request(lead), campaign_id=campaign.campaign_id,
                      campaign_version=campaign.version) for lead in leads]
     codec = AvroCodec()
-    produce(worker_settings, TOPIC, [(r["lead"]["lead_id"].encode(),
-                                      codec.encode("GenerationRequest", r)) for r in requests])
-    events = _run(worker_settings, generator, max_messages=len(requests))
+    produce(settings, TOPIC, [(r["lead"]["lead_id"].encode(),
+                               codec.encode("GenerationRequest", r)) for r in requests])
+    with Generator(resolve_model(settings), settings) as miniature:
+        events = _run(settings, miniature, max_messages=len(requests))
     ids = {r["request_id"] for r in requests}
-    seen = Outcomes(worker_settings)
+    seen = Outcomes(settings)
     seen.wait(lambda o: ids <= set(o.by_request()), timeout_s=60).close()
 
     fact_ids = {fact.id for fact in campaign.facts}
     drafts = [d for d in seen.drafts if d["request_id"] in ids]
     letters = [x for x in seen.letters if x["request_id"] in ids]
     assert len(drafts) + len(letters) == len(requests), events
-    assert all(x["error_type"] == "checks_failed" for x in letters)  # the base may fail checks
-    assert drafts, "the untuned base wrote no draft that passed the checks for 3 leads"
+    assert all(x["error_type"] == "checks_failed" for x in letters)  # a draft may fail checks
+    assert drafts, "the default miniature wrote no draft that passed the checks for 4 leads"
     for draft in drafts:
         request = next(r for r in requests if r["request_id"] == draft["request_id"])
         # The prompt the worker used quotes this campaign's block and the chosen facts.
-        prompt = build_prompt(request["lead"], campaign, None, worker_settings)
+        prompt = build_prompt(request["lead"], campaign, None, settings)
         assert draft["prompt_hash"] == prompt.prompt_hash
         assert draft["campaign"] == campaign.campaign_id
         assert draft["campaign_version"] == campaign.version == 1
@@ -108,7 +118,7 @@ def test_a_campaign_added_from_a_new_yaml_file_is_written_with_its_own_facts(
     # Retrieval is per lead: the shipping lead (Nordic Shipping AB) gets the shipping case study.
     shipping = next(r for r in requests if r["lead"]["industry"] == "shipping")
     assert "tm-nordfrost" in build_prompt(shipping["lead"], campaign, None,
-                                          worker_settings).evidence_ids
+                                          settings).evidence_ids
 
 
 def test_unknown_and_retired_campaigns_are_dead_lettered_by_the_worker(
