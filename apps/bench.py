@@ -136,7 +136,7 @@ def trimmed_model(settings: Settings, n_merges: int, out_dir: Path, console: Con
     and with ``fold`` its adapter folded in (quantize/fold_lora.py), made once under
     ``out_dir``/trimmed and reused while its manifest names the same source."""
     from quantize import manifest
-    from quantize.fold_lora import fold as fold_adapter
+    from quantize.fold_lora import fold as fold_adapter, folded_name
     from quantize.trim_step import release_trim, trimmed_name
     from workers.model import resolve_model
 
@@ -149,7 +149,7 @@ def trimmed_model(settings: Settings, n_merges: int, out_dir: Path, console: Con
             release_trim(settings, model.path, path, n_merges, adapter=model.lora_path)
     if not fold or model.lora_path is None:
         return path
-    folded = path.with_name(f"{path.stem}+adapter{path.suffix}")
+    folded = path.with_name(folded_name(path, model.lora_path))
     if not (folded.is_file() and manifest.read(folded).get("inputs", {}).get(
             "adapter", {}).get("sha256") == model.lora_sha256):
         folded.unlink(missing_ok=True)

@@ -108,12 +108,12 @@ def quantize(
 
 def _fold(settings: Settings, gguf: Path, out: Path) -> None:
     """Write ``out``/<gguf stem>+<adapter dir>.gguf: the served adapter folded into ``gguf``."""
-    from quantize.fold_lora import fold
+    from quantize.fold_lora import fold, folded_name
 
     adapter = settings.model.lora_path
     if adapter is None:
         raise typer.BadParameter("--fold-adapter: the settings name no model.lora_path")
-    dst = out / f"{gguf.stem}+{Path(adapter).parent.name or Path(adapter).stem}.gguf"
+    dst = out / folded_name(gguf, Path(adapter))
     with console.status(f"folding {Path(adapter).name} into {gguf.name}..."):
         result = fold(gguf, Path(adapter), dst)
     console.print(f"folded: {result.path} ({result.path.stat().st_size / 1e6:.0f} MB), "
