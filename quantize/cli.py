@@ -41,6 +41,9 @@ def quantize(
     trim_vocab: Annotated[Optional[int], typer.Option(
         help="Also cut each GGUF's vocabulary to the N best merges + the domain's tokens "
              "(a GGUF argument is only trimmed).")] = None,
+    trim_like: Annotated[Optional[Path], typer.Option(
+        help="Rebuild the trim a trim manifest describes (kept ids + sha256 recorded) from the "
+             "served base or a GGUF argument into --out; skipped when already built.")] = None,
     fold_adapter: Annotated[bool, typer.Option(
         help="With --trim-vocab on the served model: also write a copy with the served LoRA "
              "adapter folded in (<name>+<adapter>.gguf; serve it with no lora_path).")] = False,
@@ -50,6 +53,12 @@ def quantize(
     sizes: Annotated[str, typer.Option(help="N values for --trim-vocab-report.")] = "16000,32000,64000",
     eval_rows: Annotated[int, typer.Option(help="Held-out rows per script slice "
                                            "(--trim-vocab-report; 0 = all).")] = 12,
+    trimmed_adapter: Annotated[Optional[Path], typer.Option(
+        help="--trim-vocab-report: an adapter.gguf trained on one of the trims (`outreach train "
+             "--base <trimmed.gguf>`), used for that trim instead of the served one.")] = None,
+    untrimmed_adapter: Annotated[Optional[list[Path]], typer.Option(
+        help="--trim-vocab-report: also draft the untrimmed model with this adapter (a control "
+             "trained like --trimmed-adapter; repeatable), paired with the served one.")] = None,
     eval_seeds: Annotated[int, typer.Option(help="--trim-vocab-report: drafts per held-out row "
                                             "(seeds 1000+i, the same for every model).")] = 1,
     report_speed: Annotated[bool, typer.Option(help="--trim-vocab-report: also the decode "
@@ -76,8 +85,16 @@ def quantize(
         report = run_report(settings, [int(n) for n in sizes.split(",")], out,
                             datasets=dataset, rows_per_slice=eval_rows, say=console.print,
                             measure_speed=report_speed, measure_quality=report_quality,
-                            seeds=eval_seeds)
+                            seeds=eval_seeds, trimmed_adapter=trimmed_adapter,
+                            untrimmed_adapters=untrimmed_adapter or ())
         typer.echo(report["markdown"])
+        return
+    if trim_like is not None:
+        from quantize.trim_vocab import trim_like as rebuild
+        from workers.model import default_model_path
+
+        path = rebuild(model_dir or default_model_path(), trim_like, out)
+        console.print(f"trim rebuilt as recorded: {path} ({path.stat().st_size / 1e6:.0f} MB)")
         return
     if model_dir is None or model_dir.suffix == ".gguf":
         if trim_vocab is None:

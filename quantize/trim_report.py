@@ -61,10 +61,11 @@ def tokenization(full: Path, trimmed: Path, keep: Any, rows: list[dict[str, Any]
 
 
 def quality(settings: Settings, gguf: Path, rows: list[dict[str, Any]],
-            seeds: int = 1) -> dict[str, Any]:
-    """Rubric and pass rate by slice of ``gguf`` + the served adapter on ``rows``, each row
-    drafted ``seeds`` times (seed 1000 + index, the same for every model compared), all on the
-    batched engine. ``passes`` keeps each email's pass/fail in row order for paired tests."""
+            seeds: int = 1, adapter: Path | None = None) -> dict[str, Any]:
+    """Rubric and pass rate by slice of ``gguf`` + ``adapter`` (default: the served one) on
+    ``rows``, each row drafted ``seeds`` times (seed 1000 + index, the same for every model
+    compared), all on the batched engine. ``passes`` keeps each email's pass/fail in row order
+    for paired tests."""
     from training import evaluate
 
     cfg = settings.model_copy(deep=True)
@@ -72,7 +73,7 @@ def quality(settings: Settings, gguf: Path, rows: list[dict[str, Any]],
     style = "fewshot" if settings.model.prompt_style == "few_shot" else "trained"
     repeated = [row for _ in range(max(1, seeds)) for row in rows]
     campaigns = evaluate.Campaigns()
-    writer = evaluate.batched_gguf_writer(cfg, settings.model.lora_path, style,
+    writer = evaluate.batched_gguf_writer(cfg, adapter or settings.model.lora_path, style,
                                           settings.gate.max_tokens, repeated, campaigns)
     result = evaluate.run_system(gguf.name, writer, repeated, campaigns,
                                  settings.worker.usd_per_vcpu_hour)
@@ -108,6 +109,31 @@ def paired(base: dict[str, Any], candidate: dict[str, Any]) -> dict[str, dict[st
         p = min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
         out[key] = {"only_untrimmed": only_base, "only_trimmed": only_cand, "p": round(p, 4)}
     return out
+
+
+def trained_on(adapter: Path) -> tuple[Path, int]:
+    """(the trimmed GGUF, its N) an adapter trained by `outreach train` was trained on, from
+    the manifest.json beside adapter.gguf and the trim's own manifest; the GGUF must still have
+    the sha256 training recorded: an adapter trained on a trimmed vocabulary only fits a GGUF
+    with exactly those token ids."""
+    from outreach.hashing import file_sha256
+    from quantize.manifest import manifest_path
+
+    manifest = adapter.parent / "manifest.json"
+    try:
+        base = json.loads(manifest.read_text())["base"]
+        path, sha = Path(base["path"]), str(base["sha256"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise QuantizeError(f"{adapter}: no training manifest naming its base ({manifest}); "
+                            "--trimmed-adapter takes an `outreach train` output") from exc
+    if not path.is_file() or file_sha256(path) != sha:
+        raise QuantizeError(f"{adapter} was trained on {path} (sha256 {sha[:16]}...), which is "
+                            "gone or has changed")
+    try:
+        n_merges = int(json.loads(manifest_path(path).read_text())["recipe"]["n_merges"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise QuantizeError(f"{path} is not a vocabulary trim with a manifest") from exc
+    return path, n_merges
 
 
 def speed(settings: Settings, gguf: Path, prompt: str) -> dict[str, float]:
@@ -188,7 +214,8 @@ def markdown(report: dict[str, Any]) -> str:
                      f"{share('prompts')} | {share('emails')} | {growth} | {dropped} | "
                      f"{trio('rubric', '.3f')} | {trio('pass_rate', '.0%')} | "
                      f"{trio('identical_share', '.0%', row.get('greedy', {}))} | "
-                     f"{s.get('logits_all_tok_s', 0):.0f} | {s.get('bare_loop_tok_s', 0):.0f} |")
+                     + (f"{s['logits_all_tok_s']:.0f} | {s['bare_loop_tok_s']:.0f} |"
+                        if s else "- | - |"))
     lines.append("")
     for row in report["models"][1:]:
         if row.get("paired"):
@@ -209,19 +236,47 @@ def run_report(settings: Settings, sizes: Sequence[int], out_dir: Path,
                datasets: Sequence[Path] | None = None, rows_per_slice: int = 12,
                data: Path = TEST_DATA, say: Callable[[str], Any] = print,
                measure_speed: bool = True, measure_quality: bool = True,
-               seeds: int = 1) -> dict[str, Any]:
-    """Trim the served model for every N in ``sizes``, measure, write trim-report.json/.md."""
+               seeds: int = 1, trimmed_adapter: Path | None = None,
+               untrimmed_adapters: Sequence[Path] = ()) -> dict[str, Any]:
+    """Trim the served model for every N in ``sizes``, measure, write trim-report.json/.md.
+
+    ``trimmed_adapter``: an adapter trained on a trim (`outreach train --base <trimmed.gguf>`);
+    that trim is measured, drafted with it, instead of trims for ``sizes`` drafted with the
+    served adapter (which was trained on the untrimmed tokenization). ``untrimmed_adapters``: more adapters drafted on the
+    untrimmed model as rows of their own (e.g. an untrimmed control trained on the same data
+    and schedule as ``trimmed_adapter``), each paired with the served one."""
     from quantize.trim_corpus import build_corpus
     from quantize.trim_step import DEFAULT_DATASETS, trimmed_name
-    from quantize.trim_vocab import trim
+    from quantize.manifest import manifest_path
+    from quantize.trim_vocab import TrimResult, kept_ids, read_vocab, trim
     from workers.model import resolve_model
     from workers.prompt import STOP_SEQUENCES
 
     model = resolve_model(settings)
     sample, all_rows = eval_rows(data, rows_per_slice)
-    corpus = build_corpus(settings, datasets=list(datasets or DEFAULT_DATASETS))
+    corpus = build_corpus(settings, datasets=list(datasets or DEFAULT_DATASETS)) \
+        if trimmed_adapter is None else []
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
+    trims: dict[int, tuple[Path, Any]] = {}
+    own: dict[int, Path] = {}
+    if trimmed_adapter is not None:
+        # The trim that adapter was trained on, byte for byte (its training manifest names the
+        # GGUF and its sha256): re-trimming could differ where the corpus does.
+        path, n_merges = trained_on(trimmed_adapter)
+        import gguf
+
+        n_vocab = len(read_vocab(gguf.GGUFReader(model.path)))
+        trims[n_merges] = (path, TrimResult(path, manifest_path(path),
+                                            kept_ids(model.path, path), n_vocab, {}, None))
+        own[n_merges] = trimmed_adapter
+    for n in sorted(sizes) if trimmed_adapter is None else ():
+        path = out_dir / trimmed_name(model.path, n)
+        if path.exists():
+            path.unlink()  # a report always measures fresh files
+            path.with_name(path.name + ".manifest.json").unlink(missing_ok=True)
+        trims[n] = (path, trim(model.path, path, n, corpus, adapter=model.lora_path,
+                               required_texts=STOP_SEQUENCES))
     say(f"greedy emails of the untrimmed model for {len(sample)} held-out rows")
     greedy = greedy_outputs(settings, model.path, sample)
     say(f"untrimmed {model.path.name}: quality on {len(sample)} held-out rows, speed "
@@ -232,31 +287,40 @@ def run_report(settings: Settings, sizes: Sequence[int], out_dir: Path,
              else {},
              "speed": speed(settings, model.path, sample[0]["prompt"]) if measure_speed
              else {}}]
-    for n in sorted(sizes):
-        path = out_dir / trimmed_name(model.path, n)
-        if path.exists():
-            path.unlink()  # a report always measures fresh files
-            path.with_name(path.name + ".manifest.json").unlink(missing_ok=True)
-        result = trim(model.path, path, n, corpus, adapter=model.lora_path,
-                      required_texts=STOP_SEQUENCES)
-        say(f"N={n}: {len(result.keep):,} tokens kept; measuring")
-        rows.append({"name": f"trim {n // 1000}k", "n_merges": n, "kept": len(result.keep),
+    for extra in untrimmed_adapters:
+        say(f"untrimmed with {extra}")
+        rows.append({"name": f"untrimmed, {extra.parent.name}", "n_merges": None, "kept": 0,
+                     "adapter": str(extra), "path": str(model.path),
+                     "bytes": model.path.stat().st_size,
+                     "quality": quality(settings, model.path, sample, seeds, extra)
+                     if measure_quality else {}, "speed": {}})
+    for n, (path, result) in trims.items():
+        adapter = own.get(n)
+        say(f"N={n}: {len(result.keep):,} tokens kept; measuring"
+            + (f" with {adapter}" if adapter else ""))
+        rows.append({"name": f"trim {n // 1000}k" + (", own adapter" if adapter else ""),
+                     "n_merges": n, "kept": len(result.keep), "adapter": str(adapter or
+                                                                            model.lora_path),
                      "path": str(path), "bytes": path.stat().st_size,
                      "tokenization": tokenization(model.path, path, result.keep, all_rows),
                      "greedy": greedy_identity(greedy, sample, result.keep),
-                     "quality": quality(settings, path, sample, seeds) if measure_quality
-                     else {},
+                     "quality": quality(settings, path, sample, seeds, adapter)
+                     if measure_quality else {},
                      "speed": speed(settings, path, sample[0]["prompt"]) if measure_speed
                      else {}})
         rows[0]["kept"] = result.n_vocab
+    for row in rows:
+        row["kept"] = row["kept"] or rows[0]["kept"]
     base = rows[0]["quality"]
     for row in rows[1:]:
         row["misses"] = meets_rule(base, row["quality"])
         row["paired"] = paired(base, row["quality"])
     # Without generation the rule cannot be applied: no choice is made from tokens alone.
-    chosen = next((row["n_merges"] for row in rows[1:] if not row["misses"]), None) \
+    chosen = next((row["n_merges"] for row in rows[1:]
+                   if row["n_merges"] and not row["misses"]), None) \
         if measure_quality else None
     report = {"model": {"path": str(model.path), "adapter": str(model.lora_path),
+                        "trimmed_adapter": str(trimmed_adapter) if trimmed_adapter else None,
                         "prompt_style": settings.model.prompt_style},
               "rows_per_slice": rows_per_slice, "rows": len(sample), "seeds": seeds,
               "test_rows": len(all_rows),

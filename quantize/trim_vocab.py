@@ -245,6 +245,79 @@ class TrimResult:
     held_out_coverage: dict[str, Any] | None
 
 
+def id_ranges(keep: np.ndarray) -> str:
+    """Sorted ids as runs, "0-3,5-493,...": a 32k trim's 55k ids are ~3,700 runs (~35 kB), so a
+    manifest can carry the exact cut and the trim can be rebuilt without its corpus."""
+    ids = np.asarray(keep, dtype=np.int64)
+    if len(ids) == 0:
+        return ""
+    breaks = np.flatnonzero(np.diff(ids) != 1)
+    starts = np.concatenate(([ids[0]], ids[breaks + 1]))
+    ends = np.concatenate((ids[breaks], [ids[-1]]))
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in zip(starts, ends))
+
+
+def ids_of_ranges(ranges: str) -> np.ndarray:
+    runs = [[int(x) for x in run.split("-")] for run in ranges.split(",") if run]
+    return np.concatenate([np.arange(r[0], r[-1] + 1, dtype=np.int64) for r in runs]) \
+        if runs else np.empty(0, dtype=np.int64)
+
+
+def trim_like(src: Path, trim_manifest: Path, out_dir: Path) -> Path:
+    """Rebuild the trim ``trim_manifest`` describes from ``src`` as ``out_dir``/<its recorded
+    file name>, byte for byte: same source
+    sha256, the recorded kept ids, the recorded output sha256 (checked). A committed adapter
+    trained on a trimmed vocabulary ships that manifest, so every machine serves it on exactly
+    the ids it was trained on, whatever the corpus would give there today."""
+    import json
+
+    import gguf
+
+    from outreach.hashing import file_sha256
+    from quantize.manifest import manifest_path
+
+    try:
+        recorded = json.loads(Path(trim_manifest).read_text())
+        source_sha = recorded["inputs"]["source"]["sha256"]
+        ranges, output_sha = recorded["recipe"]["kept_ranges"], recorded["output"]["sha256"]
+        dst = Path(out_dir) / Path(recorded["file"]).name
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise QuantizeError(f"{trim_manifest} is not a trim manifest with kept_ranges") from exc
+    if file_sha256(src) != source_sha:
+        raise QuantizeError(f"{src} is not the source of {trim_manifest} (sha256 "
+                            f"{source_sha[:16]}...)")
+    if dst.exists():
+        if file_sha256(dst) == output_sha:
+            return dst  # already built: setup and the workers call this on every start
+        raise QuantizeError(f"{dst} exists and is not the trim {trim_manifest} describes")
+    reader = gguf.GGUFReader(src)
+    trim_gguf(reader, read_vocab(reader), ids_of_ranges(ranges), dst)
+    del reader
+    if file_sha256(dst) != output_sha:
+        dst.unlink()
+        raise QuantizeError(f"rebuilding {trim_manifest} gave another file than recorded")
+    manifest_path(dst).write_text(json.dumps(recorded, indent=2) + "\n")
+    return dst
+
+
+def kept_ids(src: Path, trimmed: Path) -> np.ndarray:
+    """The ``src`` ids a trimmed GGUF kept (new id = position), read back from its tokens: a
+    trim keeps the original order, so each kept token is found by walking ``src`` forward."""
+    import gguf
+
+    full = read_vocab(gguf.GGUFReader(src)).tokens
+    small = read_vocab(gguf.GGUFReader(trimmed)).tokens
+    keep, at = np.empty(len(small), dtype=np.int64), 0
+    for new, token in enumerate(small):
+        while at < len(full) and full[at] != token:
+            at += 1
+        if at == len(full):
+            raise QuantizeError(f"{trimmed} is not a trim of {src}: token {new} {token!r} is "
+                                "not in it (in order)")
+        keep[new], at = at, at + 1
+    return keep
+
+
 def trim(src: Path, dst: Path, n_merges: int, corpus: list[str],
          held_out: list[str] | None = None, adapter: Path | None = None,
          required_texts: Iterable[str] = ()) -> TrimResult:
@@ -285,7 +358,8 @@ def trim(src: Path, dst: Path, n_merges: int, corpus: list[str],
         dst, kind="vocab-trim", inputs=inputs,
         recipe={"n_merges": n_merges, "corpus_texts": len(corpus),
                 "keeps": "specials, chat markers, byte/user-defined tokens, alphabet, top "
-                         "merges, corpus tokens + merge pieces"},
+                         "merges, corpus tokens + merge pieces",
+                "kept_ranges": id_ranges(keep)},
         output={"sha256": file_sha256(dst), "bytes": dst.stat().st_size,
                 "seconds": round(seconds, 2)},
         metrics={"n_vocab_source": len(vocab), "kept": len(keep),

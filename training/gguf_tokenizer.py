@@ -88,6 +88,7 @@ def write_sentencepiece(gguf_path: Path, out_dir: Path) -> dict[str, Any]:
     except OSError as exc:
         raise TrainingError(f"cannot write the tokenizer model to {out_dir}: {exc}") from exc
     return {"source": str(gguf_path), "tokens": len(tokens), "user_defined": len(added),
+            "has_mask": "<mask>" in added or "<mask>" in set(tokens),
             "architecture": _gguf_field(reader, "general.architecture"),
             "specials": {name: tokens[ids[key]] for name, key in (
                 ("bos", "bos"), ("eos", "eos"), ("unk", "unknown"), ("pad", "padding"))
@@ -110,6 +111,10 @@ def tokenizer_from_gguf(gguf_path: Path, out_dir: Path) -> Any:
     info = write_sentencepiece(gguf_path, out_dir)
     specials = {f"{name}_token": info["specials"][name]
                 for name in ("bos", "eos", "unk", "pad") if name in info["specials"]}
+    if not info["has_mask"]:
+        # GemmaTokenizer otherwise appends a "<mask>" token past the model's vocabulary (a
+        # vocabulary-trimmed GGUF drops Gemma's unused <mask>): an id the model has no row for.
+        specials["mask_token"] = None
     (out_dir / "tokenizer_config.json").write_text(
         json.dumps({"tokenizer_class": "GemmaTokenizer", **specials}))
     try:

@@ -1,8 +1,15 @@
-"""The trim report's rule and its paired comparison (pure functions over scored emails)."""
+"""The trim report's rule, its paired comparison (pure functions over scored emails) and how it
+finds the GGUF an adapter was trained on."""
 
 from __future__ import annotations
 
-from quantize.trim_report import meets_rule, paired
+import json
+
+import pytest
+
+from outreach.errors import QuantizeError
+from outreach.hashing import file_sha256
+from quantize.trim_report import meets_rule, paired, trained_on
 
 
 def _quality(passes: list[tuple[str, bool]]) -> dict:
@@ -36,3 +43,21 @@ def test_rule_names_every_slice_that_drops():
     assert not any(m.startswith("non_latin") for m in misses)
     worse["non_latin"]["rubric"] = 0.88
     assert any(m.startswith("non_latin: rubric") for m in meets_rule(base, worse))
+
+
+def test_trained_on_reads_the_adapters_base_and_checks_it_is_unchanged(tmp_path):
+    adapter = tmp_path / "run" / "adapter.gguf"
+    adapter.parent.mkdir()
+    adapter.write_bytes(b"GGUF")
+    with pytest.raises(QuantizeError, match="no training manifest"):
+        trained_on(adapter)
+    trimmed = tmp_path / "model-trim32k.gguf"
+    trimmed.write_bytes(b"trimmed weights")
+    (tmp_path / "model-trim32k.gguf.manifest.json").write_text(
+        json.dumps({"kind": "vocab-trim", "recipe": {"n_merges": 32000}}))
+    (adapter.parent / "manifest.json").write_text(json.dumps(
+        {"base": {"path": str(trimmed), "sha256": file_sha256(trimmed)}}))
+    assert trained_on(adapter) == (trimmed, 32000)
+    trimmed.write_bytes(b"another trim")  # re-trimmed since: other ids, so refused
+    with pytest.raises(QuantizeError, match="has changed"):
+        trained_on(adapter)

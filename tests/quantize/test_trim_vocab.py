@@ -146,6 +146,24 @@ def test_dropped_tokens_fall_back_to_pieces_of_the_same_text(gemma_gguf, trimmed
         assert b"".join(pieces.piece(i) for i in ids).decode() == text
 
 
+def test_training_tokenizer_of_the_trim_gives_llama_cpp_ids(trimmed, settings, tmp_path):
+    """`outreach train --base <trimmed.gguf>` tokenizes with the trim's own vocabulary, so an
+    adapter trained there sees the ids the trimmed GGUF serves: same ids as llama.cpp on a
+    trained prompt and on names the trim splits into pieces (issue 14, item 5)."""
+    from quantize.vocab_tokens import VocabOnly
+    from training.gguf_tokenizer import tokenizer_from_gguf
+
+    tokenizer = tokenizer_from_gguf(trimmed.path, tmp_path / "tok")
+    assert len(tokenizer) == len(trimmed.keep)
+    texts = [_prompt(settings), "Hi Ярослава, 山田さん and Θεοδώρα: Reconnaissance",
+             "Subject: Nguyễn Thị Minh Khai at Żółć Sp. z o.o.\n\nHi Søren,\n\nBest,\nAïcha"]
+    with VocabOnly(trimmed.path) as small:
+        for text in texts:
+            expected = small.tokenize(text, add_bos=False)
+            assert tokenizer(text, add_special_tokens=False)["input_ids"] == expected, text
+            assert max(expected) < len(trimmed.keep)
+
+
 def _greedy(path: Path, settings, prompt: str, lora: Path | None, n: int = 40) -> list[int]:
     from workers.batch_context import LlamaContext, decode_tokens
 
@@ -184,6 +202,26 @@ def test_greedy_matches_until_the_first_dropped_token(gemma_gguf, trimmed, setti
     upto = next((i for i, token in enumerate(full) if token not in kept), len(full))
     assert upto >= 8, "precondition: a stretch of kept tokens to compare"
     assert small[:upto] == full[:upto]
+
+
+def test_the_manifest_rebuilds_the_same_file_without_the_corpus(gemma_gguf, trimmed, tmp_path):
+    """A committed adapter trained on a trim ships the trim's manifest; every machine rebuilds
+    exactly that file from the base (kept ids recorded as runs), whatever its corpus gives."""
+    from outreach.hashing import file_sha256
+    from quantize.trim_vocab import ids_of_ranges, trim_like
+
+    recorded = json.loads(trimmed.manifest.read_text())
+    assert (ids_of_ranges(recorded["recipe"]["kept_ranges"]) == trimmed.keep).all()
+    rebuilt = trim_like(gemma_gguf, trimmed.manifest, tmp_path / "rebuilt")
+    assert rebuilt == tmp_path / "rebuilt" / trimmed.path.name
+    assert file_sha256(rebuilt) == file_sha256(trimmed.path) == recorded["output"]["sha256"]
+    assert trim_like(gemma_gguf, trimmed.manifest, rebuilt.parent) == rebuilt  # built: kept
+    with pytest.raises(QuantizeError, match="is not the source"):
+        trim_like(trimmed.path, trimmed.manifest, tmp_path / "other")
+    (tmp_path / "stale").mkdir()
+    (tmp_path / "stale" / trimmed.path.name).write_bytes(b"an older trim")
+    with pytest.raises(QuantizeError, match="exists and is not"):
+        trim_like(gemma_gguf, trimmed.manifest, tmp_path / "stale")
 
 
 def test_refuses_to_overwrite(gemma_gguf, trimmed):
