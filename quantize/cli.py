@@ -56,9 +56,6 @@ def quantize(
     trimmed_adapter: Annotated[Optional[Path], typer.Option(
         help="--trim-vocab-report: an adapter.gguf trained on one of the trims (`outreach train "
              "--base <trimmed.gguf>`), used for that trim instead of the served one.")] = None,
-    untrimmed_adapter: Annotated[Optional[list[Path]], typer.Option(
-        help="--trim-vocab-report: also draft the untrimmed model with this adapter (a control "
-             "trained like --trimmed-adapter; repeatable), paired with the served one.")] = None,
     eval_seeds: Annotated[int, typer.Option(help="--trim-vocab-report: drafts per held-out row "
                                             "(seeds 1000+i, the same for every model).")] = 1,
     report_speed: Annotated[bool, typer.Option(help="--trim-vocab-report: also the decode "
@@ -85,8 +82,7 @@ def quantize(
         report = run_report(settings, [int(n) for n in sizes.split(",")], out,
                             datasets=dataset, rows_per_slice=eval_rows, say=console.print,
                             measure_speed=report_speed, measure_quality=report_quality,
-                            seeds=eval_seeds, trimmed_adapter=trimmed_adapter,
-                            untrimmed_adapters=untrimmed_adapter or ())
+                            seeds=eval_seeds, trimmed_adapter=trimmed_adapter)
         typer.echo(report["markdown"])
         return
     if trim_like is not None:

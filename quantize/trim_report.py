@@ -236,15 +236,12 @@ def run_report(settings: Settings, sizes: Sequence[int], out_dir: Path,
                datasets: Sequence[Path] | None = None, rows_per_slice: int = 12,
                data: Path = TEST_DATA, say: Callable[[str], Any] = print,
                measure_speed: bool = True, measure_quality: bool = True,
-               seeds: int = 1, trimmed_adapter: Path | None = None,
-               untrimmed_adapters: Sequence[Path] = ()) -> dict[str, Any]:
+               seeds: int = 1, trimmed_adapter: Path | None = None) -> dict[str, Any]:
     """Trim the served model for every N in ``sizes``, measure, write trim-report.json/.md.
 
     ``trimmed_adapter``: an adapter trained on a trim (`outreach train --base <trimmed.gguf>`);
     that trim is measured, drafted with it, instead of trims for ``sizes`` drafted with the
-    served adapter (which was trained on the untrimmed tokenization). ``untrimmed_adapters``: more adapters drafted on the
-    untrimmed model as rows of their own (e.g. an untrimmed control trained on the same data
-    and schedule as ``trimmed_adapter``), each paired with the served one."""
+    served adapter (which was trained on the untrimmed tokenization)."""
     from quantize.trim_corpus import build_corpus
     from quantize.trim_step import DEFAULT_DATASETS, trimmed_name
     from quantize.manifest import manifest_path
@@ -287,13 +284,6 @@ def run_report(settings: Settings, sizes: Sequence[int], out_dir: Path,
              else {},
              "speed": speed(settings, model.path, sample[0]["prompt"]) if measure_speed
              else {}}]
-    for extra in untrimmed_adapters:
-        say(f"untrimmed with {extra}")
-        rows.append({"name": f"untrimmed, {extra.parent.name}", "n_merges": None, "kept": 0,
-                     "adapter": str(extra), "path": str(model.path),
-                     "bytes": model.path.stat().st_size,
-                     "quality": quality(settings, model.path, sample, seeds, extra)
-                     if measure_quality else {}, "speed": {}})
     for n, (path, result) in trims.items():
         adapter = own.get(n)
         say(f"N={n}: {len(result.keep):,} tokens kept; measuring"
@@ -309,15 +299,12 @@ def run_report(settings: Settings, sizes: Sequence[int], out_dir: Path,
                      "speed": speed(settings, path, sample[0]["prompt"]) if measure_speed
                      else {}})
         rows[0]["kept"] = result.n_vocab
-    for row in rows:
-        row["kept"] = row["kept"] or rows[0]["kept"]
     base = rows[0]["quality"]
     for row in rows[1:]:
         row["misses"] = meets_rule(base, row["quality"])
         row["paired"] = paired(base, row["quality"])
     # Without generation the rule cannot be applied: no choice is made from tokens alone.
-    chosen = next((row["n_merges"] for row in rows[1:]
-                   if row["n_merges"] and not row["misses"]), None) \
+    chosen = next((row["n_merges"] for row in rows[1:] if not row["misses"]), None) \
         if measure_quality else None
     report = {"model": {"path": str(model.path), "adapter": str(model.lora_path),
                         "trimmed_adapter": str(trimmed_adapter) if trimmed_adapter else None,
