@@ -256,17 +256,15 @@ def run_report(settings: Settings, sizes: Sequence[int], out_dir: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     trims: dict[int, tuple[Path, Any]] = {}
-    own: dict[int, Path] = {}
     if trimmed_adapter is not None:
+        import gguf
+
         # The trim that adapter was trained on, byte for byte (its training manifest names the
         # GGUF and its sha256): re-trimming could differ where the corpus does.
         path, n_merges = trained_on(trimmed_adapter)
-        import gguf
-
         n_vocab = len(read_vocab(gguf.GGUFReader(model.path)))
         trims[n_merges] = (path, TrimResult(path, manifest_path(path),
                                             kept_ids(model.path, path), n_vocab, {}, None))
-        own[n_merges] = trimmed_adapter
     for n in sorted(sizes) if trimmed_adapter is None else ():
         path = out_dir / trimmed_name(model.path, n)
         if path.exists():
@@ -285,7 +283,7 @@ def run_report(settings: Settings, sizes: Sequence[int], out_dir: Path,
              "speed": speed(settings, model.path, sample[0]["prompt"]) if measure_speed
              else {}}]
     for n, (path, result) in trims.items():
-        adapter = own.get(n)
+        adapter = trimmed_adapter  # set only when the one trim measured is the adapter's own
         say(f"N={n}: {len(result.keep):,} tokens kept; measuring"
             + (f" with {adapter}" if adapter else ""))
         rows.append({"name": f"trim {n // 1000}k" + (", own adapter" if adapter else ""),
