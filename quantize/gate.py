@@ -126,6 +126,7 @@ def evaluate_candidate(gguf: Path, heldout_rows: list[dict[str, Any]], settings:
     brief = brief or load_brief(settings.training.brief_path)
     cfg = settings.model_copy(deep=True)
     cfg.model.gguf_path, cfg.model.lora_path = Path(gguf), lora
+    cfg.model.trimmed_path = None  # a trim is cut from one network: not this candidate's
     cfg.model.prompt_style = style  # a released miniature is served with the trained prompt
     say = progress or (lambda _msg: None)
     say(f"gate: writing {len(rows)} emails with {Path(gguf).name}")

@@ -61,15 +61,18 @@ def tokenization(full: Path, trimmed: Path, keep: Any, rows: list[dict[str, Any]
 
 
 def quality(settings: Settings, gguf: Path, rows: list[dict[str, Any]],
-            seeds: int = 1, adapter: Path | None = None) -> dict[str, Any]:
+            seeds: int = 1, adapter: Path | None = None,
+            head_of: Path | None = None) -> dict[str, Any]:
     """Rubric and pass rate by slice of ``gguf`` + ``adapter`` (default: the served one) on
     ``rows``, each row drafted ``seeds`` times (seed 1000 + index, the same for every model
     compared), all on the batched engine. ``passes`` keeps each email's pass/fail in row order
-    for paired tests."""
+    for paired tests. ``head_of``: serve the trim ``gguf`` as a head cut of that source model
+    (workers/trimmed_head.py) instead of as a model of its own."""
     from training import evaluate
 
     cfg = settings.model_copy(deep=True)
-    cfg.model.gguf_path = gguf
+    cfg.model.gguf_path = head_of or gguf
+    cfg.model.trimmed_path = gguf if head_of is not None else None
     style = "fewshot" if settings.model.prompt_style == "few_shot" else "trained"
     repeated = [row for _ in range(max(1, seeds)) for row in rows]
     campaigns = evaluate.Campaigns()
@@ -236,12 +239,16 @@ def run_report(settings: Settings, sizes: Sequence[int], out_dir: Path,
                datasets: Sequence[Path] | None = None, rows_per_slice: int = 12,
                data: Path = TEST_DATA, say: Callable[[str], Any] = print,
                measure_speed: bool = True, measure_quality: bool = True,
-               seeds: int = 1, trimmed_adapter: Path | None = None) -> dict[str, Any]:
+               seeds: int = 1, trimmed_adapter: Path | None = None,
+               head: bool = True) -> dict[str, Any]:
     """Trim the served model for every N in ``sizes``, measure, write trim-report.json/.md.
 
     ``trimmed_adapter``: an adapter trained on a trim (`outreach train --base <trimmed.gguf>`);
     that trim is measured, drafted with it, instead of trims for ``sizes`` drafted with the
-    served adapter (which was trained on the untrimmed tokenization)."""
+    served adapter (which was trained on the untrimmed tokenization).
+
+    ``head``: draft each trim as the engine serves it, a head cut of the untrimmed model
+    (``model.trimmed_path``); False drafts it as a model of its own (its own tokenization)."""
     from quantize.trim_corpus import build_corpus
     from quantize.trim_step import DEFAULT_DATASETS, trimmed_name
     from quantize.manifest import manifest_path
@@ -286,13 +293,15 @@ def run_report(settings: Settings, sizes: Sequence[int], out_dir: Path,
         adapter = trimmed_adapter  # set only when the one trim measured is the adapter's own
         say(f"N={n}: {len(result.keep):,} tokens kept; measuring"
             + (f" with {adapter}" if adapter else ""))
-        rows.append({"name": f"trim {n // 1000}k" + (", own adapter" if adapter else ""),
+        head_of = model.path if head and adapter is None else None
+        rows.append({"name": f"trim {n // 1000}k" + (", own adapter" if adapter else "")
+                     + (", head cut" if head_of else ""),
                      "n_merges": n, "kept": len(result.keep), "adapter": str(adapter or
                                                                             model.lora_path),
                      "path": str(path), "bytes": path.stat().st_size,
                      "tokenization": tokenization(model.path, path, result.keep, all_rows),
                      "greedy": greedy_identity(greedy, sample, result.keep),
-                     "quality": quality(settings, path, sample, seeds, adapter)
+                     "quality": quality(settings, path, sample, seeds, adapter, head_of)
                      if measure_quality else {},
                      "speed": speed(settings, path, sample[0]["prompt"]) if measure_speed
                      else {}})

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from outreach.errors import QuantizeError
+from workers.trimmed_head import ids_of_ranges  # noqa: F401  (the inverse of id_ranges)
 
 log = logging.getLogger(__name__)
 
@@ -255,12 +256,6 @@ def id_ranges(keep: np.ndarray) -> str:
     starts = np.concatenate(([ids[0]], ids[breaks + 1]))
     ends = np.concatenate((ids[breaks], [ids[-1]]))
     return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in zip(starts, ends))
-
-
-def ids_of_ranges(ranges: str) -> np.ndarray:
-    runs = [[int(x) for x in run.split("-")] for run in ranges.split(",") if run]
-    return np.concatenate([np.arange(r[0], r[-1] + 1, dtype=np.int64) for r in runs]) \
-        if runs else np.empty(0, dtype=np.int64)
 
 
 def trim_like(src: Path, trim_manifest: Path, out_dir: Path) -> Path:

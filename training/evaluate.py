@@ -110,6 +110,7 @@ def gguf_writer(settings: Settings, lora: Path | None, style: str, max_tokens: i
 
     cfg = settings.model_copy(deep=True)
     cfg.model.lora_path = lora
+    cfg.model.trimmed_path = None  # llama-cpp-python's Llama has no head cut: the full model
     generator = Generator(resolve_model(cfg), cfg)
     campaigns = campaigns or Campaigns()
 

@@ -15,7 +15,9 @@ How:
   Sampling is per sequence, in C (workers/sampling.py).
 - llama.cpp cuts a multi-stream batch into ubatches of equally many tokens from *consecutive*
   sequence ids, one pass over the weights each. Hence: a request is prefilled in calls of its
-  own when admitted (a prompt chunk would not share the decoders' pass anyway), and running
+  own when admitted (a prompt chunk would not share the decoders' pass anyway), all but its last
+  token, which joins the next step like a sampled token (its logits come from the kernels every
+  later token's do, and a trimmed head gets its hidden state: workers/trimmed_head.py); running
   sequences are kept on ids 0..k-1 (a gap is refilled by the next queued request or closed by
   moving the last sequence's KV stream into it), so every step is one pass.
 - Continuous batching: a finished sequence frees its slot (``llama_memory_seq_rm``) and a
@@ -50,8 +52,8 @@ from pathlib import Path
 from outreach.errors import ModelError
 from outreach.settings import ModelSettings
 from workers.batch_context import LlamaContext, PrefixStore, decode_tokens
-from workers.sampling import (SamplingParams, SequenceSampler, find_stop, logits_rows,
-                              top_k_rows)
+from workers.sampling import SamplingParams, SequenceSampler, find_stop, top_k_rows
+from workers.trimmed_head import Extras
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,8 @@ class GenResult:
 class EngineStats:
     steps: int
     decoded_tokens: int  # sampled tokens fed back (one per decoding sequence per step)
-    prefill_tokens: int  # prompt tokens evaluated (shared prefixes excluded)
+    prefill_tokens: int  # prompt tokens prefilled (shared prefixes and each last token, which
+    #                      a step decodes, excluded)
     decode_seconds: float  # wall time inside llama_decode
     busy_seconds: float  # wall time of steps and prefills (decode + sampling + bookkeeping)
     moves: int  # KV streams moved to close a gap in the running sequence ids
@@ -126,6 +129,7 @@ class _Seq:
     n_past: int = 0  # tokens of this sequence in the KV cache
     cached: int = 0
     sampler: SequenceSampler | None = None
+    extras: Extras | None = None  # a trimmed head's tokens this request may copy
     stops: tuple[bytes, ...] = ()
     stop_overlap: int = 0  # bytes of text before a new piece a stop string may start in
     admitted: float = 0.0
@@ -150,7 +154,8 @@ class BatchEngine:
         self._llama = LlamaContext(model_path, cfg, n_seq=self._first_prefix + self.prefix_slots,
                                    ctx_per_seq=ctx_per_slot or cfg.ctx_per_slot,
                                    n_batch=max(cfg.n_batch, self.slots + 1),
-                                   lora_path=lora_path, n_threads=n_threads, verbose=verbose)
+                                   lora_path=lora_path, n_threads=n_threads, verbose=verbose,
+                                   trimmed_path=cfg.trimmed_path)
         self.ctx_per_slot = self._llama.ctx_per_seq
         self.n_batch = self._llama.n_batch
         self.n_threads = self._llama.n_threads
@@ -296,14 +301,17 @@ class BatchEngine:
             bisect.insort(self._active, seq, key=_seq_key)
             try:
                 self._prepare(seq)
-                index = self._prefill(seq.prompt[seq.n_past:], seq.seq_id, seq.n_past,
-                                      want_last=True)
-                seq.n_past = len(seq.prompt)
-                token = seq.sampler.sample(self._llama.ctx, index)
+                # The prompt's last token rides the next step with the decoding sequences: its
+                # logits come from the same kernels as every later token's (a prefill chunk
+                # rounds differently, so a near-tie could go either way), and a trimmed head
+                # gets the hidden state it needs, which llama.cpp gives for every token of a
+                # batch or for none.
+                self._prefill(seq.prompt[seq.n_past:-1], seq.seq_id, seq.n_past)
             except ModelError as exc:
                 self._fail(seq, exc)
                 continue
-            self._accept(seq, token)
+            seq.n_past = len(seq.prompt) - 1
+            seq.next_token = seq.prompt[-1]
             self._counts.admit_seconds += time.perf_counter() - started
 
     def _prepare(self, seq: _Seq) -> None:
@@ -315,7 +323,8 @@ class BatchEngine:
                              f"{self.ctx_per_slot} tokens")
         seq.stops = tuple(s.encode() for s in request.stop if s)
         seq.stop_overlap = max((len(s) for s in seq.stops), default=1) - 1
-        seq.sampler = SequenceSampler(self._llama.model, SamplingParams(
+        seq.extras = self._llama.extras(seq.prompt, request.prompt)
+        seq.sampler = SequenceSampler(self._llama.text_model, SamplingParams(
             temperature=cfg.temperature if request.temperature is None else request.temperature,
             top_p=cfg.top_p if request.top_p is None else request.top_p,
             repeat_penalty=(cfg.repeat_penalty if request.repeat_penalty is None
@@ -323,19 +332,16 @@ class BatchEngine:
             seed=request.seed), request.grammar)
         seq.n_past = seq.cached = self._prefixes.reuse(seq.prompt, seq.seq_id)
 
-    def _prefill(self, tokens: list[int], seq_id: int, start: int, want_last: bool) -> int:
-        """Decode ``tokens`` of one sequence in chunks of n_batch; the batch index of the last
-        token (whose logits were kept when ``want_last``)."""
+    def _prefill(self, tokens: list[int], seq_id: int, start: int) -> None:
+        """Decode ``tokens`` of one sequence in chunks of n_batch, keeping no outputs."""
         started = time.perf_counter()
         for at in range(0, len(tokens), self.n_batch):
-            chunk = tokens[at:at + self.n_batch]
-            seconds = decode_tokens(self._llama, chunk, seq_id, start + at,
-                                    want_last and at + len(chunk) == len(tokens))
+            seconds = decode_tokens(self._llama, tokens[at:at + self.n_batch], seq_id,
+                                    start + at, want_last=False)
             self._counts.decode_seconds += seconds
             self._counts.prefill_seconds += seconds
         self._counts.prefill_tokens += len(tokens)
         self._counts.busy_seconds += time.perf_counter() - started
-        return len(chunk) - 1
 
     def _compact(self) -> None:
         """Keep the running sequences on ids 0..k-1: llama.cpp splits a batch at every gap in
@@ -380,7 +386,7 @@ class BatchEngine:
         # All rows' candidates in one numpy pass over the [sequences x vocabulary] logits:
         # per-row calls cost a few small numpy calls each, ~16 per step.
         try:
-            rows = logits_rows(llama.ctx, len(active), llama.n_vocab)
+            rows = llama.output_rows(len(active), [seq.extras for seq in active])
             candidates = top_k_rows(rows, [seq.sampler.top_k for seq in active],
                                     [seq.sampler.repeat_penalty for seq in active])
         except ModelError as exc:
@@ -390,7 +396,7 @@ class BatchEngine:
         for i, seq in enumerate(active):
             seq.n_past += 1
             try:
-                token = seq.sampler.sample_row(rows[i], candidates[i])
+                token = seq.sampler.sample_row(rows[i], candidates[i], llama.to_ids(seq.extras))
             except ModelError as exc:
                 self._fail(seq, exc)
                 continue

@@ -10,6 +10,7 @@ import ctypes
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ import numpy as np
 
 from outreach.errors import ModelError
 from outreach.settings import ModelSettings
-from workers.sampling import TokenText, logits_row
+from workers.sampling import TokenText, logits_row, logits_rows
+from workers.trimmed_head import Extras, TrimmedHead
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,17 @@ def physical_cores() -> int:
 
 class LlamaContext:
     """Model, context (``n_seq`` sequences x ``ctx_per_seq`` cells, one KV stream each) and a
-    reusable batch of ``n_batch`` tokens. Not thread-safe: one thread drives it."""
+    reusable batch of ``n_batch`` tokens. Not thread-safe: one thread drives it.
+
+    ``trimmed_path``: a vocabulary trim of ``model_path`` to run in its place as a head cut
+    (workers/trimmed_head.py): token ids, text and sampling stay ``model_path``'s; the batch
+    carries embedding rows; outputs are read with ``output_rows``."""
 
     def __init__(self, model_path: Path | str, cfg: ModelSettings, *, n_seq: int,
                  ctx_per_seq: int, n_batch: int, lora_path: Path | str | None = None,
                  n_threads: int | None = None, outputs_per_seq: int = 1,
-                 batch_invariant: bool = True, verbose: bool = False) -> None:
+                 batch_invariant: bool = True, verbose: bool = False,
+                 trimmed_path: Path | str | None = None) -> None:
         if _lc is None:
             raise ModelError("llama-cpp-python is not installed: "
                              "pip install 'miniature-outreach[worker]'")
@@ -67,6 +74,8 @@ class LlamaContext:
         self.ctx: Any = None
         self._adapter: Any = None
         self._batch: Any = None
+        self._vocab_model: Any = None
+        self.head: TrimmedHead | None = None
         mparams = _lc.llama_model_default_params()
         mparams.n_gpu_layers = cfg.n_gpu_layers
         if batch_invariant and not _lc.llama_supports_gpu_offload():
@@ -79,21 +88,37 @@ class LlamaContext:
             # batched = alone for 2 of 8 sequences there, measured).
             mparams.use_extra_bufts = False
         started = time.perf_counter()
-        self.model = _lc.llama_model_load_from_file(str(model_path).encode(), mparams)
+        network = trimmed_path or model_path
+        self.model = _lc.llama_model_load_from_file(str(network).encode(), mparams)
         if not self.model:
-            raise ModelError(f"cannot load model {model_path}")
+            raise ModelError(f"cannot load model {network}")
         try:
+            self.n_out = int(_lc.llama_vocab_n_tokens(_lc.llama_model_get_vocab(self.model)))
+            if trimmed_path is not None:
+                self._load_head(Path(model_path), Path(trimmed_path))
             self._init_context(cfg, n_seq, ctx_per_seq, n_batch, lora_path, n_threads,
                                outputs_per_seq, batch_invariant)
         except BaseException:
             self.close()
             raise
-        self.text = TokenText(self.model)
-        self.n_vocab = int(_lc.llama_vocab_n_tokens(_lc.llama_model_get_vocab(self.model)))
+        # Token ids, text and the sampler's vocabulary: the source's in a head cut.
+        self.text_model = self._vocab_model or self.model
+        self.text = TokenText(self.text_model)
+        self.n_vocab = int(_lc.llama_vocab_n_tokens(_lc.llama_model_get_vocab(self.text_model)))
         self.model_bytes = int(_lc.llama_model_size(self.model))
         log.info("loaded %s in %.1f s: %d sequences x %d tokens, batch %d, %d threads, "
-                 "gpu_layers=%d", Path(model_path).name, time.perf_counter() - started, n_seq,
+                 "gpu_layers=%d", Path(model_path).name + (
+                     f" (head cut {Path(trimmed_path).name})" if trimmed_path else ""),
+                 time.perf_counter() - started, n_seq,
                  self.ctx_per_seq, self.n_batch, self.n_threads, cfg.n_gpu_layers)
+
+    def _load_head(self, source: Path, trimmed: Path) -> None:
+        params = _lc.llama_model_default_params()
+        params.vocab_only = True
+        self._vocab_model = _lc.llama_model_load_from_file(str(source).encode(), params)
+        if not self._vocab_model:
+            raise ModelError(f"cannot load the vocabulary of {source}")
+        self.head = TrimmedHead(source, trimmed, self.n_out)
 
     def _init_context(self, cfg: ModelSettings, n_seq: int, ctx_per_seq: int, n_batch: int,
                       lora_path: Path | str | None, n_threads: int | None,
@@ -114,6 +139,9 @@ class LlamaContext:
         self.n_threads = n_threads or cfg.n_threads or physical_cores()
         params.n_threads = params.n_threads_batch = self.n_threads
         params.no_perf = True
+        # A head cut reads the final hidden state beside the logits (llama.cpp's embeddings
+        # output, pooling none); decode() turns it off for batches without outputs.
+        params.embeddings = self.head is not None
         self.ctx = _lc.llama_init_from_model(self.model, params)
         if not self.ctx:
             raise ModelError(f"cannot create a context of {n_seq} x {ctx_per_seq} tokens")
@@ -127,12 +155,21 @@ class LlamaContext:
             adapters = (_lc.llama_adapter_lora_p_ctypes * 1)(self._adapter)
             if _lc.llama_set_adapters_lora(self.ctx, adapters, 1, (ctypes.c_float * 1)(1.0)):
                 raise ModelError(f"cannot apply LoRA adapter {lora_path}")
-        self._batch = _lc.llama_batch_init(self.n_batch, 0, 1)
+        n_embd = self.head.n_embd if self.head is not None else 0
+        self._batch = _lc.llama_batch_init(self.n_batch, n_embd, 1)
         self.batch = self._batch
         # Raw pointers, looked up once: each attribute access on a ctypes struct costs ~100 ns.
-        self._token, self._pos = self._batch.token, self._batch.pos
+        self._pos = self._batch.pos
         self._n_seq_id, self._seq_id = self._batch.n_seq_id, self._batch.seq_id
         self._logits = self._batch.logits
+        if self.head is None:
+            self._token = self._batch.token
+        else:  # token ids are kept here and turned into embedding rows in decode()
+            self._token = np.zeros(self.n_batch, dtype=np.int64)
+            self._embd = np.ctypeslib.as_array(self._batch.embd, shape=(self.n_batch, n_embd))
+            self._wants = np.ctypeslib.as_array(
+                ctypes.cast(self._batch.logits, ctypes.POINTER(ctypes.c_int8)),
+                shape=(self.n_batch,))
 
     def put(self, i: int, token: int, pos: int, seq_id: int, logits: bool) -> None:
         """Set batch entry ``i``; the caller sets ``batch.n_tokens`` before ``decode``."""
@@ -145,12 +182,50 @@ class LlamaContext:
     def decode(self) -> tuple[int, float]:
         """One llama_decode of the current batch: (status, seconds)."""
         started = time.perf_counter()
+        if self.head is not None:
+            n = self._batch.n_tokens
+            self.head.embed(self._token[:n], self._embd[:n])
+            # With embeddings on llama.cpp makes every token an output (the head over 55k rows
+            # for each prompt token), so a prefill chunk without outputs runs with them off.
+            outputs = bool(self._wants[:n].any())
+            if outputs:  # all of them, as llama.cpp would (it warns when it has to)
+                self._wants[:n] = 1
+            _lc.llama_set_embeddings(self.ctx, outputs)
         rc = _lc.llama_decode(self.ctx, self._batch)
         return int(rc), time.perf_counter() - started
 
+    def extras(self, prompt: list[int], text: str) -> Extras | None:
+        """In a head cut, the dropped tokens a request with this prompt may copy; else None."""
+        if self.head is None:
+            return None
+        return self.head.extras(prompt, text, lambda s: self.text.tokenize(s, add_bos=False))
+
+    def output_rows(self, n: int, extras: list[Extras | None] | None = None) -> np.ndarray:
+        """Scores of the first ``n`` outputs of the last decode, [n, columns]: the logits
+        (a zero-copy view, valid until the next decode), or in a head cut the kept tokens'
+        and each request's extras (``extras``, one per output; map columns with ``to_ids``)."""
+        if self.head is None:
+            return logits_rows(self.ctx, n, self.n_vocab)
+        hidden = _lc.llama_get_embeddings(self.ctx)
+        if not hidden:
+            raise ModelError("the last decode kept no hidden states")
+        return self.head.scores(logits_rows(self.ctx, n, self.n_out),
+                                np.ctypeslib.as_array(hidden, shape=(n, self.head.n_embd)),
+                                extras if extras is not None else [None] * n)
+
+    def to_ids(self, extra: Extras | None) -> Callable[[np.ndarray], np.ndarray] | None:
+        """Columns of an ``output_rows`` row -> token ids; None when they are the same."""
+        if self.head is None:
+            return None
+        head = self.head
+        return lambda columns: head.source_ids(columns, extra)
+
     def greedy(self, index: int) -> int:
         """The most likely next token at batch index ``index`` (its logits must be kept)."""
-        return int(np.argmax(logits_row(self.ctx, index, self.n_vocab)))
+        if self.head is None:
+            return int(np.argmax(logits_row(self.ctx, index, self.n_vocab)))
+        row = self.output_rows(index + 1)[index]
+        return int(self.head.source_ids(np.array([np.argmax(row)]), None)[0])
 
     def clear(self, seq_id: int) -> None:
         """Drop a sequence from the KV cache (removing a whole sequence never fails)."""
@@ -180,6 +255,9 @@ class LlamaContext:
         if self.model:
             _lc.llama_model_free(self.model)
             self.model = None
+        if self._vocab_model:
+            _lc.llama_model_free(self._vocab_model)
+            self._vocab_model = None
 
 
 def decode_tokens(llm: LlamaContext, tokens: list[int], seq_id: int, start: int,

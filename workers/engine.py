@@ -81,6 +81,9 @@ class Generator:
             raise ModelError("llama-cpp-python is not installed: "
                              "pip install 'miniature-outreach[worker]'") from exc
         cfg = settings.model
+        if model.trimmed_path is not None:
+            raise ModelError("a head cut (model.trimmed_path) is served by the batched engine "
+                             "only (workers/batch.py); set model.trimmed_path: null for Llama")
         self.model = model
         self.sampling = {"temperature": cfg.temperature, "top_p": cfg.top_p,
                          "repeat_penalty": cfg.repeat_penalty}

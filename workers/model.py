@@ -33,16 +33,23 @@ class ModelInfo:
     version: str = ""
     lora_path: Path | None = None
     lora_sha256: str | None = None
+    trimmed_path: Path | None = None  # model.trimmed_path: served as a head cut of ``path``
+    trimmed_sha256: str | None = None
 
     @property
     def identity(self) -> str:
-        """The digest draft ids are derived from: base weights plus adapter, when one is loaded.
+        """The digest draft ids are derived from: base weights plus adapter and head cut, when
+        loaded.
 
-        Two adapters on one base write different drafts, so they must not share draft ids.
+        Two adapters on one base write different drafts, so they must not share draft ids; a
+        head cut samples from fewer tokens, so it is a model of its own too.
         """
-        if not self.lora_sha256:
+        if not self.lora_sha256 and not self.trimmed_sha256:
             return self.sha256
-        return hashlib.sha256(f"{self.sha256}+{self.lora_sha256}".encode()).hexdigest()
+        parts = [self.sha256, self.lora_sha256 or ""]
+        if self.trimmed_sha256:
+            parts.append(f"head:{self.trimmed_sha256}")
+        return hashlib.sha256("+".join(parts).encode()).hexdigest()
 
 
 def default_model_path() -> Path:
@@ -94,7 +101,14 @@ def resolve_model(settings: Settings) -> ModelInfo:
     lora = Path(cfg.lora_path).expanduser() if cfg.lora_path else None
     if lora is not None and not lora.is_file():
         raise ModelError(f"LoRA adapter {lora} does not exist")
+    trimmed = Path(cfg.trimmed_path).expanduser() if cfg.trimmed_path else None
+    if trimmed is not None and not trimmed.is_file():
+        raise ModelError(f"trimmed model {trimmed} does not exist (outreach quantize "
+                         "--trim-like <manifest> or --trim-vocab N writes it)")
     default_id = path.name if lora is None else f"{path.name}+{lora.name}"
+    if trimmed is not None:
+        default_id += f" head {trimmed.name}"
     return ModelInfo(path=path, model_id=cfg.model_id or default_id, sha256=sha256_of(path),
                      version=cfg.model_version, lora_path=lora,
-                     lora_sha256=sha256_of(lora) if lora else None)
+                     lora_sha256=sha256_of(lora) if lora else None, trimmed_path=trimmed,
+                     trimmed_sha256=sha256_of(trimmed) if trimmed else None)

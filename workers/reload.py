@@ -142,11 +142,23 @@ class ModelHolder:
             old.close()
 
 
+def open_generator(model: ModelInfo, settings: Settings,
+                   slots: int) -> Generator | BatchedGenerator:
+    """The engine a worker runs ``model`` on: the batched one for several slots or for a head
+    cut (model.trimmed_path: only it serves one), else llama-cpp-python's ``Llama``."""
+    if slots > 1 or model.trimmed_path is not None:
+        return BatchedGenerator(model, settings)
+    return Generator(model, settings)
+
+
 def release_settings(settings: Settings, slots: int) -> Settings:
-    """``settings`` as a released model runs: merged weights (no adapter), the trained prompt,
-    and as many batch slots as the worker's loop runs at once."""
+    """``settings`` as a released model runs: merged weights (no adapter, no head cut), the
+    trained prompt, and as many batch slots as the worker's loop runs at once."""
     copy = settings.model_copy(deep=True)
     copy.model.lora_path = None
+    # A trim is cut from one network: the operator's trim of the configured base would run
+    # that base's weights in place of the release's.
+    copy.model.trimmed_path = None
     copy.model.prompt_style = "trained"
     copy.model.batch_slots = max(1, slots)
     return copy
@@ -163,7 +175,7 @@ def load_release(settings: Settings, release: dict[str, Any], slots: int) -> Loa
     run.model.model_version = release["model_version"]
     model = ModelInfo(path=path, model_id=release["model_id"], sha256=actual,
                       version=release["model_version"])
-    generator = BatchedGenerator(model, run) if slots > 1 else Generator(model, run)
+    generator = open_generator(model, run, slots)
     return LoadedModel(generator=generator, model=model, settings=run, release=release)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,12 +179,14 @@ class SequenceSampler:
     def repeat_penalty(self) -> float:
         return self._penalty
 
-    def sample_row(self, row: np.ndarray, candidates: np.ndarray | None = None) -> int:
-        """``sample`` on a logits row already in hand; ``candidates`` = its top_k_ids when
-        already picked (top_k_rows)."""
-        token = self._draw(row, candidates)
+    def sample_row(self, row: np.ndarray, candidates: np.ndarray | None = None,
+                   to_ids: Callable[[np.ndarray], np.ndarray] | None = None) -> int:
+        """``sample`` on a scores row already in hand; ``candidates`` = its top_k_ids when
+        already picked (top_k_rows); ``to_ids`` maps the row's columns to token ids when they
+        differ (a trimmed head's rows, workers/trimmed_head.py)."""
+        token = self._draw(row, candidates, to_ids)
         if self._grammar is not None and not self._allowed(token):
-            token = self._draw(self._constrained(row))  # its own candidates
+            token = self._draw(self._constrained(row, to_ids), None, to_ids)  # its own candidates
         if self._grammar is not None and not _lc.llama_vocab_is_eog(self._vocab, token):
             # Only now that the token is known to be allowed: llama.cpp aborts the process
             # when a grammar is fed a token it does not allow.
@@ -192,29 +194,35 @@ class SequenceSampler:
         _lc.llama_sampler_accept(self._chain, token)
         return token
 
-    def _draw(self, row: np.ndarray, ids: np.ndarray | None = None) -> int:
-        if ids is None:
-            ids = top_k_ids(row, self._k, self._penalty)
-        top = self._top[:len(ids)]
-        top["id"] = ids
-        top["logit"] = row[ids]
+    def _draw(self, row: np.ndarray, columns: np.ndarray | None = None,
+              to_ids: Callable[[np.ndarray], np.ndarray] | None = None) -> int:
+        if columns is None:
+            columns = top_k_ids(row, self._k, self._penalty)
+        top = self._top[:len(columns)]
+        top["id"] = columns if to_ids is None else to_ids(columns)
+        top["logit"] = row[columns]
         array = _lc.llama_token_data_array(
-            data=top.ctypes.data_as(_lc.llama_token_data_p), size=len(ids), selected=-1,
+            data=top.ctypes.data_as(_lc.llama_token_data_p), size=len(columns), selected=-1,
             sorted=False)
         _lc.llama_sampler_apply(self._chain, ctypes.byref(array))
         if not 0 <= array.selected < array.size:
             raise ModelError("the sampler chain selected no token")
         return int(top["id"][array.selected])
 
-    def _constrained(self, row: np.ndarray) -> np.ndarray:
+    def _constrained(self, row: np.ndarray,
+                     to_ids: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
         """A copy of ``row`` with every token the grammar forbids at -inf."""
-        if self._all is None:  # 262k x 12 bytes = 3 MB, made once per constrained sequence
-            self._all = np.zeros(self.n_vocab, dtype=_TOKEN_DATA)
-            self._all["id"] = np.arange(self.n_vocab, dtype=np.int32)
-        cand = self._all
+        if to_ids is not None:  # a trimmed head's row: its own ids, made for this call
+            cand = np.zeros(len(row), dtype=_TOKEN_DATA)
+            cand["id"] = to_ids(np.arange(len(row)))
+        else:
+            if self._all is None:  # 262k x 12 bytes = 3 MB, made once per constrained sequence
+                self._all = np.zeros(self.n_vocab, dtype=_TOKEN_DATA)
+                self._all["id"] = np.arange(self.n_vocab, dtype=np.int32)
+            cand = self._all
         cand["logit"] = row
         array = _lc.llama_token_data_array(
-            data=cand.ctypes.data_as(_lc.llama_token_data_p), size=self.n_vocab, selected=-1,
+            data=cand.ctypes.data_as(_lc.llama_token_data_p), size=len(cand), selected=-1,
             sorted=False)
         _lc.llama_sampler_apply(self._grammar, ctypes.byref(array))
         logits = np.array(cand["logit"])

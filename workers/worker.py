@@ -45,7 +45,7 @@ from workers.ladder import Ladder, rung_of, stub_draft
 from workers import ladder_metrics
 from workers.generate import Outcome, draft_for_request
 from workers.model import resolve_model
-from workers.reload import EventHook, LoadedModel, ModelHolder, ReleaseFollower
+from workers.reload import EventHook, LoadedModel, ModelHolder, ReleaseFollower, open_generator
 
 log = logging.getLogger(__name__)
 
@@ -328,8 +328,8 @@ def _configured_model(settings: Settings, generator: Generator | BatchedGenerato
         return LoadedModel(generator=generator, model=generator.model, settings=settings,
                            owned=False)
     model = resolve_model(settings)
-    loaded = BatchedGenerator(model, settings) if slots > 1 else Generator(model, settings)
-    return LoadedModel(generator=loaded, model=model, settings=settings)
+    return LoadedModel(generator=open_generator(model, settings, slots), model=model,
+                       settings=settings)
 
 
 def _follower(settings: Settings, holder: ModelHolder, slots: int,

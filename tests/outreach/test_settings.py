@@ -38,3 +38,17 @@ def test_unknown_keys_are_rejected_not_ignored(tmp_path):
     config.write_text("modle:\n  max_tokens: 10\n")
     with pytest.raises(ConfigError, match="modle"):
         load_settings(config)
+
+
+def test_a_model_flag_serves_that_model_whole(tmp_path):
+    """model.trimmed_path is a trim of the configured model: --model names another network,
+    so the trim is dropped with it (unless the flags name one too)."""
+    config = tmp_path / "s.yaml"
+    config.write_text("model:\n  gguf_path: base.gguf\n  trimmed_path: trim/base-trim32k.gguf\n")
+    assert str(load_settings(config).model.trimmed_path) == "trim/base-trim32k.gguf"
+    other = load_settings(config, **{"model.gguf_path": "large.gguf"})
+    assert str(other.model.gguf_path) == "large.gguf" and other.model.trimmed_path is None
+    both = load_settings(config, **{"model.gguf_path": "large.gguf",
+                                    "model.trimmed_path": "large-trim.gguf"})
+    assert str(both.model.trimmed_path) == "large-trim.gguf"
+    assert load_settings(config, **{"model.gguf_path": None}).model.trimmed_path is not None

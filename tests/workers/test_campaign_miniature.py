@@ -13,7 +13,7 @@ import pytest
 from outreach.settings import load_settings
 from schemas.campaign import load_campaign
 from worker_helpers import TEST_THREADS, make_request
-from workers.engine import Generator
+from workers.reload import open_generator
 from workers.generate import draft_for_request
 from workers.model import resolve_model
 
@@ -35,7 +35,7 @@ def test_unseen_campaign_drafts_greet_names_exactly_and_use_its_facts():
     model = resolve_model(settings)
     facts = [fact.text for fact in campaign.facts]
     ok = 0
-    with Generator(model, settings) as generator:
+    with open_generator(model, settings, 1) as generator:  # a head cut: the batched engine
         for index, (first, company, role, industry) in enumerate(LEADS):
             lead = {"lead_id": f"nl-{index}", "campaign": campaign.campaign_id,
                     "email": f"lead{index}@example.com", "first_name": first, "last_name": None,

@@ -45,10 +45,11 @@ def test_one_campaign_prefix_is_decoded_once_for_many_sequences(batched):
     prefix_tokens = after.prefix_tokens - before.prefix_tokens
     assert after.prefix_decodes - before.prefix_decodes == 1
     assert prefix_tokens > 300  # campaign block + instructions + two worked examples
-    # Every request prefilled only its own tail: prompt tokens minus the shared prefix.
+    # Every request prefilled only its own tail: prompt tokens minus the shared prefix, less
+    # its last token, which is decoded in the next step with the sampled ones.
     prompt_tokens = sum(o.completions[0].prompt_tokens for o in outcomes)
     prefilled = after.prefill_tokens - before.prefill_tokens
-    assert prefilled == prompt_tokens - len(leads) * prefix_tokens
+    assert prefilled == prompt_tokens - len(leads) * (prefix_tokens + 1)
     assert all(o.campaign_version == first.version and o.evidence_ids for o in outcomes)
 
     # A second campaign is one more prefix; the first is still held (prefix_slots=2), so a

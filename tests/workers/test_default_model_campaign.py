@@ -38,7 +38,7 @@ def default_settings():
 
 def test_default_miniature_writes_an_unseen_campaign_with_its_facts(default_settings, tmp_path):
     pytest.importorskip("llama_cpp")
-    from workers.engine import Generator
+    from workers.reload import open_generator
     from workers.model import resolve_model
 
     brief = tmp_path / "tidemark.yaml"
@@ -46,7 +46,7 @@ def test_default_miniature_writes_an_unseen_campaign_with_its_facts(default_sett
     campaign = load_campaign(brief)
     model = resolve_model(default_settings)
     fact_texts = {fact.id: fact.text for fact in campaign.facts}
-    with Generator(model, default_settings) as generator:
+    with open_generator(model, default_settings, 1) as generator:
         leads = [dict(lead, campaign=campaign.campaign_id)
                  for lead in (sample_leads()[i] for i in (13, 18, 5, 4))]
         outcomes = [draft_for_request(make_request(lead), generator, model, default_settings,

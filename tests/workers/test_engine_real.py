@@ -16,7 +16,7 @@ from schemas.codec import AvroCodec
 from worker_helpers import TEST_THREADS, make_request, sample_campaign, sample_leads
 from workers.draft import parse_and_check
 from workers.generate import draft_for_request
-from workers.engine import Generator
+from workers.reload import open_generator
 from workers.model import resolve_model
 from workers.prompt import STOP_SEQUENCES, build_prompt
 
@@ -67,7 +67,7 @@ def test_the_served_configuration_writes_a_draft_or_reasons():
     settings.worker.max_attempts = 1  # the retry path is covered above, with the base model
     model = resolve_model(settings)
     lead = sample_leads()[6]
-    with Generator(model, settings) as served:
+    with open_generator(model, settings, 1) as served:  # as the worker would
         outcome = draft_for_request(make_request(lead), served, model, settings, sample_campaign())
     assert outcome.completions[0].completion_tokens > 0
     if outcome.ok:

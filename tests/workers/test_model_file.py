@@ -56,6 +56,15 @@ def test_configured_model_and_adapter(tmp_path):
     assert tuned.sha256 == info.sha256 and tuned.identity != info.identity
     named = resolve_model(_settings(gguf_path=base, model_id="mini-1"))
     assert named.model_id == "mini-1"
+    # A head cut samples from fewer tokens: a model of its own, with or without the adapter.
+    trim = tmp_path / "base-trim32k.gguf"
+    trim.write_bytes(b"trim")
+    cut = resolve_model(_settings(gguf_path=base, trimmed_path=trim))
+    cut_tuned = resolve_model(_settings(gguf_path=base, lora_path=adapter, trimmed_path=trim))
+    assert cut.model_id == "base.gguf head base-trim32k.gguf"
+    assert len({info.identity, tuned.identity, cut.identity, cut_tuned.identity}) == 4
+    with pytest.raises(ModelError, match="trimmed model"):
+        resolve_model(_settings(gguf_path=base, trimmed_path=tmp_path / "gone.gguf"))
 
 
 def test_missing_files_raise_model_error(tmp_path):

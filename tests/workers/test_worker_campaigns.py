@@ -71,7 +71,7 @@ def test_a_campaign_added_from_a_new_yaml_file_is_written_with_its_own_facts(
         worker_settings, tmp_path, unique):
     pytest.importorskip("llama_cpp")
     from outreach.settings import load_settings
-    from workers.engine import Generator
+    from workers.reload import open_generator
     from workers.model import resolve_model
 
     # The default trained miniature (outreach.yaml: campaign adapter, trained prompt), which
@@ -89,7 +89,7 @@ def test_a_campaign_added_from_a_new_yaml_file_is_written_with_its_own_facts(
     codec = AvroCodec()
     produce(settings, TOPIC, [(r["lead"]["lead_id"].encode(),
                                codec.encode("GenerationRequest", r)) for r in requests])
-    with Generator(resolve_model(settings), settings) as miniature:
+    with open_generator(resolve_model(settings), settings, 1) as miniature:
         events = _run(settings, miniature, max_messages=len(requests))
     ids = {r["request_id"] for r in requests}
     seen = Outcomes(settings)

@@ -76,6 +76,7 @@ def untuned_base(settings: Any) -> Any:
     serves (it may name a trained LoRA adapter and the trained prompt style)."""
     settings = settings.model_copy(deep=True)
     settings.model.lora_path = None
+    settings.model.trimmed_path = None  # the base as shipped, on llama-cpp-python's Llama
     settings.model.model_id = None
     settings.model.model_version = ""
     settings.model.prompt_style = "few_shot"

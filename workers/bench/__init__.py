@@ -90,11 +90,15 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
     adapter); rows "ta" and "tc" run (a) and (c) on it in the same rounds, and its own limits
     are measured beside the untrimmed ones (ceiling keys prefixed "trim_"). Those rows load the
     served adapter unless ``trimmed_folded`` (the adapter is folded into the trimmed file).
+    Row "tc" serves the trim as the engine does with ``model.trimmed_path`` set, as a head cut
+    of the untrimmed model (workers/trimmed_head.py); "ta" (llama-cpp-python's ``Llama``, which
+    has no head cut) runs the trimmed file as a model of its own.
     """
     extra_rows = dict(extra_rows or {})
     runners = row_runners()
     model = resolve_model(settings)
     trimmed_lora = None if trimmed_folded else model.lora_path
+    untrimmed_cfg = settings.model.model_copy(update={"trimmed_path": None})
     if trimmed is not None:
         rows = [*rows, *(f"t{key}" for key in TRIMMED_ROWS if key in rows)]
     unknown = {r for r in rows if r.removeprefix("t") not in runners} - set(extra_rows)
@@ -143,13 +147,18 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
                     row = extra_rows[key](n)
                     bar.advance(task, n)
                 else:
-                    path, lora = ((trimmed, trimmed_lora) if key != base_key
-                                  else (model.path, model.lora_path))
-                    row = runners[base_key](path, settings.model, work.head(n), concurrency,
+                    path, lora, cfg = model.path, model.lora_path, untrimmed_cfg
+                    if key != base_key and base_key == "c":  # the head cut, as served
+                        lora = trimmed_lora
+                        cfg = untrimmed_cfg.model_copy(update={"trimmed_path": trimmed})
+                    elif key != base_key:
+                        path, lora = trimmed, trimmed_lora
+                    row = runners[base_key](path, cfg, work.head(n), concurrency,
                                             threads, lora, lambda task=task: bar.advance(task))
                     if key != base_key:
-                        folded = ", adapter folded" if trimmed_folded else ""
-                        row.key, row.label = key, f"trimmed vocabulary{folded}: {row.label}"
+                        how = ("head cut" if base_key == "c" else "own tokenization") + (
+                            ", adapter folded" if trimmed_folded else "")
+                        row.key, row.label = key, f"trimmed vocabulary ({how}): {row.label}"
                 log.info("bench %srow %s: %d emails in %.1f s", tag, key, row.emails,
                          time.perf_counter() - started)
                 report.pool_row(row)
