@@ -1,5 +1,5 @@
 """A vocabulary trim served as a head cut (workers/trimmed_head.py), on the real models: the
-default Gemma 3 270M GGUF, its committed 32k trim (rebuilt from the committed manifest, ~12 s)
+default Gemma 3 270M GGUF, the served 16k trim (rebuilt from its committed manifest, ~12 s)
 and the served campaign adapter. No mocks."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from workers.batch_context import LlamaContext, decode_tokens  # noqa: E402
 from workers.model import default_model_path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-TRIM_MANIFEST = REPO / "models/gemma3-270m-campaigns-trim32k-lora/vocab-trim.json"
+TRIM_MANIFEST = REPO / "models/gemma3-270m-trim16k/vocab-trim.json"
 LEAD_SEED = 77  # not the corpus's: these names are unseen by the trim
 # Leads of that run with names in four scripts (Павло, 直子, นัฐพล, فردوس) and two Latin ones.
 LEAD_INDEXES = (2, 3, 9, 10, 0, 6)
@@ -79,7 +79,7 @@ def test_head_cut_scores_are_the_source_models(settings, trim, adapter, prompts)
     try:
         got, extras = _last_scores(head, prompts[0])
         keep = head.head.keep
-        assert head.n_vocab == len(want) == 262_144 and head.n_out == len(keep) < 60_000
+        assert head.n_vocab == len(want) == 262_144 and head.n_out == len(keep) < 45_000
     finally:
         head.close()
     assert len(extras.ids) > 0, "precondition: the prompt uses tokens the trim dropped"
