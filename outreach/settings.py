@@ -379,8 +379,11 @@ class DashboardSettings(BaseModel):
 
 
 class Settings(BaseSettings):
+    # env_parse_none_str: OUTREACH_MODEL__TRIMMED_PATH=null unsets a path the file sets (the
+    # untrimmed model one variable away).
     model_config = SettingsConfigDict(env_prefix="OUTREACH_", env_nested_delimiter="__",
-                                      extra="forbid", populate_by_name=True)
+                                      extra="forbid", populate_by_name=True,
+                                      env_parse_none_str="null")
 
     kafka_bootstrap_servers: str | None = Field(
         None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),

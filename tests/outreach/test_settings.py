@@ -52,3 +52,11 @@ def test_a_model_flag_serves_that_model_whole(tmp_path):
                                     "model.trimmed_path": "large-trim.gguf"})
     assert str(both.model.trimmed_path) == "large-trim.gguf"
     assert load_settings(config, **{"model.gguf_path": None}).model.trimmed_path is not None
+
+
+def test_null_in_the_environment_unsets_a_file_setting(tmp_path, monkeypatch):
+    """The untrimmed model one variable away: OUTREACH_MODEL__TRIMMED_PATH=null."""
+    config = tmp_path / "s.yaml"
+    config.write_text("model:\n  trimmed_path: trim/base-trim16k.gguf\n")
+    monkeypatch.setenv("OUTREACH_MODEL__TRIMMED_PATH", "null")
+    assert load_settings(config).model.trimmed_path is None
