@@ -165,12 +165,6 @@ class SequenceSampler:
                 raise ModelError("invalid GBNF grammar (llama.cpp could not parse it; "
                                  "the start rule must be named 'root')")
 
-    def sample(self, ctx: Any, index: int) -> int:
-        """The next token from the logits of batch index ``index``; updates the penalty
-        history and the grammar. An end-of-generation token is returned but never fed to the
-        grammar: the caller stops there."""
-        return self.sample_row(logits_row(ctx, index, self.n_vocab))
-
     @property
     def top_k(self) -> int:
         return self._k
@@ -181,9 +175,11 @@ class SequenceSampler:
 
     def sample_row(self, row: np.ndarray, candidates: np.ndarray | None = None,
                    to_ids: Callable[[np.ndarray], np.ndarray] | None = None) -> int:
-        """``sample`` on a scores row already in hand; ``candidates`` = its top_k_ids when
+        """The next token from a scores row (logits, or a trimmed head's rows); updates the
+        penalty history and the grammar. An end-of-generation token is returned but never fed
+        to the grammar: the caller stops there. ``candidates`` = the row's top_k_ids when
         already picked (top_k_rows); ``to_ids`` maps the row's columns to token ids when they
-        differ (a trimmed head's rows, workers/trimmed_head.py)."""
+        differ (workers/trimmed_head.py)."""
         token = self._draw(row, candidates, to_ids)
         if self._grammar is not None and not self._allowed(token):
             token = self._draw(self._constrained(row, to_ids), None, to_ids)  # its own candidates

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from struct import error as struct_error
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,8 +82,6 @@ def read_table(path: Path, name: str = "token_embd.weight") -> tuple[np.ndarray,
     A small header walk instead of ``gguf.GGUFReader``: the reader turns all 262,144 token
     strings into numpy views first, 7-15 s on 2 cores, at every engine start; skipping them
     takes ~0.2 s."""
-    import struct
-
     import gguf
 
     data = np.memmap(path, dtype=np.uint8, mode="r")
@@ -156,7 +154,7 @@ class TrimmedHead:
             raise ModelError("serving a trimmed head needs the gguf package") from exc
         try:
             self._table, self._qtype, arch = read_table(source)
-        except (OSError, ValueError, KeyError, struct_error) as exc:
+        except (OSError, ValueError, KeyError, struct.error) as exc:
             raise ModelError(f"cannot read the embedding table of {source}: {exc}") from exc
         self._gguf = gguf
         self.n_vocab = len(self._table)
