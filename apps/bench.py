@@ -1,4 +1,4 @@
-"""`outreach bench`: rows (a)-(c) from workers.bench, plus what needs the whole system.
+"""`outreach bench`: rows (a)-(c) from bench, plus what needs the whole system.
 
 (d) the Kafka pipeline, leads topic -> drafts topic, with intake and a batched worker as child
 processes on the embedded stack (timed after a warm-up lead, so group joins are not counted);
@@ -29,7 +29,7 @@ from outreach.store import IntakeStore
 from outreach.topics import LEADS
 from schemas.codec import AvroCodec
 from streams.intake import Intake, RawRecord
-from workers.bench import BENCH_CAMPAIGN, BenchReport, BenchRow, run_bench
+from bench import BENCH_CAMPAIGN, BenchReport, BenchRow, run_bench
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -132,13 +132,13 @@ async def _intake_rate(settings: Settings, leads: int, batch: int) -> tuple[floa
 
 def trimmed_model(settings: Settings, n_merges: int, out_dir: Path, console: Console,
                   fold: bool = False) -> Path:
-    """The served model with its vocabulary trimmed to ``n_merges`` (quantize/trim_step.py),
+    """The served model with its vocabulary trimmed to ``n_merges`` (quantize/trim/step.py),
     and with ``fold`` its adapter folded in (quantize/fold_lora.py), made once under
     ``out_dir``/trimmed and reused while its manifest names the same source."""
     from quantize import manifest
     from quantize.fold_lora import fold as fold_adapter, folded_name
-    from quantize.trim_step import release_trim, trimmed_name
-    from workers.model import resolve_model
+    from quantize.trim.step import release_trim, trimmed_name
+    from generation.model import resolve_model
 
     model = resolve_model(settings)
     path = out_dir / "trimmed" / trimmed_name(model.path, n_merges)
@@ -161,7 +161,7 @@ def trimmed_model(settings: Settings, n_merges: int, out_dir: Path, console: Con
 def run_full_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path,
                    baseline_emails: int | None, rows: tuple[str, ...], console: Console,
                    rounds: int = 1, trimmed: Path | None = None) -> BenchReport:
-    """Rows (a)-(c) from workers.bench and (d) from here, interleaved in ``rounds``, plus the
+    """Rows (a)-(c) from bench and (d) from here, interleaved in ``rounds``, plus the
     intake rate, all against one embedded stack (idle while rows a-c run: its broker and
     redis-server used under 1% of a core, measured by the report's other-load figure)."""
     from quantize.fold_lora import is_folded

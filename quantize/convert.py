@@ -32,7 +32,7 @@ from typing import Any
 
 from outreach.errors import QuantizeError
 from quantize import manifest
-from quantize.quantize import publish, refuse_existing, temp_path
+from quantize.llama_quant import publish, refuse_existing, temp_path
 
 Progress = Callable[[str], None]
 # Lines of converter output kept for the error message when it fails (its traceback and the

@@ -93,7 +93,7 @@ def fold(base: Path, adapter: Path, dst: Path) -> FoldResult:
 
     from outreach.hashing import file_sha256
     from quantize import manifest
-    from quantize.trim_vocab import copy_gguf
+    from quantize.trim.vocab import copy_gguf
 
     if dst.exists():
         raise QuantizeError(f"{dst} exists; a fold never overwrites a model")

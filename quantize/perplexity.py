@@ -46,7 +46,7 @@ def perplexity(gguf: Path, rows: list[dict[str, Any]], *, n_ctx: int = N_CTX,
     try:
         import llama_cpp as lc
 
-        from workers.batch_context import LlamaContext
+        from generation.batch_context import LlamaContext
     except ImportError as exc:
         raise QuantizeError("perplexity needs llama-cpp-python: pip install "
                             "'miniature-outreach[worker]'") from exc

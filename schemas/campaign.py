@@ -3,7 +3,7 @@
 One model serves three readers: the CLI (``load_campaign`` on a YAML file, with errors that name
 the file and the field path, e.g. ``acme.yaml: proof_points[2].id: Field required``), the
 compacted ``campaigns`` topic (``to_record``/``from_record`` for schemas/avro/campaign.avsc), and
-the prompt (workers.prompt quotes these fields as data). Every text field is untrusted: it is
+the prompt (generation.prompt quotes these fields as data). Every text field is untrusted: it is
 JSON-quoted into prompts, never read as instructions, and capped here so one brief cannot blow
 up every prompt of its campaign.
 """

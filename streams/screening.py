@@ -4,7 +4,7 @@ secrets is withheld from the prompt, and the draft is marked for review with the
 Rules, not a model: each rule is a pattern a reviewer can read, and every flag names the rule
 that fired. The model never sees a withheld field (it is removed from the request's lead), so
 it cannot quote it; the text travels beside the lead in ``GenerationRequest.withheld`` only so
-the worker's post-check (workers/untrusted.py) can refuse a draft that repeats 6+ of its words
+the worker's post-check (generation/untrusted.py) can refuse a draft that repeats 6+ of its words
 anyway. Names (first_name, last_name, company) cannot be withheld, because the email greets the
 recipient and names the company; a name that carries instructions, links or secrets makes the
 lead a dead letter instead.
@@ -83,7 +83,7 @@ def flags(text: str, *, allow_domains: bool = False) -> list[str]:
     """The rules ``text`` breaks (rule names), in a fixed order; empty when it is clean.
 
     Only the first SCREEN_CHARS characters are read: the prompt shows at most 400 characters
-    of a field (workers/prompt.py caps), so nothing past them can reach the model, and the
+    of a field (generation/prompt.py caps), so nothing past them can reach the model, and the
     rules' cost stays bounded however large a CRM field is (a 950 kB field took minutes).
     """
     norm = normalize(text[:SCREEN_CHARS])

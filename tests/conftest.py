@@ -35,3 +35,8 @@ def settings(stack) -> Settings:
 @pytest.fixture()
 def unique() -> str:
     return uuid.uuid4().hex[:8]
+
+
+# The real-model fixtures (generation, workers, bench tests) and the tiny-model fixtures
+# (quantize, releases tests) are shared across test folders, so they are plugins, not conftests.
+pytest_plugins = ["tests.support.model_fixtures", "tests.support.quantize_fixtures"]

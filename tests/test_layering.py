@@ -13,16 +13,24 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 FOUNDATION = "outreach"
 CONTRACTS = "schemas"
-STAGES = ("streams", "workers", "mail", "engagement", "training", "quantize")
+STAGES = ("streams", "generation", "workers", "mail", "engagement", "training", "quantize",
+          "releases", "bench")
 TOP = "apps"
 PACKAGES = (FOUNDATION, CONTRACTS, *STAGES, TOP)
 # Stage -> stage imports a data contract demands (the stage on the right owns the contract):
 ALLOWED_STAGE_PAIRS = {
-    ("training", "workers"),    # the prompt and draft format a miniature is trained on and served with
-    ("quantize", "training"),   # retrain runs the training stage (dataset, LoRA, merge)
-    ("quantize", "workers"),    # the gate scores a candidate through the serving engine
-    ("engagement", "streams"),  # the dashboard reads the KPI and A/B state the feedback stream keeps
+    ("workers", "generation"),   # the Kafka runtime serves the inference library
+    ("training", "generation"),  # the prompt, draft format and checks a miniature is trained on
+    ("quantize", "generation"),  # the trim report and fold score drafts through the engine
+    ("quantize", "training"),    # the trim report reads held-out rows and the rubric
+    ("releases", "generation"),  # the gate scores a candidate through the serving engine
+    ("releases", "training"),    # retrain runs the training stage (dataset, LoRA, merge)
+    ("releases", "quantize"),    # retrain converts, quantizes and trims with the GGUF tools
+    ("bench", "generation"),     # the benchmark harness measures the inference library
+    ("quantize", "bench"),       # the trim report measures decode ceilings with the harness
+    ("engagement", "streams"),   # the dashboard reads the KPI and A/B state the feedback stream keeps
 }
+# No stage imports the Kafka runtime (workers) for inference: only apps/ starts workers.
 
 
 def module_name(path: Path) -> str:
@@ -114,4 +122,14 @@ def test_the_checker_sees_violations() -> None:
     assert not allowed("schemas", "workers")
     assert not allowed("workers", "training")
     assert not allowed("streams", "apps")
-    assert allowed("apps", "workers") and allowed("training", "workers")
+    assert not allowed("training", "workers") and not allowed("quantize", "workers")
+    assert not allowed("generation", "workers")
+    assert allowed("apps", "workers") and allowed("training", "generation")
+
+
+def test_no_stage_imports_the_runtime_for_inference(graph: dict[str, set[str]]) -> None:
+    """Only the CLI/orchestration layer starts workers; inference lives in generation/."""
+    users = sorted(source for source, targets in graph.items()
+                   if any(t.split(".")[0] == "workers" for t in targets)
+                   and source.split(".")[0] not in ("workers", TOP))
+    assert users == []

@@ -9,7 +9,7 @@ Held-out splits the training never sees (the issue's evaluation slices):
 Every row carries its campaign (the Avro record, so evaluation rebuilds the exact prompt),
 its evidence ids and ``script`` ("latin" or "non_latin", from the lead's first name and
 company) for the script slices. Only emails that pass the worker's own checks
-(workers.draft.check) enter, so the miniature never learns a draft the worker would reject.
+(generation.draft.check) enter, so the miniature never learns a draft the worker would reject.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from training import campaign_synth, teacher_offline
 from training.prompt import DEFAULT_FIELD_MAX_CHARS, email_text, trained_prompt
 from outreach.hashing import file_sha256
 from training.records import write_jsonl
-from workers.draft import Draft, check
+from generation.draft import Draft, check
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "campaigns" / "examples"
 SPLITS = ("train", "validation", "test_unseen_campaigns", "test_unseen_leads")

@@ -6,14 +6,14 @@ Systems compared (each over the same test leads):
 - base-trained-prompt: the untuned GGUF with the trained prompt (same input as the miniature).
 - lora: the GGUF base + a GGUF LoRA adapter, trained prompt.
 - hf:<dir>: a transformers model directory (e.g. a full fine-tune), trained prompt.
-GGUF systems run through the worker's own engine (workers.engine.Generator) with the serving
+GGUF systems run through the worker's own engine (generation.engine.Generator) with the serving
 sampling settings, so the scores are what production would get. Cost per email = the CPU
 seconds llama.cpp used x settings.worker.usd_per_vcpu_hour / 3600.
 
 Each test row carries its campaign (the Avro record) and evidence ids (training.campaign_data),
 so every system sees the exact prompt serving would build, the rubric grounds each email in its
 OWN campaign (a fact of any other test campaign is flagged as foreign), and the worker's checks
-(workers.draft.check with that campaign) decide "passes every post-check first time". Rows
+(generation.draft.check with that campaign) decide "passes every post-check first time". Rows
 without a campaign (older datasets) use the brief passed in. Summaries are cut by slice:
 row["split"] (unseen campaigns / unseen leads) and row["script"] (latin / non_latin).
 """
@@ -77,7 +77,7 @@ class Campaigns:
 
 
 def _parse(prefill: str, completion: str, sender: str) -> tuple[str, str]:
-    from workers.draft import parse
+    from generation.draft import parse
 
     try:
         draft = parse(prefill, completion, sender)
@@ -89,7 +89,7 @@ def _parse(prefill: str, completion: str, sender: str) -> tuple[str, str]:
 def _prompt(row: dict[str, Any], campaigns: Campaigns, settings: Settings,
             style: str) -> tuple[str, str, str]:
     """(prompt text, prefill, sender) for one test row in ``style``."""
-    from workers.prompt import build_prompt, sender_name
+    from generation.prompt import build_prompt, sender_name
 
     campaign = campaigns.of(row)
     evidence = campaigns.evidence(row)
@@ -104,9 +104,9 @@ def _prompt(row: dict[str, Any], campaigns: Campaigns, settings: Settings,
 
 def gguf_writer(settings: Settings, lora: Path | None, style: str, max_tokens: int,
                 campaigns: Campaigns | None = None) -> Writer:
-    from workers.engine import Generator
-    from workers.model import resolve_model
-    from workers.prompt import STOP_SEQUENCES
+    from generation.engine import Generator
+    from generation.model import resolve_model
+    from generation.prompt import STOP_SEQUENCES
 
     cfg = settings.model_copy(deep=True)
     cfg.model.lora_path = lora
@@ -129,9 +129,9 @@ def batched_gguf_writer(settings: Settings, lora: Path | None, style: str, max_t
     """A writer whose emails for ``rows`` (seeds 1000 + index, as run_system asks) are drafted
     up front, all together on the batched engine: 124 held-out rows take ~2.5 min on 2 cores
     instead of ~6 min one at a time. Per-email CPU seconds are the engine's busy time / rows."""
-    from workers.batch import BatchEngine, GenRequest
-    from workers.model import resolve_model
-    from workers.prompt import STOP_SEQUENCES
+    from generation.batch import BatchEngine, GenRequest
+    from generation.model import resolve_model
+    from generation.prompt import STOP_SEQUENCES
 
     cfg = settings.model_copy(deep=True)
     cfg.model.lora_path = lora
@@ -258,7 +258,7 @@ def run_system(name: str, writer: Writer, rows: list[dict[str, Any]],
 
     ``campaign``: the Campaigns of the rows, or one campaign for rows that carry none.
     """
-    from workers.draft import Draft, check
+    from generation.draft import Draft, check
 
     campaigns = campaign if isinstance(campaign, Campaigns) else Campaigns(campaign)
     checks = checks or ChecksSettings()

@@ -2,7 +2,7 @@
 
 A fine-tuned model needs no instructions or few-shot examples; it needs the campaign, the
 evidence retrieval picked for the lead, and the lead, in the same quoted form, and a cue
-(workers.prompt builds it, byte-exact):
+(generation.prompt builds it, byte-exact):
 
     Campaign: {"product": ..., "sender": {...}, ...}\n
     Evidence: [{"id": ..., "text": ...}]\n
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas.campaign import Campaign, Fact
-from workers.prompt import trained_prompt_text
-from workers.retrieval import evidence_for
+from generation.prompt import trained_prompt_text
+from generation.retrieval import evidence_for
 
 # The worker caps untrusted fields at settings.checks.field_max_chars (200 by default); the
 # trained prompt must use the same cap or long notes would differ between training and serving.

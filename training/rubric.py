@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from schemas.campaign import Campaign
-from workers.prompt import NAME_MAX_CHARS, clean_field
+from generation.prompt import NAME_MAX_CHARS, clean_field
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _CAPITALISED = re.compile(r"(?<![\w'])([A-Z][a-zA-Z\-]*)(?:'s)?")
@@ -131,7 +131,7 @@ def grounding_flags(text: str, lead: dict[str, Any], campaign: Campaign) -> list
 def personalization(text: str, lead: dict[str, Any]) -> tuple[float, list[str]]:
     """Share of what the lead offers (name, company, pain point) that the email uses; a lead
     without a pain point is scored on the other two. Names are compared as the prompt shows
-    them (NFC, capped like workers.prompt), in any script."""
+    them (NFC, capped like generation.prompt), in any script."""
     low = unicodedata.normalize("NFC", text).lower()
     flags, hits, expected = [], 0, 0
     for name in ("first_name", "company"):

@@ -23,8 +23,8 @@ from typing import Any
 from schemas.campaign import Campaign, Fact
 from training.grammar import article, fix_doubled_words, possessive, possessive_ok, with_article
 from training.records import Example, example_id
-from workers.prompt import NAME_MAX_CHARS, clean_field, sender_name
-from workers.retrieval import evidence_for
+from generation.prompt import NAME_MAX_CHARS, clean_field, sender_name
+from generation.retrieval import evidence_for
 
 TEACHER_NAME = "offline-templates-v2"
 

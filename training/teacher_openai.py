@@ -22,8 +22,8 @@ from outreach.settings import TeacherSettings
 from schemas.campaign import Campaign
 from training.prompt import DEFAULT_FIELD_MAX_CHARS, split_email
 from training.records import Example, example_id
-from workers.prompt import CHAT_INSTRUCTIONS, chat_user
-from workers.retrieval import evidence_for
+from generation.prompt import CHAT_INSTRUCTIONS, chat_user
+from generation.retrieval import evidence_for
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 

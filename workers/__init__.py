@@ -1,8 +1,10 @@
-"""Generation workers: GGUF model, prompt, llama.cpp engine, draft checks and the Kafka loop.
+"""The Kafka runtime of generation: the consumer loop, in-flight offsets, the escalation ladder's
+producer side, hot reload of releases and the worker metrics.
 
-Entry points for other packages (CLI, demo):
+Inference itself (model, prompt, engines, checks) is the generation package; this package only
+moves requests from Kafka to it and drafts back.
+
     workers.worker.run_worker(settings, stop=None, max_messages=None, on_event=None, generator=None)
-    workers.generate.draft_for_request(request, generator, model_info, settings, campaign) -> Outcome
-    workers.model.resolve_model(settings) -> ModelInfo;  workers.engine.Generator(model, settings)
+    workers.run.main(settings)  (outreach worker)
 Importing this package loads neither llama.cpp nor Kafka clients.
 """

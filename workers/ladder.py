@@ -31,7 +31,7 @@ from outreach.settings import Settings
 from outreach.store import sync_client
 from outreach.topics import requests_topic
 from schemas.codec import AvroCodec
-from workers.generate import Outcome, _email_draft
+from generation.generate import Outcome, _email_draft
 
 log = logging.getLogger(__name__)
 

@@ -34,11 +34,11 @@ from outreach.settings import Settings
 from outreach.store import sync_client
 from workers import ladder_metrics as lm
 from workers import metrics
-from workers.generate import Outcome
+from generation.generate import Outcome
 from workers.inflight import InFlight
-from workers.llm_client import ChatClient
-from workers.llm_generate import endpoint_model, few_shot_settings, llm_draft_for_request
-from workers.prompt import build_prompt
+from generation.llm_client import ChatClient
+from generation.llm_generate import endpoint_model, few_shot_settings, llm_draft_for_request
+from generation.prompt import build_prompt
 from workers.reload import EventHook
 from workers.worker import Worker, WorkerStats, _install_signal_handlers, dead_letter
 

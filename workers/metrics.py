@@ -7,7 +7,7 @@ import threading
 
 from prometheus_client import Counter, Histogram, start_http_server
 
-from workers.generate import Outcome
+from generation.generate import Outcome
 
 log = logging.getLogger(__name__)
 

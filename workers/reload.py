@@ -43,9 +43,9 @@ from outreach.settings import Settings
 from outreach.topics import MODEL_UPDATES
 from schemas.codec import AvroCodec
 from workers import metrics
-from workers.batched_generator import BatchedGenerator
-from workers.engine import Generator
-from workers.model import ModelInfo
+from generation.batched_generator import BatchedGenerator
+from generation.engine import Generator
+from generation.model import ModelInfo
 
 log = logging.getLogger(__name__)
 

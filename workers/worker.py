@@ -4,7 +4,7 @@ Delivery: at-least-once. Each message is handled to completion, its output (draf
 letter) is produced and acknowledged by the broker (acks=all, idempotent producer), and only
 then is the message's offset committed, synchronously. A SIGKILL anywhere before the commit
 means the request is redelivered and regenerated with the same seeds under the same draft_id
-(workers/generate.py), so the duplicate is harmless; a SIGKILL after the commit loses nothing.
+(generation/generate.py), so the duplicate is harmless; a SIGKILL after the commit loses nothing.
 Inference blocks this thread (never an event loop); librdkafka heartbeats on its own threads,
 and a draft takes seconds, far inside max.poll.interval.ms (300 s by default).
 
@@ -37,14 +37,14 @@ from outreach.topics import DRAFTS, dlq, requests_topic
 from schemas.codec import AvroCodec
 from workers import metrics
 from schemas.campaign import Campaign
-from workers.batched_generator import BatchedGenerator
+from generation.batched_generator import BatchedGenerator
 from workers.campaigns import CampaignResolver
-from workers.engine import Generator
+from generation.engine import Generator
 from workers.inflight import InFlight
 from workers.ladder import Ladder, rung_of, stub_draft
 from workers import ladder_metrics
-from workers.generate import Outcome, draft_for_request
-from workers.model import resolve_model
+from generation.generate import Outcome, draft_for_request
+from generation.model import resolve_model
 from workers.reload import EventHook, LoadedModel, ModelHolder, ReleaseFollower, open_generator
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ class Worker:
     def prefill_for(self, request: dict[str, Any]) -> str:
         """The start of the email the prompt wrote for the model (few-shot style), so a
         reviewer starts from a whole draft; empty when the campaign cannot be read."""
-        from workers.prompt import build_prompt
+        from generation.prompt import build_prompt
 
         try:
             return build_prompt(request["lead"], self.campaign_for(request), None,

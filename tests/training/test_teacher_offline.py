@@ -17,7 +17,7 @@ from schemas.campaign import load_campaign
 from training import campaign_synth, leads, rubric, teacher_offline
 from training.campaign_data import script_of
 from training.grammar import article, has_doubled_words, possessive, possessive_ok
-from workers.draft import Draft, check
+from generation.draft import Draft, check
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "campaigns" / "examples").glob("*.yaml"))
 # Grammar slips the old templates made: "For a operations team", "Logistics's", "the the".

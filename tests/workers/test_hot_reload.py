@@ -1,5 +1,5 @@
 """Hot reload against the real stack and the real Gemma 3 270M GGUF: releases published by the
-registry (quantize/registry.py) or announced by hand reach a running worker over model.updates.
+registry (releases/registry.py) or announced by hand reach a running worker over model.updates.
 
 The releases are byte-identical copies of the default GGUF under new release ids and versions
 (cheap: nothing to train). A released model runs with the trained prompt, which the untuned
@@ -25,10 +25,10 @@ from outreach.hashing import file_sha256
 from outreach.releases import pointer_key, to_json
 from outreach.settings import VariantSpec
 from outreach.topics import MODEL_UPDATES, requests_topic
-from quantize.registry import Registry
+from releases.registry import Registry
 from schemas.codec import AvroCodec
-from worker_helpers import Outcomes, committed_everything, make_request, produce, sample_leads
-from workers.model import default_model_path
+from tests.support.worker_helpers import Outcomes, committed_everything, make_request, produce, sample_leads
+from generation.model import default_model_path
 from workers.worker import run_worker
 
 
@@ -36,7 +36,7 @@ from workers.worker import run_worker
 def campaign(worker_settings):
     """The sample leads' campaign ("autumn-test"): workers write only for published campaigns."""
     from apps.campaigns import publish_campaign
-    from worker_helpers import sample_campaign
+    from tests.support.worker_helpers import sample_campaign
 
     return publish_campaign(worker_settings, sample_campaign())
 

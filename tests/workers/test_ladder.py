@@ -13,7 +13,7 @@ from outreach.held import HeldDrafts
 from outreach.store import sync_client
 from outreach.topics import requests_topic
 from schemas.codec import AvroCodec
-from worker_helpers import (Outcomes, make_request, produce, read_topic, sample_campaign,
+from tests.support.worker_helpers import (Outcomes, make_request, produce, read_topic, sample_campaign,
                             sample_leads)
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,9 @@ from outreach.held import HeldDrafts
 from outreach.store import sync_client
 from outreach.topics import requests_topic
 from schemas.codec import AvroCodec
-from worker_helpers import (Outcomes, committed_everything, make_request, produce,
+from tests.support.worker_helpers import (Outcomes, committed_everything, make_request, produce,
                             sample_campaign, sample_leads)
-from llm_servers import FlakyProxy
+from tests.support.llm_servers import FlakyProxy
 
 pytestmark = pytest.mark.integration
 TOPIC = requests_topic("llm")

@@ -12,8 +12,8 @@ import pytest
 from apps.campaigns import add_campaign, retire_campaign
 from outreach.topics import requests_topic
 from schemas.codec import AvroCodec
-from worker_helpers import Outcomes, make_request, produce, sample_leads
-from workers.prompt import build_prompt
+from tests.support.worker_helpers import Outcomes, make_request, produce, sample_leads
+from generation.prompt import build_prompt
 from workers.worker import run_worker
 
 pytestmark = pytest.mark.integration
@@ -72,7 +72,7 @@ def test_a_campaign_added_from_a_new_yaml_file_is_written_with_its_own_facts(
     pytest.importorskip("llama_cpp")
     from outreach.settings import load_settings
     from workers.reload import open_generator
-    from workers.model import resolve_model
+    from generation.model import resolve_model
 
     # The default trained miniature (outreach.yaml: campaign adapter, trained prompt), which
     # is what serves a new campaign. The untuned base copies its few-shot examples too often

@@ -13,7 +13,7 @@ import pytest
 from outreach.topics import requests_topic
 from schemas.codec import AvroCodec
 from apps.campaigns import publish_campaign
-from worker_helpers import (Outcomes, committed_everything, make_request, produce, read_topic,
+from tests.support.worker_helpers import (Outcomes, committed_everything, make_request, produce, read_topic,
                             sample_campaign, sample_leads)
 from workers.worker import group_id, run_worker
 

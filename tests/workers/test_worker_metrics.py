@@ -6,8 +6,8 @@ import urllib.request
 
 from outreach.stack import free_port
 from workers import metrics
-from workers.engine import Completion
-from workers.generate import Outcome
+from generation.engine import Completion
+from generation.generate import Outcome
 
 
 def _value(text: str, name: str) -> float:

@@ -15,7 +15,7 @@ import pytest
 
 from outreach.topics import requests_topic
 from schemas.codec import AvroCodec
-from worker_helpers import (TEST_THREADS, Outcomes, committed_everything, make_request, produce,
+from tests.support.worker_helpers import (TEST_THREADS, Outcomes, committed_everything, make_request, produce,
                             sample_leads)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -26,7 +26,7 @@ TOPIC = requests_topic("small")
 def campaign(worker_settings):
     """The sample leads' campaign ("autumn-test"): workers write only for published campaigns."""
     from apps.campaigns import publish_campaign
-    from worker_helpers import sample_campaign
+    from tests.support.worker_helpers import sample_campaign
 
     return publish_campaign(worker_settings, sample_campaign())
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,107 @@
+"""One GenerationRequest -> one checked EmailDraft written by the LLM tier, or the reasons not.
+
+The same contract as generation/generate.py: the lead and campaign are quoted data (the user
+message; instructions only in the system message), the same parser and post-checks decide,
+attempts use deterministic seeds, and the draft_id is derived from (request_id, the endpoint's
+identity), so a redelivered request lands on the same draft_id and senders drop the duplicate.
+The endpoint's identity is its URL, model and sampling settings: changing any of them is a new
+"model" with new draft ids, as a new GGUF is for the miniature.
+
+Cost is the endpoint's token usage x the configured prices (not CPU time): what a provider
+bills. ``llm.api = completions`` serves a base model with the miniature's few-shot prompt
+(the demo's local stand-in for a hosted LLM).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from outreach.errors import DraftRejected
+from outreach.ids import prompt_hash
+from outreach.settings import Settings
+from schemas.campaign import Campaign
+from generation.untrusted import domains_in
+from generation.engine import Completion
+from generation.generate import Outcome, _email_draft, checked_draft, seed_for
+from generation.llm_client import ChatClient, ChatResult
+from generation.model import ModelInfo
+from generation.prompt import STOP_SEQUENCES, build_prompt, chat_messages
+
+log = logging.getLogger(__name__)
+
+
+def endpoint_model(settings: Settings) -> ModelInfo:
+    """The LLM endpoint as the ModelInfo drafts record (model_id "llm:<model>")."""
+    cfg = settings.llm
+    identity = "\x1f".join(str(v) for v in (cfg.base_url, cfg.model, cfg.api, cfg.temperature,
+                                            cfg.max_tokens))
+    return ModelInfo(path=Path(cfg.base_url or "-"), model_id=f"llm:{cfg.model}",
+                     sha256=hashlib.sha256(identity.encode()).hexdigest(),
+                     version=cfg.label or cfg.model)
+
+
+def few_shot_settings(settings: Settings) -> Settings:
+    """The completions API serves a base model: it continues the few-shot prompt, whatever
+    style the miniature's own (fine-tuned) model is served with."""
+    if settings.model.prompt_style == "few_shot":
+        return settings
+    return settings.model_copy(update={"model": settings.model.model_copy(
+        update={"prompt_style": "few_shot"})})
+
+
+def _completion(result: ChatResult) -> Completion:
+    # cpu_seconds 0: the tokens are billed by price, not by this host's CPU.
+    return Completion(text=result.text, prompt_tokens=result.prompt_tokens,
+                      completion_tokens=result.completion_tokens, seconds=result.seconds,
+                      cpu_seconds=0.0, finish_reason=result.finish_reason)
+
+
+def llm_draft_for_request(request: dict[str, Any], client: ChatClient, settings: Settings,
+                          campaign: Campaign) -> tuple[Outcome, float]:
+    """(outcome, USD the calls cost). LLMUnavailable propagates (the worker holds the
+    request); a draft failing its checks is retried with the next seed, then reported."""
+    lead = request["lead"]
+    model = endpoint_model(settings)
+    if settings.llm.api == "completions":
+        settings = few_shot_settings(settings)
+    prompt = build_prompt(lead, campaign, None, settings)  # evidence retrieval, few-shot text
+    if settings.llm.api == "chat":
+        from generation.retrieval import evidence_for
+
+        system, user = chat_messages(lead, campaign, evidence_for(campaign, lead), settings)
+        hashed, prefill = prompt_hash(system + "\x1f" + user), ""
+    else:
+        hashed, prefill = prompt.prompt_hash, prompt.prefill
+    outcome = Outcome(request_id=request["request_id"], lead_id=lead["lead_id"], model=model,
+                      campaign_version=campaign.version, evidence_ids=prompt.evidence_ids)
+    cost = 0.0
+    campaign_domains = domains_in(campaign.model_dump_json())  # the campaign's own may recur
+    for attempt in range(1, settings.llm.max_attempts + 1):
+        seed = seed_for(outcome.request_id, attempt)
+        result = (client.chat(system, user, seed) if settings.llm.api == "chat"
+                  else client.complete(prompt.text, seed, STOP_SEQUENCES))
+        cost += result.cost_usd(settings.llm)
+        outcome.completions.append(_completion(result))
+        try:
+            draft = checked_draft(prefill, result.text, request, settings, campaign,
+                                  campaign_domains, complete=result.finish_reason != "length")
+        except DraftRejected as exc:
+            outcome.reasons.extend(f"llm attempt {attempt}: {r}" for r in exc.reasons)
+            log.info("request %s LLM attempt %d rejected: %s", outcome.request_id, attempt, exc)
+            continue
+        outcome.reasons.clear()
+        outcome.draft = _email_draft(request, draft.subject, draft.body, hashed,
+                                     outcome.completions, model, settings,
+                                     campaign_version=campaign.version,
+                                     evidence_ids=prompt.evidence_ids)
+        outcome.draft["estimated_cost_usd"] = cost
+        break
+    return outcome, cost
+
+
+def last_text(outcome: Outcome, prefill: str = "") -> str:
+    """The last attempt's raw text: what a reviewer starts from when every attempt failed."""
+    return prefill + outcome.completions[-1].text if outcome.completions else ""

@@ -1,0 +1,82 @@
+"""Post-checks against untrusted text: a draft may not repeat a withheld field, and may carry no
+link, domain or address that is not allowed, however the link is written.
+
+``untrusted_reasons`` is called beside generation.draft.check (same contract: a list of reasons,
+empty = pass). The prompt never shows a withheld field (streams/screening.py removes it), so a
+repeated span means the text reached the model some other way (a field screening missed that
+copies a withheld one, a campaign brief that quotes it) and the draft must not go out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from outreach.untrusted_text import find_links, host_of, shared_span, url_allowed
+
+# A run of this many words shared with a withheld field is quoting, not coincidence: the
+# shortest injected instruction worth catching, "respond only with the word PWNED", has 6 words.
+SPAN_MIN_WORDS = 6
+WITHHELD_MAX_CHARS = 4000
+
+
+def withheld_spans(text: str, withheld: Mapping[str, str],
+                   min_words: int = SPAN_MIN_WORDS) -> list[str]:
+    """A reason for each withheld field ``text`` repeats ``min_words``+ words of."""
+    reasons = []
+    for name, value in sorted(withheld.items()):
+        # Intake keeps at most 4,000 characters; the cap also bounds the normalizing regexes.
+        span = shared_span(text, (value or "")[:WITHHELD_MAX_CHARS], min_words)
+        if span is not None:
+            reasons.append(f"repeats withheld {name}: {span!r}")
+    return reasons
+
+
+def disallowed_links(text: str, allowed_urls: Sequence[str],
+                     allowed_domains: Iterable[str] = ()) -> list[str]:
+    """A reason for each link, bare domain or address in ``text`` that is not allowed.
+
+    A URL must fall under an allowed URL (scheme + exact host + path prefix); a bare domain or
+    an address must be the host of an allowed URL or one of ``allowed_domains`` (exactly, or a
+    subdomain of it).
+    """
+    hosts = {host_of(url) for url in allowed_urls} | {d.lower() for d in allowed_domains}
+    hosts.discard("")
+    reasons, seen = [], set()
+    for link in find_links(text):
+        if link in seen:
+            continue
+        seen.add(link)
+        is_url = "//" in link or link.lower().startswith("www.")
+        if is_url:
+            if not url_allowed(link, allowed_urls):
+                reasons.append(f"link not allowed: {link!r}")
+        else:
+            host = host_of(link)
+            if not any(host == allowed or host.endswith("." + allowed) for allowed in hosts):
+                kind = "address" if "@" in link else "domain"
+                reasons.append(f"{kind} not allowed: {link!r}")
+    return reasons
+
+
+def domains_in(text: str) -> list[str]:
+    """The hosts of every link, address and bare domain in ``text`` (a campaign's own words:
+    a case study's "Booking.com" may be repeated)."""
+    return [host for host in (host_of(link) for link in find_links(text)) if host]
+
+
+def untrusted_reasons(subject: str, body: str, request: Mapping[str, Any],
+                      allowed_urls: Sequence[str],
+                      allowed_domains: Iterable[str] = ()) -> list[str]:
+    """Every reason the draft (``subject``, ``body``) for ``request`` must not be sent.
+
+    ``request`` is the GenerationRequest; its ``withheld`` map (default empty) holds the fields
+    intake withheld. The lead's own company may be a domain ("Booking.com"), so the company's
+    domain-like words are allowed too.
+    """
+    text = f"{subject}\n{body}"
+    withheld = request.get("withheld") or {}
+    company = (request.get("lead") or {}).get("company") or ""
+    own = [host_of(link) for link in find_links(company)]
+    return withheld_spans(text, withheld) + disallowed_links(
+        text, allowed_urls, [*allowed_domains, *own])

@@ -1,0 +1,186 @@
+"""Parsing generated text and each check, one planted defect at a time."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.worker_helpers import sample_campaign, sample_leads
+from outreach.errors import DraftRejected
+from outreach.settings import ChecksSettings
+from generation.draft import Draft, check, parse, parse_and_check, sign_off
+
+LEAD = sample_leads()[0]  # Ann at Northwind Traders
+CAMPAIGN = sample_campaign()  # signed by "Noor Haddad"
+SENDER = "Noor Haddad"
+PREFILL = "Subject: A quick idea for Northwind Traders\n\nHi Ann,\n\nI noticed that one challenge at Northwind Traders is"
+GOOD = (" reps spend hours writing follow-up emails. We help sales teams send short, personal "
+        "follow-ups in minutes, so your reps can spend their time on calls instead of typing. "
+        "Would you be open to a 15-minute call next week?\n\nBest,\nNoor Haddad")
+
+
+def _reasons(body_edit=None, subject=None, checks=None, lead=LEAD, campaign=CAMPAIGN) -> list[str]:
+    draft = parse(PREFILL, GOOD, SENDER)
+    body = body_edit(draft.body) if body_edit else draft.body
+    return check(Draft(subject=draft.subject if subject is None else subject, body=body), lead,
+                 checks or ChecksSettings(), campaign)
+
+
+def test_a_good_draft_passes():
+    draft = parse_and_check(PREFILL, GOOD, LEAD, ChecksSettings(), CAMPAIGN)
+    assert draft.subject == "A quick idea for Northwind Traders"
+    assert draft.body.startswith("Hi Ann,\n\nI noticed that one challenge at Northwind")
+    assert draft.body.endswith("Best,\nNoor Haddad")
+
+
+@pytest.mark.parametrize("tail", [
+    "\n###\nLead: {\"first_name\": \"Bob\"}\nEmail:\nSubject: x",
+    "\n\nLead: {\"first_name\": \"Bob\"}",
+    "\nEvidence: [{\"id\": \"x\"}]",
+    "\nCampaign: {\"product\": \"Other\"}",
+    "\nSubject: A second email\n\nHi Bob,",
+    "\n\nP.S. Here is a long unrelated story about the weather.",
+    "<end_of_turn>\nmore",
+])
+def test_trailing_garbage_is_trimmed(tail):
+    assert parse(PREFILL, GOOD + tail, SENDER) == parse(PREFILL, GOOD, SENDER)
+
+
+@pytest.mark.parametrize(("body", "complete", "expected"), [
+    ("Text.\n\nBest regards,\nSam\nSam's cat", True, "Text.\n\nBest regards,\nSam"),
+    ("Text.\n\n--\nSam", True, "Text.\n\nBest,\nSam"),
+    ("Text.\n\n--\nBest,\nSam\n\nMore.", True, "Text.\n\nBest,\nSam"),
+    ("Text?\n\nThanks for your time!\nSam", True, "Text?\n\nThanks for your time!\nSam"),
+    ("Would you be open to a call?", True, "Would you be open to a call?\n\nBest,\nSam"),
+    ("Text.\n\nBest,\nNoor Haddad", True, "Text.\n\nBest,\nSam"),  # another sender's name
+    ("Would you be open to a call?", False, "Would you be open to a call?"),  # hit max_tokens
+    ("We can help you with", True, "We can help you with"),  # cut mid-sentence
+    ("Text.\n\nBest,\nJohn", True, "Text.\n\nBest,\nJohn"),  # not signed by the sender
+])
+def test_sign_off_is_normalized_or_missing(body, complete, expected):
+    got = sign_off(body, "Sam", complete)
+    if "Noor Haddad" in body:  # not signed by this sender: left as it is, the check rejects it
+        assert got == body
+    else:
+        assert got == expected
+
+
+def test_sign_off_uses_the_campaign_sender_in_any_script():
+    assert sign_off("Text.\n\nС уважением,\nАнна Петрова", "Анна Петрова") == \
+        "Text.\n\nС уважением,\nАнна Петрова"
+    assert sign_off("Would that work?", "佐藤 花子") == "Would that work?\n\nBest,\n佐藤 花子"
+    assert sign_off("Text.\n\nBest,\n佐藤 花子\nmore", "佐藤 花子") == "Text.\n\nBest,\n佐藤 花子"
+
+
+def test_an_unsigned_or_cut_off_body_fails_the_check():
+    for body in ("We can help you with", "Text.\n\nBest,\nJohn"):
+        assert any("no sign-off" in r for r in _reasons(lambda b, body=body: "Hi Ann, " + body))
+
+
+def test_missing_subject_line_is_rejected():
+    with pytest.raises(DraftRejected) as info:
+        parse("Hi Ann,\n\n", GOOD, SENDER)
+    assert info.value.reasons == ["missing subject line"]
+
+
+def test_each_check_can_fail():
+    checks = ChecksSettings(allowed_urls=["https://ok.example/"])
+    assert any("subject too long" in r for r in _reasons(campaign=sample_campaign(subject_max_chars=20)))
+    assert any(r == "empty subject" for r in _reasons(subject=""))
+    assert any("body too short" in r for r in _reasons(lambda b: f"Hi Ann, Northwind Traders.\n\nBest,\n{SENDER}"))
+    assert any("body too long" in r for r in _reasons(lambda b: b.replace("Would", "word " * 300)))
+    assert any("body too long" in r for r in _reasons(campaign=sample_campaign(body_max_words=30)))
+    assert any("no sign-off" in r for r in _reasons(lambda b: b.replace(f"\n\nBest,\n{SENDER}", "")))
+    for planted in ("[Name]", "{company}", "<First Name>", "{{first_name}}"):
+        found = _reasons(lambda b, p=planted: b.replace("reps spend", f"{p} reps spend"))
+        assert any("placeholder" in r for r in found), planted
+    bad_url = _reasons(lambda b: b.replace("Would", "See https://evil.example/x. Would"), checks=checks)
+    assert any("URL not allowed" in r for r in bad_url)
+    good_url = _reasons(lambda b: b.replace("Would", "See https://ok.example/demo. Would"), checks=checks)
+    assert not any("URL" in r for r in good_url)
+    assert any("URL not allowed" in r for r in _reasons(lambda b: b + " www.evil.example"))
+    # A host that merely starts with the allowed one is another host (was a raw-prefix match).
+    lookalike = _reasons(lambda b: b.replace("Would", "See https://ok.example.evil.net/x. Would"),
+                         checks=checks)
+    assert any("URL not allowed" in r for r in lookalike)
+    # The campaign's own allowed URLs count too.
+    own = sample_campaign(allowed_urls=["https://relaywise.example/"])
+    assert not _reasons(lambda b: b.replace("Would", "See https://relaywise.example/a. Would"),
+                        campaign=own)
+    assert any("first name" in r for r in _reasons(lambda b: b.replace("Ann", "Bob")))
+    assert any("company" in r for r in _reasons(lambda b: b.replace("Northwind Traders", "them"),
+                                                subject="Hello"))
+    for contact in ("info@northwind.example", "+1 (208) 493-7867", "646-702-1234"):
+        found = _reasons(lambda b, c=contact: b.replace("Would", f"Reach me at {c}. Would"))
+        assert any("contact details" in r for r in found), contact
+    assert any("leaked" in r for r in _reasons(lambda b: b.replace("Would", "Email: Would")))
+    assert any("leaked" in r for r in _reasons(lambda b: b.replace("Would", "Evidence: Would")))
+    repeated = "We help sales teams grow every single week. "
+    assert any("repeated sentence" in r for r in _reasons(lambda b: b.replace("Would", repeated * 2 + "Would")))
+
+
+def test_copying_a_few_shot_example_is_rejected():
+    copied = lambda b: b.replace("We help", "With a team of 40, chasing each patient by phone takes hours. We help")
+    assert any("copies a few-shot example" in r for r in _reasons(copied))
+    # The generic closing question of an example may be reused.
+    assert _reasons(lambda b: b.replace("Would you be open to a 15-minute call next week?",
+                                        "Do you have 15 minutes this week for a quick call?")) == []
+
+
+def test_all_failures_are_reported_together():
+    with pytest.raises(DraftRejected) as info:
+        parse_and_check("Subject:\n\nHi,\n\n", "[Name], call me.", LEAD, ChecksSettings(), CAMPAIGN)
+    reasons = info.value.reasons
+    assert len(reasons) >= 4
+    assert {"empty subject"} <= set(reasons)
+    assert str(info.value) == "; ".join(reasons)
+
+
+NON_LATIN = [("Анна", "ООО «Северный Ветер»"), ("美咲", "株式会社さくら商事"), ("서연", "한빛테크 주식회사"),
+             ("فاطمة", "شركة الأفق للتجارة"), ("प्रिया", "शर्मा इंडस्ट्रीज़"), ("Stanisław", "Łódź Metal sp. z o.o."),
+             ("Zoë", "Müller GmbH & Co. KG"), ("Seán", "O'Brien & Daughters Ltd."), ("Thảo", "Công ty TNHH Bình Minh")]
+
+
+@pytest.mark.parametrize(("first", "company"), NON_LATIN)
+def test_names_in_any_script_are_found_exactly_as_written(first, company):
+    lead = {**LEAD, "first_name": first, "company": company}
+    body = (f"Hi {first},\n\nI noticed that at {company}, reps spend hours writing follow-up "
+            "emails every week and replies slip. Teams answer inquiries 3x faster in the first "
+            "month with Relaywise. Would you be open to a 15-minute call next week?"
+            f"\n\nBest,\n{SENDER}")
+    assert check(Draft(subject=f"An idea for {company}"[:80], body=body), lead, ChecksSettings(),
+                 CAMPAIGN) == []
+    # A decomposed spelling (NFD, as some CRMs export) is the same name.
+    import unicodedata
+    nfd = {**lead, "first_name": unicodedata.normalize("NFD", first)}
+    assert check(Draft(subject=f"An idea for {company}"[:80], body=body), nfd, ChecksSettings(),
+                 CAMPAIGN) == []
+    other = body.replace(f"Hi {first},", "Hi there,")
+    assert any("first name" in r for r in check(Draft("Idea", other), lead, ChecksSettings(),
+                                                 CAMPAIGN))
+
+
+def test_one_fact_told_twice_under_two_lead_ins_is_rejected():
+    fact = "Patchwell covers Windows, macOS and more than 900 third-party applications."
+    twice = _reasons(lambda b: b.replace("Would", f"To put a number on it: {fact} "
+                                                  f"A recent result: {fact} Would"))
+    assert any("repeated sentence" in r and "patchwell covers" in r for r in twice)
+    once = _reasons(lambda b: b.replace("Would", f"To put a number on it: {fact} Would"))
+    assert not any("repeated" in r for r in once)
+
+
+@pytest.mark.parametrize("claim, notes, flagged", [
+    ("You asked about invoice matching, so I will keep this short.", None, True),
+    ("You asked about invoice matching, so I will keep this short.", "asked about invoice matching", False),
+    ("Thanks for reaching out.", "asked about pricing", True),  # never true of a cold lead
+    ("It was good to meet you at SaaStr.", None, True),
+    ("It was good to meet you at SaaStr.", "met at SaaStr", False),
+    ("Thanks for downloading our guide.", "downloaded the AP guide", False),
+    ("As we discussed, the pilot is free.", None, True),
+    ("Thank you for applying to the finance team at Helix.", None, True),
+    ("We help teams applying for grants.", None, False),
+    ("I noticed that reps spend hours on email.", None, False),
+])
+def test_earlier_contact_needs_a_crm_note(claim, notes, flagged):
+    lead = dict(LEAD, notes=notes)
+    reasons = _reasons(lambda b: b.replace("Would", f"{claim} Would"), lead=lead)
+    assert any("claims earlier contact" in r for r in reasons) is flagged, reasons
