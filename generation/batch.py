@@ -54,69 +54,10 @@ from outreach.settings import ModelSettings
 from generation.batch_context import LlamaContext, PrefixStore, decode_tokens
 from generation.sampling import SamplingParams, SequenceSampler, find_stop, top_k_rows
 from generation.head_cut import Extras
+from generation.batch_types import EngineCounts, EngineStats, GenRequest, GenResult
 
 log = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class GenRequest:
-    """One completion. ``prompt`` is the whole prompt (shared prefix included); ``None`` sampling
-    fields take the engine's settings; ``temperature=0`` is greedy."""
-
-    prompt: str
-    max_tokens: int = 160
-    seed: int = 0
-    stop: tuple[str, ...] = ()
-    grammar: str | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    repeat_penalty: float | None = None
-
-
-@dataclass(frozen=True)
-class GenResult:
-    text: str  # cut before the first stop string
-    tokens: tuple[int, ...]  # every generated token (a stop string's tokens included)
-    prompt_tokens: int
-    cached_tokens: int  # prompt tokens taken from a shared prefix instead of being prefilled
-    completion_tokens: int
-    seconds: float  # submit -> result, queueing included
-    queued_seconds: float  # submit -> admitted to a slot
-    finish_reason: str  # "stop" (stop string, end-of-generation token) or "length"
-
-
-@dataclass(frozen=True)
-class EngineStats:
-    steps: int
-    decoded_tokens: int  # sampled tokens fed back (one per decoding sequence per step)
-    prefill_tokens: int  # prompt tokens prefilled (shared prefixes and each last token, which
-    #                      a step decodes, excluded)
-    decode_seconds: float  # wall time inside llama_decode
-    busy_seconds: float  # wall time of steps and prefills (decode + sampling + bookkeeping)
-    moves: int  # KV streams moved to close a gap in the running sequence ids
-    # The per-step profile (subsets of the above): llama_decode of prompt chunks, picking and
-    # accepting the sampled tokens, and admitting requests (tokenize, sampler, prefix copy,
-    # prefill, first token).
-    prefill_seconds: float = 0.0
-    sample_seconds: float = 0.0
-    admit_seconds: float = 0.0
-    # Shared prefixes decoded into their reserved sequences (set_prefix of a text not held).
-    prefix_decodes: int = 0
-    prefix_tokens: int = 0
-
-
-@dataclass
-class EngineCounts:
-    """The running totals behind EngineStats; only the decode thread writes them."""
-
-    steps: int = 0
-    decoded_tokens: int = 0
-    prefill_tokens: int = 0
-    decode_seconds: float = 0.0
-    busy_seconds: float = 0.0
-    moves: int = 0
-    prefill_seconds: float = 0.0
-    sample_seconds: float = 0.0
-    admit_seconds: float = 0.0
+__all__ = ["BatchEngine", "EngineCounts", "EngineStats", "GenRequest", "GenResult"]
 
 
 @dataclass(eq=False)
