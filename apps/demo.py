@@ -150,6 +150,11 @@ def run_demo(settings: Settings, console: Console | None = None, timeout_s: floa
             console.print(arm.describe())
         console.print(f"embedded stack: Kafka {stack.bootstrap_servers}, Redis {stack.redis_url}; "
                       f"SMTP sink {sink.host}:{sink.port} -> {mail_dir}")
+        # A second shell (outreach campaign list, outreach leads) finds this stack by these two
+        # variables: one line to copy, soft_wrap so a narrow terminal does not break it.
+        console.print(f"in another shell: export KAFKA_BOOTSTRAP_SERVERS="
+                      f"{stack.bootstrap_servers} REDIS_URL={stack.redis_url}",
+                      soft_wrap=True, highlight=False)
         store = SyncStore(settings)
         store.suppress(*batch.suppressed_emails)
         services = Services(settings, out_dir / "logs", extra_env={

@@ -119,9 +119,11 @@ class LeadBatch:
 
 def make_lead(rng: random.Random, index: int, campaign: str,
               pains: Sequence[str] = DEFAULT_PAINS,
-              industries: Sequence[str] | None = None) -> dict[str, Any]:
+              industries: Sequence[str] | None = None, id_prefix: str = "L") -> dict[str, Any]:
     """One lead; ``pains``/``industries`` let a caller (training) draw them from a campaign's
-    market. Optional fields are left empty at rates seen in CRM exports."""
+    market. Optional fields are left empty at rates seen in CRM exports. The id is
+    ``id_prefix`` + the index: ``generate`` puts the seed in the prefix, so two batches of
+    different seeds never share a lead id (intake would drop the second as a duplicate)."""
     locale = rng.choices([loc for loc, _ in LOCALES], weights=[w for _, w in LOCALES])[0]
     fake = _faker(locale)
     fake.seed_instance(rng.getrandbits(64))
@@ -138,7 +140,7 @@ def make_lead(rng: random.Random, index: int, campaign: str,
     notes = rng.choice(NOTES).format(city=_city(fake), industry=industry) \
         if rng.random() < 0.35 else None
     return {
-        "lead_id": f"L{index:05d}", "campaign": campaign,
+        "lead_id": f"{id_prefix}{index:05d}", "campaign": campaign,
         "email": _ascii_email(fake, index),
         "first_name": first, "last_name": last if rng.random() < 0.9 else None,
         "company": company,
@@ -157,9 +159,10 @@ def generate(count: int, seed: int = 7, campaign: str = "spring-launch",
              malformed: int = 2, duplicates: int = 2, suppressed: int = 2) -> LeadBatch:
     """``count`` valid unique leads plus the planted extras (not counted in ``count``)."""
     rng = random.Random(seed)
-    batch = LeadBatch(leads=[make_lead(rng, i, campaign) for i in range(count)])
+    prefix = f"L{seed}-"
+    batch = LeadBatch(leads=[make_lead(rng, i, campaign, id_prefix=prefix) for i in range(count)])
     for i in range(suppressed):
-        lead = make_lead(rng, count + i, campaign)
+        lead = make_lead(rng, count + i, campaign, id_prefix=prefix)
         batch.leads.append(lead)
         batch.suppressed_emails.append(lead["email"])
     batch.duplicates = [dict(rng.choice(batch.leads[:count])) for _ in range(min(duplicates, count))]

@@ -61,3 +61,10 @@ def test_the_same_leads_in_every_process():
             for seed in ("1", "2")]
     assert "Referred by a partner in" in runs[0]  # precondition: notes that name a city
     assert runs[0] == runs[1]
+
+
+def test_two_seeds_share_no_lead_id():
+    """`outreach leads --seed N` against a running demo: a batch of another seed must not reuse
+    the demo's ids, or intake drops its leads as duplicates of the demo's."""
+    ids = lambda seed: {lead["lead_id"] for lead in generate(40, seed=seed).leads}
+    assert ids(7).isdisjoint(ids(8))
