@@ -9,6 +9,7 @@ settings.registry.s3_endpoint_url (unset = AWS).
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,18 @@ from typing import Any
 from outreach.errors import RegistryError
 from outreach.hashing import file_sha256, verify_sha256
 from outreach.settings import Settings
+
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def require_sha256(value: object) -> str:
+    """``value`` when it is 64 lowercase hex characters; RegistryError otherwise. A release
+    record comes from a bucket or a topic, so a digest like "../../x" must never reach a path
+    (it would name a file outside the cache folder)."""
+    if not isinstance(value, str) or not SHA256_HEX.fullmatch(value):
+        raise RegistryError(f"not a sha256 digest (64 lowercase hex characters): {value!r:.80}")
+    return value
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -52,6 +65,7 @@ def download_blob(settings: Settings, uri: str, sha256: str) -> Path:
     to a temporary name and is renamed only after it verified, so a crash or a second worker
     never sees a half-written file under the final name.
     """
+    sha256 = require_sha256(sha256)
     cache_dir = Path(settings.registry.cache_dir).expanduser()
     cached = cache_dir / f"{sha256}.gguf"
     if cached.is_file() and file_sha256(cached) == sha256:

@@ -30,6 +30,7 @@ import redis
 from outreach.errors import KafkaError, RegistryError, SchemaError
 from outreach.kafka import ensure_topics, make_producer, produce_sync
 from outreach.hashing import file_sha256, verify_sha256
+from outreach.s3 import require_sha256
 from outreach.releases import (history_key, is_s3, local_file, pointer_key,
                                read_pointer, release_file, slot_of, to_json)
 from outreach.settings import Settings
@@ -51,6 +52,7 @@ class DirStore:
         self.root = local_file(root).resolve()
 
     def blob_uri(self, sha256: str) -> str:
+        sha256 = require_sha256(sha256)  # the digest names a path
         return str(self.root / "blobs" / "sha256" / f"{sha256}.gguf")
 
     def put_blob(self, src: Path, sha256: str) -> tuple[str, bool]:
@@ -123,6 +125,7 @@ class S3Store:
         return "/".join(p for p in (self.prefix, *parts) if p)
 
     def blob_uri(self, sha256: str) -> str:
+        sha256 = require_sha256(sha256)  # the digest names a key
         return f"s3://{self.bucket}/{self._key('blobs', 'sha256', sha256 + '.gguf')}"
 
     def _exists(self, key: str) -> bool:
@@ -135,7 +138,7 @@ class S3Store:
             raise RegistryError(f"cannot reach s3://{self.bucket}/{key}: {exc}") from exc
 
     def put_blob(self, src: Path, sha256: str) -> tuple[str, bool]:
-        key = self._key("blobs", "sha256", f"{sha256}.gguf")
+        key = self._key("blobs", "sha256", f"{require_sha256(sha256)}.gguf")
         # Checked then written: two publishers racing on the same digest upload identical bytes.
         if self._exists(key):
             return self.blob_uri(sha256), False
