@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from generation.untrusted_echo import withheld_echoes
 from outreach.untrusted_text import find_links, host_of, shared_span, url_allowed
 
 # A run of this many words shared with a withheld field is quoting, not coincidence: the
@@ -67,16 +68,25 @@ def domains_in(text: str) -> list[str]:
 
 def untrusted_reasons(subject: str, body: str, request: Mapping[str, Any],
                       allowed_urls: Sequence[str],
-                      allowed_domains: Iterable[str] = ()) -> list[str]:
+                      allowed_domains: Iterable[str] = (), *,
+                      campaign_text: str = "") -> list[str]:
     """Every reason the draft (``subject``, ``body``) for ``request`` must not be sent.
 
     ``request`` is the GenerationRequest; its ``withheld`` map (default empty) holds the fields
     intake withheld. The lead's own company may be a domain ("Booking.com"), so the company's
-    domain-like words are allowed too.
+    domain-like words are allowed too. ``campaign_text`` (Campaign.source_text()) is what the
+    draft may legitimately say: a withheld field's distinctive words (5+ letters) and word
+    3-grams that are not in it, nor in the lead's kept fields, must not appear in the draft
+    (generation/untrusted_echo.py). Without it only the lead's fields and common words are
+    known, so a withheld field sharing the campaign's vocabulary can reject a clean draft.
     """
     text = f"{subject}\n{body}"
     withheld = request.get("withheld") or {}
-    company = (request.get("lead") or {}).get("company") or ""
+    lead = request.get("lead") or {}
+    company = lead.get("company") or ""
     own = [host_of(link) for link in find_links(company)]
-    return withheld_spans(text, withheld) + disallowed_links(
-        text, allowed_urls, [*allowed_domains, *own])
+    reasons = withheld_spans(text, withheld)
+    if withheld:
+        kept = " ".join(v for k, v in lead.items() if isinstance(v, str) and k not in withheld)
+        reasons += withheld_echoes(text, withheld, f"{campaign_text}\n{kept}")
+    return reasons + disallowed_links(text, allowed_urls, [*allowed_domains, *own])

@@ -24,7 +24,7 @@ from schemas.codec import AvroCodec
 from streams.ab_evaluator import ABStateCache
 from streams.abtest import ABState, apply_variant
 from streams.routing import build_request, choose_rule
-from streams.screening import Screening, screen_lead
+from streams.screening import Screening, same_company, screen_lead
 from streams.screening import apply as apply_screening
 
 # Deliberately simple: one "@", a dot in the domain, no spaces. Full RFC 5322 validation
@@ -186,6 +186,11 @@ class Intake:
                 decisions[index] = self._dead_letter(record, CampaignError(
                     f"campaign {lead['campaign']!r} was retired (v{campaign['version']})",
                     code="retired_campaign"))
+            elif same_company(lead["company"], (campaign.get("sender") or {}).get("company")):
+                # A draft to ourselves: a test record or a CRM import mix-up, never a prospect.
+                decisions[index] = self._dead_letter(record, SchemaError(
+                    f"implausible identity: company {lead['company']!r} is the campaign "
+                    "sender's own", code="implausible_identity"))
             else:
                 versions[index] = int(campaign["version"])
         return versions

@@ -1,70 +1,49 @@
-"""Screening a lead's free text at intake: what looks like instructions, links, contact data or
-secrets is withheld from the prompt, and the draft is marked for review with the reason.
+"""Screening a lead's text at intake: what looks like instructions, markup, links, contact data
+or secrets is withheld from the prompt, and the draft is marked for review with the reason.
 
-Rules, not a model: each rule is a pattern a reviewer can read, and every flag names the rule
-that fired. The model never sees a withheld field (it is removed from the request's lead), so
-it cannot quote it; the text travels beside the lead in ``GenerationRequest.withheld`` only so
-the worker's post-check (generation/untrusted.py) can refuse a draft that repeats 6+ of its words
-anyway. Names (first_name, last_name, company) cannot be withheld, because the email greets the
-recipient and names the company; a name that carries instructions, links or secrets makes the
-lead a dead letter instead.
+Rules, not a model: each rule is a pattern a reviewer can read (streams/screening_rules.py), and
+every flag names the rule that fired. The model never sees a withheld field (it is removed from
+the request's lead), so it cannot quote it; the text travels beside the lead in
+``GenerationRequest.withheld`` only so the worker's post-check (generation/untrusted.py) can
+refuse a draft that repeats it anyway. The identity fields (first_name, last_name, company)
+cannot be withheld, because the email greets the recipient and names the company: a name that
+carries instructions, links or secrets, or one no CRM would hold (no letter, one character
+repeated, control characters, longer than the CRM's field), makes the lead a dead letter.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from outreach.errors import SchemaError
 from outreach.untrusted_text import (IPV4_RE, PHONE_RE, find_domains, find_emails, find_urls,
                                      normalize)
+from streams.screening_rules import BASE64_RE, INSTRUCTION_RULES, SECRET_RULES, triggered
 
 FREE_TEXT_FIELDS = ("role", "industry", "pain_point", "notes")
 SCREEN_CHARS = 4000
 NAME_FIELDS = ("first_name", "last_name", "company")
-
-_I = re.IGNORECASE | re.MULTILINE
-# Instruction-like text aimed at the model or at the recipient: imperatives about the output,
-# role play, prompt markup, fake headers and postscripts. English plus the most common
-# phrasings in German, French, Spanish, Italian and Portuguese.
-INSTRUCTION_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("ignore previous instructions", re.compile(
-        r"\b(?:ignore|disregard|forget|override|bypass|skip)\b.{0,40}\b(?:previous|prior|above|"
-        r"earlier|all|any|these|those|your|the)\b.{0,30}\b(?:instructions?|rules?|prompts?|"
-        r"guidelines?|directions?|context)\b", _I)),
-    ("output directive", re.compile(
-        r"\b(?:respond|reply|answer|output|print|say|write|return|repeat|include|insert|add|"
-        r"append|mention|state|tell)\b[^.\n]{0,30}\b(?:only|exactly|verbatim|the word|the "
-        r"phrase|the following|this (?:line|text|sentence|link|url)|word for word)\b", _I)),
-    ("addressed to the model", re.compile(
-        r"\b(?:you are (?:now|an?|the)\b|as an ai\b|language model|system prompt|assistant:|"
-        r"new instructions?|jailbreak|developer mode|act as\b|pretend (?:to be|you)|roleplay|"
-        r"do anything now)", _I)),
-    ("prompt markup", re.compile(
-        r"<\s*/?\s*(?:system|assistant|user|instructions?|im_start|im_end|s)\s*>|"
-        r"<\|[a-z_]+\|>|\[/?INST\]|<<\s*SYS\s*>>|<(?:start|end)_of_turn>|^\s*###", _I)),
-    ("fake header or postscript", re.compile(
-        r"^\s*(?:subject|from|to|cc|bcc|reply-to|content-type|mime-version|x-[\w-]+|"
-        r"list-unsubscribe)\s*:|\bP\.?\s?S\.?\s*[:\-]|\bpost ?script\b", _I)),
-    ("instructions in another language", re.compile(
-        r"\b(?:ignoriere|vergiss|antworte nur|ignorez|oubliez|r[ée]pondez uniquement|ignora|"
-        r"olvida|responde solo|rispondi solo|ignore as instru[cç][õo]es|responda apenas)\b", _I)),
-)
-SECRET_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("credential", re.compile(
-        r"\b(?:password|passwort|passwd|pwd|passcode|pin|api[_ -]?key|secret|token|"
-        r"credentials?|login|mot de passe|contrase[ñn]a|senha)\b\s*(?:is\b|:|=|ist\b|est\b|es\b)\s*\S+",
-        _I)),
-    ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("cloud key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|\bsk-[A-Za-z0-9_-]{20,}|"
-                             r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bxox[abpr]-[A-Za-z0-9-]{10,}")),
-    # Digits and letters mixed in one 32+ character run (lookaheads, bounded by the run itself,
-    # so a long run costs linear time: an unbounded lookahead was quadratic on 950 kB).
-    ("long opaque token", re.compile(r"(?<![A-Za-z0-9+/_-])(?=[A-Za-z+/_-]{0,64}\d)"
-                                     r"(?=[0-9+/_-]{0,64}[A-Za-z])[A-Za-z0-9+/_-]{32,}")),
-    ("card number", re.compile(r"\b(?:\d[ -]?){13,19}\b")),
-)
+# Longer than a CRM holds (Salesforce: FirstName 40, LastName 80, Company 255, Title 128; a
+# margin above the name limits for other CRMs): a 600-character first name was drafted and sent.
+MAX_CHARS = {"first_name": 100, "last_name": 100, "company": 200, "role": 200, "industry": 200}
+# Controls, line and paragraph separators, zero-width space/joiners' look-alikes and bidi
+# overrides: none belongs in a name (a CR/LF in a name is a header-injection attempt). ZWJ and
+# ZWNJ (U+200C/D) stay allowed: Indic and Persian spelling and emoji sequences use them.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b\u200e\u200f\u202a-\u202e"
+                      "\u2060-\u2064\u2066-\u2069\ufeff]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u202a-\u202e"
+                              "\u2060-\u2064\u2066-\u2069\ufeff]")  # \t \n \r are fine in notes
+_LETTER = re.compile(r"[^\W\d_]")
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff]")
+# Texts up to this length are cached: picklist titles and industries and templated notes recur
+# across a CRM export (leadgen: 26 roles, 24 industries, 14 pains), names mostly do not.
+_CACHE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -86,9 +65,35 @@ def flags(text: str, *, allow_domains: bool = False) -> list[str]:
     of a field (generation/prompt.py caps), so nothing past them can reach the model, and the
     rules' cost stays bounded however large a CRM field is (a 950 kB field took minutes).
     """
-    norm = normalize(text[:SCREEN_CHARS])
-    found = [name for name, rule in INSTRUCTION_RULES if rule.search(norm)]
+    text = text[:SCREEN_CHARS]
+    if len(text) <= _CACHE_CHARS:
+        return list(_cached_flags(text, allow_domains))
+    return _flags(text, allow_domains, prefilter=True)
+
+
+@lru_cache(maxsize=4096)
+def _cached_flags(text: str, allow_domains: bool) -> tuple[str, ...]:
+    return tuple(_flags(text, allow_domains, prefilter=True))
+
+
+def full_flags(text: str, *, allow_domains: bool = False) -> list[str]:
+    """``flags`` without the pre-filter or the cache: every rule runs (the tests' reference)."""
+    return _flags(text[:SCREEN_CHARS], allow_domains, prefilter=False)
+
+
+def _flags(text: str, allow_domains: bool, prefilter: bool) -> list[str]:
+    norm = normalize(text)
+    found = []
+    if _CONTROL_IN_TEXT.search(text):
+        found.append("invisible or control characters")
+    # 91% of clean lead fields match no trigger (measured on 500 leadgen leads), and then no
+    # rule can match: the ~20 patterns below cost ~60 us a field, the trigger ~2 us.
+    if prefilter and not triggered(norm):
+        return found
+    found += [name for name, rule in INSTRUCTION_RULES if rule.search(norm)]
     found += [name for name, rule in SECRET_RULES if rule.search(norm)]
+    if any(True for _ in base64_texts(norm)):
+        found.append("base64 text")
     if find_urls(norm) or IPV4_RE.search(norm):
         found.append("link")
     elif not allow_domains and find_domains(norm):
@@ -100,22 +105,94 @@ def flags(text: str, *, allow_domains: bool = False) -> list[str]:
     return found
 
 
+def base64_texts(text: str):
+    """The readable texts hidden as base64 runs in ``text`` (a run decoding to binary is not
+    one: long words and ids decode to noise)."""
+    for match in BASE64_RE.finditer(text):
+        run = match.group(0).rstrip("=")
+        try:
+            raw = base64.b64decode(run + "=" * (-len(run) % 4),
+                                   altchars=b"-_" if ("-" in run or "_" in run) else None,
+                                   validate=True)
+            decoded = raw.decode("utf-8")
+        except (binascii.Error, ValueError):  # not base64, or not UTF-8 text (ValueError)
+            continue
+        # 12+ characters, all printable, some letters: a sentence, not an id's bytes.
+        if len(decoded) >= 12 and decoded.isprintable() and len(_LETTER.findall(decoded)) >= 6:
+            yield decoded
+
+
+def implausible(name: str, value: str) -> str | None:
+    """Why ``value`` cannot be a lead's ``name`` field as a CRM holds it, or None."""
+    limit = MAX_CHARS.get(name)
+    if limit is not None and len(value) > limit:
+        return f"longer than {limit} characters ({len(value)})"
+    if _CONTROL.search(value):
+        return "control or invisible characters"
+    if not _LETTER.search(value):
+        return "no letter"
+    if name in ("first_name", "last_name") and _EMOJI.search(value):
+        return "emoji"
+    if _repeats(value):
+        return "one character or word repeated"
+    return None
+
+
+def _repeats(value: str) -> bool:
+    """Whether ``value`` (spaces ignored) is a unit repeated 3+ times, maybe cut mid-unit:
+    "AAAA", "Acme Acme Acme Ac". Smallest period by the KMP failure function, O(n)."""
+    text = "".join(value.casefold().split())
+    n = len(text)
+    if n < 3:
+        return False
+    fail = [0] * n
+    k = 0
+    for i in range(1, n):
+        while k and text[i] != text[k]:
+            k = fail[k - 1]
+        if text[i] == text[k]:
+            k += 1
+        fail[i] = k
+    return 3 * (n - fail[-1]) <= n
+
+
+def same_company(company: str | None, sender_company: str | None) -> bool:
+    """Whether the lead's company is the campaign sender's own (case, spacing and punctuation
+    aside): a draft to it would be addressed to ourselves."""
+    def key(text: str | None) -> str:
+        return "".join(ch for ch in unicodedata.normalize("NFKC", text or "").casefold()
+                       if ch.isalnum())
+    return bool(key(company)) and key(company) == key(sender_company)
+
+
 def screen_lead(lead: dict[str, Any]) -> Screening:
-    """Screen ``lead``'s free text; raise SchemaError("hostile_text") when a name is unusable."""
-    bad_names = []
+    """Screen ``lead``'s text. Raises SchemaError("implausible_identity") when a name or the
+    company cannot be a real one, SchemaError("hostile_text") when it carries instructions,
+    links or secrets."""
+    odd, bad = [], []
     for name in NAME_FIELDS:
         value = lead.get(name)
+        if not value:
+            continue
+        problem = implausible(name, value)
+        if problem:
+            odd.append(f"{name} ({problem})")
+            continue
         # A company may be a domain ("Booking.com"); anything else in a name is refused.
-        rules = flags(value, allow_domains=name == "company") if value else []
+        rules = flags(value, allow_domains=name == "company")
         if rules:
-            bad_names.append(f"{name} ({', '.join(rules)})")
-    if bad_names:
-        raise SchemaError("names cannot be written from: " + "; ".join(bad_names),
-                          code="hostile_text")
+            bad.append(f"{name} ({', '.join(rules)})")
+    if odd:
+        raise SchemaError("implausible identity: " + "; ".join(odd), code="implausible_identity")
+    if bad:
+        raise SchemaError("names cannot be written from: " + "; ".join(bad), code="hostile_text")
     withheld, reasons = {}, []
     for name in FREE_TEXT_FIELDS:
         value = lead.get(name)
-        rules = flags(value) if isinstance(value, str) and value else []
+        if not isinstance(value, str) or not value:
+            continue
+        problem = implausible(name, value) if name in MAX_CHARS else None
+        rules = [f"implausible: {problem}"] if problem else flags(value)
         if rules:
             withheld[name] = value[:SCREEN_CHARS]  # what was screened; bounds the request
             reasons.append(f"{name} withheld: {', '.join(rules)}")
