@@ -1,7 +1,7 @@
 """One review web app for people: teacher examples (training/review_app) and drafts held for
 approval before sending (mail/approval_app, under /drafts), behind the same token.
 
-The edited-draft re-score is the workers' own post-checks (generation.draft.check) on the edit,
+The edited-draft re-score is the workers' own checks (generation.checks.check_draft) on the edit,
 injected here because mail/ may not import workers/.
 """
 
@@ -26,14 +26,16 @@ log = logging.getLogger(__name__)
 
 def edit_checks(settings: Settings) -> Any:
     """(lead, draft, subject, body) -> the post-check reasons of an edited draft."""
-    from generation.draft import Draft, check
+    from generation.checks import check_draft
+    from generation.draft import Draft
 
     def score(lead: dict[str, Any], draft: dict[str, Any], subject: str, body: str) -> list[str]:
         campaign = _campaign(settings, draft)
         if campaign is None:
             return []
-        return check(Draft(subject=subject.strip(), body=body.strip()), lead, settings.checks,
-                     campaign)
+        request = {"lead": lead, "withheld": draft.get("withheld") or {}}
+        return check_draft(Draft(subject=subject.strip(), body=body.strip()), request,
+                           settings.checks, campaign)
 
     return score
 

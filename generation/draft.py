@@ -1,8 +1,10 @@
-"""Turn generated text into {subject, body} and check it before it may reach a mail sender.
+"""Split generated text into {subject, body}, and the format checks of a draft.
 
 The model continues a prefill ("Subject: ...\\n\\nHi Ann,\\n\\n..."), so the parser sees
 ``prefill + completion``. A base model often runs on past the email (a new "Lead:" block, a
-second "Subject:", notes after the signature); everything after the sign-off is trimmed.
+second "Subject:"); everything after such a marker is trimmed, and generation.frame replaces the
+greeting and sign-off. generation.checks.check_draft is the one entry point that runs these
+checks with every other one; ``check`` here is one of its parts.
 Every failed check is reported, not only the first, so dead letters say all that was wrong.
 Limits, allowed URLs and the sender come from the request's campaign. Names are compared as
 written in any script (NFC, case-folded substring), never with ASCII word-boundary regexes,
@@ -14,26 +16,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from outreach.errors import DraftRejected
 from outreach.settings import ChecksSettings
 from outreach.untrusted_text import PHONE_RE, url_allowed
 from schemas.campaign import Campaign
-from generation.prompt import EXAMPLES, NAME_MAX_CHARS, SIGN_OFF, STOP_SEQUENCES, clean_field, \
-    sender_name
+from generation.frame import signed_count
+from generation.prompt import EXAMPLES, NAME_MAX_CHARS, STOP_SEQUENCES, clean_field, sender_name
 
 # Where an email ends at the latest: prompt structure or a second email starting.
 _TAIL_MARKERS = re.compile(r"\n\s*(?:Campaign:|Evidence:|Lead:|Email:|Subject:|###)"
                            r"|<end_of_turn>|<eos>|<start_of_turn>")
-# The sign-off: the sender's name on a line of its own, after an optional closing line ("Best,",
-# "Thanks for your time!", "С уважением,") and an optional "--" signature delimiter, which the
-# base model writes in ~1 of 10 drafts (measured). It is normalized to "<closing>\n<sender>".
-@lru_cache(maxsize=256)
-def _sign_off(sender: str) -> re.Pattern[str]:
-    return re.compile(r"\n[ \t]*(?:--[ \t]*\n[ \t]*)?(?:(?P<closing>[^\W\d_][^\n]{0,40}[,!.])"
-                      r"[ \t]*\n[ \t]*)?" + re.escape(sender) + r"[ \t]*(?=\n|$)")
 # Template leftovers a mail merge would send verbatim: [Name], {company}, {{first}}, <First Name>.
 _PLACEHOLDERS = (re.compile(r"\[[^\[\]\n]{1,40}\]"), re.compile(r"\{[^{}\n]{0,40}\}"),
                  re.compile(r"<[A-Za-z][^<>\n]{0,40}>"))
@@ -53,21 +47,6 @@ COPY_MIN_WORDS = 6
 # after "To put a number on it: Patchwell covers Windows, macOS..."): 7 of 40 held-out drafts of
 # the campaign miniature, 0 of 124 teacher emails (2026-12-01).
 REPEAT_SPAN_WORDS = 8
-# Earlier-contact sentences and the CRM note prefix that makes each true (the teacher writes them
-# only from such a note, training/teacher_offline.py NOTE_LINES; None: never true of a cold lead).
-# 7 of 40 held-out drafts of the campaign miniature claimed one with no such note, 0 of 124
-# teacher emails (2026-12-01).
-_CONTACT_CLAIMS = tuple((re.compile(pattern, re.IGNORECASE), note_prefix) for pattern, note_prefix in (
-    (r"\byou asked about\b", "asked about "),
-    (r"\b(?:good|great|nice) (?:to meet|meeting) you\b", "met at "),
-    (r"\bvisiting our booth\b", "visited the booth in "),
-    (r"\bthanks? (?:you )?for downloading\b", "downloaded "),
-    (r"\bsuggested (?:I|we) reach out\b", "referred by a partner in "),
-    (r"\bthanks? (?:you )?for (?:reaching out|getting in touch|contacting us|your interest|your "
-     r"message|your inquiry|applying)\b", None),  # "Thank you for applying to the finance
-    # team at ...": one of 18 demo drafts, 2026-12-02
-    (r"\b(?:as (?:we|I) discussed|following up on our|per our (?:call|conversation))\b", None),
-))
 _WORD = re.compile(r"[\w'-]+")
 
 
@@ -81,8 +60,12 @@ _EXAMPLE_FACTS = frozenset().union(*(_ngrams(e.facts, COPY_MIN_WORDS) for e in E
 
 @dataclass(frozen=True)
 class Draft:
+    """``complete`` is False when the model's text was cut off (max_tokens, or a run-on without
+    a sign-off or a final sentence): the frame would otherwise sign a half sentence."""
+
     subject: str
     body: str
+    complete: bool = True
 
     @property
     def words(self) -> int:
@@ -100,31 +83,14 @@ def trim(text: str) -> str:
     return text.strip()
 
 
-def sign_off(body: str, sender: str, complete: bool = True) -> str:
-    """End ``body`` after its sign-off, normalized to "<closing>\\n<sender>".
-
-    A body that ended cleanly (``complete``: a stop sequence or end of text, not max_tokens)
-    on a full sentence but without a sign-off gets the fixed "Best,\\n<sender>": the sign-off is
-    part of the fixed format, like the prefill. A body cut off mid-sentence gets none, so the
-    check rejects it.
-    """
-    match = _sign_off(sender).search("\n" + body)
-    if match:
-        text = body[:max(0, match.start() - 1)].rstrip()
-        return f"{text}\n\n{match.group('closing') or SIGN_OFF}\n{sender}"
-    if complete and body.rstrip().endswith((".", "!", "?")):
-        return f"{body.rstrip()}\n\n{SIGN_OFF}\n{sender}"
-    return body
-
-
-def parse(prefill: str, completion: str, sender: str, complete: bool = True) -> Draft:
-    """Split ``prefill + completion`` into subject and body; raise DraftRejected if no subject."""
+def parse(prefill: str, completion: str) -> Draft:
+    """Split ``prefill + completion`` into subject and body as written (greeting and sign-off
+    included: generation.frame.frame_draft replaces them); DraftRejected if no subject."""
     text = trim((prefill + completion).replace("\r\n", "\n"))
     first, _, rest = text.partition("\n")
     if not first.startswith("Subject:"):
         raise DraftRejected(["missing subject line"])
-    return Draft(subject=first[len("Subject:"):].strip(),
-                 body=sign_off(rest.strip(), sender, complete))
+    return Draft(subject=first[len("Subject:"):].strip(), body=rest.strip())
 
 
 def _repeated_sentence(body: str) -> str | None:
@@ -144,15 +110,6 @@ def _repeated_sentence(body: str) -> str | None:
             return " ".join(span)
         spans.add(span)
     return None
-
-
-def unsupported_contact_claims(body: str, lead: dict[str, Any]) -> list[str]:
-    """Claims of earlier contact (a meeting, a download, a question) that the lead's CRM note
-    does not record: the recipient knows they are false."""
-    notes = " ".join((lead.get("notes") or "").lower().split())
-    return [found.group(0) for pattern, note_prefix in _CONTACT_CLAIMS
-            for found in [pattern.search(body)]
-            if found and not (note_prefix and notes.startswith(note_prefix))]
 
 
 def _fold(text: str) -> str:
@@ -182,8 +139,11 @@ def check(draft: Draft, lead: dict[str, Any], checks: ChecksSettings,
         reasons.append(f"body too short ({draft.words} < {campaign.body_min_words} words)")
     elif draft.words > campaign.body_max_words:
         reasons.append(f"body too long ({draft.words} > {campaign.body_max_words} words)")
-    if not draft.body.endswith(f"\n{sender}"):
-        reasons.append(f"no sign-off by {sender} (cut off or run-on text)")
+    signed = signed_count(draft.body, sender)
+    if signed == 0:
+        reasons.append(f"no sign-off by {sender}")
+    elif signed > 1:
+        reasons.append(f"{signed} sign-offs (one is written once, at the end)")
     text = f"{draft.subject}\n{draft.body}"
     for pattern in _PLACEHOLDERS:
         found = pattern.search(text)
@@ -213,16 +173,4 @@ def check(draft: Draft, lead: dict[str, Any], checks: ChecksSettings,
     repeated = _repeated_sentence(draft.body)
     if repeated:
         reasons.append(f"repeated sentence: {repeated[:60]!r}")
-    for claim in unsupported_contact_claims(draft.body, lead):
-        reasons.append(f"claims earlier contact the CRM does not record: {claim!r}")
     return reasons
-
-
-def parse_and_check(prefill: str, completion: str, lead: dict[str, Any],
-                    checks: ChecksSettings, campaign: Campaign, complete: bool = True) -> Draft:
-    """The checked draft, or DraftRejected listing every failed check."""
-    draft = parse(prefill, completion, sender_name(campaign), complete)
-    reasons = check(draft, lead, checks, campaign)
-    if reasons:
-        raise DraftRejected(reasons)
-    return draft

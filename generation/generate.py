@@ -18,10 +18,11 @@ from typing import Any
 from outreach.errors import DraftRejected
 from outreach.ids import draft_id as make_draft_id
 from outreach.settings import Settings
-from schemas.campaign import Campaign
-from generation.draft import Draft, parse_and_check
+from schemas.campaign import Campaign, Sender
+from generation.checks import parse_and_check
+from generation.draft import Draft
 from generation.prompt_budget import over_budget
-from generation.untrusted import domains_in, untrusted_reasons
+from generation.untrusted import domains_in
 from generation.engine import Completion, Generator, SharedPrefix
 from generation.model import ModelInfo
 from generation.prompt import STOP_SEQUENCES, build_prompt
@@ -30,17 +31,14 @@ log = logging.getLogger(__name__)
 
 
 def checked_draft(prefill: str, text: str, request: dict[str, Any], settings: Settings,
-                  campaign: Campaign, campaign_domains: list[str], complete: bool) -> Draft:
-    """Parse a completion and run every post-check, on any rung (miniature or LLM): the format
-    and campaign checks (workers/draft), then withheld lead text and links however written
-    (workers/untrusted). Raises DraftRejected with the reasons."""
-    draft = parse_and_check(prefill, text, request["lead"], settings.checks, campaign,
-                            complete=complete)
-    untrusted = untrusted_reasons(draft.subject, draft.body, request,
-                                  settings.checks.allowed_urls, campaign_domains)
-    if untrusted:
-        raise DraftRejected(untrusted)
-    return draft
+                  campaign: Campaign, campaign_domains: Sequence[str] = (),
+                  complete: bool = True) -> Draft:
+    """Frame a completion (code's greeting and sign-off) and run every post-check through the
+    one entry point (generation.checks), on any rung (miniature or LLM). Raises DraftRejected
+    with the reasons. ``campaign_domains`` is unused: the checks derive the campaign's own
+    domains and allowed URLs themselves (kept for callers)."""
+    del campaign_domains
+    return parse_and_check(prefill, text, request, settings.checks, campaign, complete=complete)
 
 
 def seed_for(request_id: str, attempt: int) -> int:
@@ -126,7 +124,7 @@ def draft_for_request(request: dict[str, Any], generator: Generator, model: Mode
         outcome.draft = _email_draft(request, draft.subject, draft.body, prompt.prompt_hash,
                                      outcome.completions, model, settings,
                                      campaign_version=campaign.version,
-                                     evidence_ids=prompt.evidence_ids)
+                                     evidence_ids=prompt.evidence_ids, sender=campaign.sender)
         break
     return outcome
 
@@ -134,13 +132,14 @@ def draft_for_request(request: dict[str, Any], generator: Generator, model: Mode
 def _email_draft(request: dict[str, Any], subject: str, body: str, prompt_hash: str,
                  completions: list[Completion], model: ModelInfo,
                  settings: Settings, campaign_version: int | None = None,
-                 evidence_ids: Sequence[str] = ()) -> dict[str, Any]:
+                 evidence_ids: Sequence[str] = (), sender: Sender | None = None) -> dict[str, Any]:
     """An EmailDraft record (schemas/avro/email_draft.avsc).
 
     Token counts, latency and cost add up every attempt: a retried draft really cost both.
     ``campaign_version`` is the version whose facts the prompt quoted (default: the one the
     request was routed with) and ``evidence_ids`` the facts retrieval chose, so KPIs can be cut
-    by campaign version and by proof point.
+    by campaign version and by proof point. ``sender`` (the campaign's) is the mailbox the mail
+    leaves from: the From name the body is signed with, its address, Reply-To, postal address.
     """
     lead = request["lead"]
     created = now_ms()
@@ -163,4 +162,8 @@ def _email_draft(request: dict[str, Any], subject: str, body: str, prompt_hash: 
         "campaign_version": int(request.get("campaign_version") or 0
                                 if campaign_version is None else campaign_version),
         "evidence_ids": list(evidence_ids),
+        "from_name": sender.name if sender else "",
+        "from_email": sender.email if sender else "",
+        "reply_to": (sender.reply_to or sender.email) if sender else "",
+        "postal_address": sender.postal_address if sender else "",
     }

@@ -96,7 +96,7 @@ def llm_draft_for_request(request: dict[str, Any], client: ChatClient, settings:
         outcome.draft = _email_draft(request, draft.subject, draft.body, hashed,
                                      outcome.completions, model, settings,
                                      campaign_version=campaign.version,
-                                     evidence_ids=prompt.evidence_ids)
+                                     evidence_ids=prompt.evidence_ids, sender=campaign.sender)
         outcome.draft["estimated_cost_usd"] = cost
         break
     return outcome, cost

@@ -5,7 +5,7 @@ evaluate_candidate() measures, on held-out test rows (training/dataset.py test.j
   the trained prompt and no LoRA (training.evaluate.gguf_writer + run_system), so the score is
   what serving would get;
 - pass_rate: the share of those emails passing every hard check the worker applies before a
-  draft may be sent (generation.draft.check);
+  draft may be sent (generation.checks.check_draft, the worker's own checks);
 - perplexity on the reference emails (quantize/perplexity.py), of the candidate and of its F16
   source, so a broken quantization shows even when sampling happens to write good emails.
 decide() is a pure function of those numbers and GateSettings; its report is kept with the release.
@@ -118,7 +118,8 @@ def evaluate_candidate(gguf: Path, heldout_rows: list[dict[str, Any]], settings:
     skips measuring again what the caller already measured (the retrain's quantize stage)."""
     from training import evaluate
     from training.brief import load_brief
-    from generation.draft import Draft, check
+    from generation.checks import check_draft
+    from generation.draft import Draft
 
     rows = heldout_rows[:settings.gate.eval_examples]
     if not rows:
@@ -141,8 +142,8 @@ def evaluate_candidate(gguf: Path, heldout_rows: list[dict[str, Any]], settings:
     examples, passing = [], 0
     campaigns = evaluate.Campaigns(brief)  # each row's own campaign; the brief for older rows
     for row, ex in zip(rows, result["examples"]):
-        failures = check(Draft(ex["subject"], ex["body"]), row["lead"], settings.checks,
-                         campaigns.of(row))
+        failures = check_draft(Draft(ex["subject"], ex["body"], ex.get("complete", True)),
+                               row["lead"], settings.checks, campaigns.of(row))
         passing += not failures
         examples.append({"lead_id": ex["lead_id"], "subject": ex["subject"],
                          "overall": ex["overall"], "flags": ex["flags"],

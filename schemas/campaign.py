@@ -84,10 +84,27 @@ class Fact(_Frozen):
         return _sentence(text)
 
 
+# An addr-spec as a From or Reply-To mailbox needs it: one "@", no spaces, a dotted domain.
+EMAIL_PATTERN = r"^$|^[^@\s<>\"]{1,64}@[^@\s<>\"]+\.[^@\s<>\"]+$"
+
+
 class Sender(_Frozen):
+    """Who signs the emails, and the mailbox they come from.
+
+    ``email`` is the From address (display name ``name``) and, unless ``reply_to`` is set, the
+    Reply-To, so the signature and the From line agree; empty = the sender settings' address.
+    ``postal_address`` goes into every message's footer beside the opt-out line (CAN-SPAM
+    requires a valid physical postal address). The mailbox fields are never in the prompt.
+    """
+
     name: str = ShortText
     title: str = Field("", max_length=SHORT_MAX_CHARS)
     company: str = ShortText
+    email: str = Field("", max_length=SHORT_MAX_CHARS, pattern=EMAIL_PATTERN)
+    reply_to: str = Field("", max_length=SHORT_MAX_CHARS, pattern=EMAIL_PATTERN)
+    postal_address: str = Field("", max_length=SENTENCE_MAX_CHARS)
+    title_in_signature: bool = Field(False, description="Sign with 'title, company' under the "
+                                     "name.")
 
 
 class Campaign(_Frozen):

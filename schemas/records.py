@@ -83,6 +83,10 @@ class EmailDraft(TypedDict):
     rung_reasons: list[str]
     review_status: str
     reviewed_by: str
+    from_name: str
+    from_email: str
+    reply_to: str
+    postal_address: str
 
 
 EngagementType = Literal["DELIVERED", "OPENED", "CLICKED", "REPLIED", "BOUNCED",
@@ -167,6 +171,10 @@ class CampaignSender(TypedDict):
     name: str
     title: str
     company: str
+    email: str
+    reply_to: str
+    postal_address: str
+    title_in_signature: bool
 
 
 class CampaignFact(TypedDict):

@@ -9,7 +9,8 @@ Held-out splits the training never sees (the issue's evaluation slices):
 Every row carries its campaign (the Avro record, so evaluation rebuilds the exact prompt),
 its evidence ids and ``script`` ("latin" or "non_latin", from the lead's first name and
 company) for the script slices. Only emails that pass the worker's own checks
-(generation.draft.check) enter, so the miniature never learns a draft the worker would reject.
+(generation.checks.check_draft, the one entry point) enter, so the miniature never learns a
+draft the worker would reject.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from training import campaign_synth, teacher_offline
 from training.prompt import DEFAULT_FIELD_MAX_CHARS, email_text, trained_prompt
 from outreach.hashing import file_sha256
 from training.records import write_jsonl
-from generation.draft import Draft, check
+from generation.checks import check_draft
+from generation.draft import Draft
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "campaigns" / "examples"
 SPLITS = ("train", "validation", "test_unseen_campaigns", "test_unseen_leads")
@@ -69,7 +71,8 @@ def rows_for(campaign: Campaign, leads: list[dict], split: str, seed: int,
     rows = []
     checks = ChecksSettings()
     for example in teacher_offline.teach(leads, campaign, seed=seed):
-        reasons = check(Draft(example.subject, example.body), example.lead, checks, campaign)
+        reasons = check_draft(Draft(example.subject, example.body), example.lead, checks,
+                              campaign)
         if reasons:
             counts[f"dropped_failed_checks:{reasons[0][:40]}"] = counts.get(
                 f"dropped_failed_checks:{reasons[0][:40]}", 0) + 1

@@ -13,7 +13,7 @@ seconds llama.cpp used x settings.worker.usd_per_vcpu_hour / 3600.
 Each test row carries its campaign (the Avro record) and evidence ids (training.campaign_data),
 so every system sees the exact prompt serving would build, the rubric grounds each email in its
 OWN campaign (a fact of any other test campaign is flagged as foreign), and the worker's checks
-(generation.draft.check with that campaign) decide "passes every post-check first time". Rows
+(generation.checks.check_draft with that campaign) decide "passes every post-check first time". Rows
 without a campaign (older datasets) use the brief passed in. Summaries are cut by slice:
 row["split"] (unseen campaigns / unseen leads) and row["script"] (latin / non_latin).
 """
@@ -43,6 +43,7 @@ class Output:
     seconds: float
     cpu_seconds: float
     completion_tokens: int
+    complete: bool = True  # False: cut off at max_tokens without a sign-off (a check fails)
 
 
 Writer = Callable[[dict[str, Any], int], Output]  # (test row, seed) -> Output
@@ -76,14 +77,17 @@ class Campaigns:
         return list(self._parsed.values()) + ([self.default] if self.default else [])
 
 
-def _parse(prefill: str, completion: str, sender: str) -> tuple[str, str]:
-    from generation.draft import parse
+def _parse(prefill: str, completion: str, lead: dict[str, Any], campaign: Campaign,
+           complete: bool = True) -> tuple[str, str, bool]:
+    """(subject, body, complete) as the worker frames it (generation.checks.parse_draft: the
+    code's greeting and sign-off around the model's body)."""
+    from generation.checks import parse_draft
 
     try:
-        draft = parse(prefill, completion, sender)
-        return draft.subject, draft.body
+        draft = parse_draft(prefill, completion, lead, campaign, complete)
+        return draft.subject, draft.body, draft.complete
     except DraftRejected:  # no subject line: score what was written, it fails structure
-        return split_email(prefill + completion)
+        return (*split_email(prefill + completion), complete)
 
 
 def _prompt(row: dict[str, Any], campaigns: Campaigns, settings: Settings,
@@ -115,10 +119,12 @@ def gguf_writer(settings: Settings, lora: Path | None, style: str, max_tokens: i
     campaigns = campaigns or Campaigns()
 
     def write(row: dict[str, Any], seed: int) -> Output:
-        text, prefill, sender = _prompt(row, campaigns, cfg, style)
+        text, prefill, _sender = _prompt(row, campaigns, cfg, style)
         done = generator.generate(text, max_tokens=max_tokens, seed=seed, stop=STOP_SEQUENCES)
-        subject, body = _parse(prefill, done.text, sender)
-        return Output(subject, body, done.seconds, done.cpu_seconds, done.completion_tokens)
+        subject, body, complete = _parse(prefill, done.text, row["lead"], campaigns.of(row),
+                                         done.finish_reason != "length")
+        return Output(subject, body, done.seconds, done.cpu_seconds, done.completion_tokens,
+                      complete)
 
     return write
 
@@ -148,9 +154,11 @@ def batched_gguf_writer(settings: Settings, lora: Path | None, style: str, max_t
                for i, (result, (_, prefill, sender)) in enumerate(zip(results, prompts))}
 
     def write(row: dict[str, Any], seed: int) -> Output:
-        result, prefill, sender = by_seed[seed]
-        subject, body = _parse(prefill, result.text, sender)
-        return Output(subject, body, result.seconds, cpu_per_email, result.completion_tokens)
+        result, prefill, _sender = by_seed[seed]
+        subject, body, complete = _parse(prefill, result.text, row["lead"], campaigns.of(row),
+                                         result.finish_reason != "length")
+        return Output(subject, body, result.seconds, cpu_per_email, result.completion_tokens,
+                      complete)
 
     return write
 
@@ -167,16 +175,18 @@ def hf_writer(model_dir: Path, settings: Settings, max_tokens: int,
 
     def write(row: dict[str, Any], seed: int) -> Output:
         torch.manual_seed(seed)
-        text, _, sender = _prompt(row, campaigns, settings, "trained")
+        text, _, _sender = _prompt(row, campaigns, settings, "trained")
         ids = tokenizer(text, return_tensors="pt").input_ids.to(device)
         wall, cpu = time.perf_counter(), time.process_time()
         with torch.no_grad():
             out = model.generate(ids, max_new_tokens=max_tokens, do_sample=True,
                                  temperature=settings.model.temperature, top_p=settings.model.top_p)
         new = out[0, ids.shape[1]:]
-        subject, body = _parse("", tokenizer.decode(new, skip_special_tokens=True), sender)
+        subject, body, complete = _parse("", tokenizer.decode(new, skip_special_tokens=True),
+                                         row["lead"], campaigns.of(row),
+                                         int(new.shape[0]) < max_tokens)
         return Output(subject, body, time.perf_counter() - wall, time.process_time() - cpu,
-                      int(new.shape[0]))
+                      int(new.shape[0]), complete)
 
     return write
 
@@ -210,10 +220,12 @@ def hf_generate_batched(model: Any, tokenizer: Any, rows: list[dict[str, Any]], 
     for row, prefill, sender, ids in zip(rows, prefills, senders,
                                          out_ids[:, batch.input_ids.shape[1]:]):
         text = tokenizer.decode(ids, skip_special_tokens=True)
-        subject, body = _parse(prefill, text, sender)
         tokens = int((ids != tokenizer.pad_token_id).sum())
+        subject, body, complete = _parse(prefill, text, row["lead"], campaigns.of(row),
+                                         tokens < max_tokens)
         results.append({"lead_id": row["lead_id"], "subject": subject, "body": body,
-                        "seconds": seconds, "cpu_seconds": 0.0, "completion_tokens": tokens})
+                        "seconds": seconds, "cpu_seconds": 0.0, "completion_tokens": tokens,
+                        "complete": complete})
     write_jsonl(out, results)
 
 
@@ -234,7 +246,7 @@ def saved_writer(path: Path) -> Writer:
     def write(row: dict[str, Any], seed: int) -> Output:
         row = saved[str(row["lead_id"])]
         return Output(row["subject"], row["body"], row["seconds"], row["cpu_seconds"],
-                      row["completion_tokens"])
+                      row["completion_tokens"], row.get("complete", True))
 
     write.covers = lambda row: str(row["lead_id"]) in saved  # type: ignore[attr-defined]
     return write
@@ -258,7 +270,8 @@ def run_system(name: str, writer: Writer, rows: list[dict[str, Any]],
 
     ``campaign``: the Campaigns of the rows, or one campaign for rows that carry none.
     """
-    from generation.draft import Draft, check
+    from generation.checks import check_draft
+    from generation.draft import Draft
 
     campaigns = campaign if isinstance(campaign, Campaigns) else Campaigns(campaign)
     checks = checks or ChecksSettings()
@@ -277,13 +290,15 @@ def run_system(name: str, writer: Writer, rows: list[dict[str, Any]],
         own = campaigns.of(row)
         score = rubric.score(out.subject, out.body, row["lead"], own, similarity=sim,
                              others=others)
-        failures = check(Draft(out.subject, out.body), row["lead"], checks, own)
+        failures = check_draft(Draft(out.subject, out.body, out.complete), row["lead"], checks,
+                               own)
         cost = out.cpu_seconds * usd_per_vcpu_hour / 3600 if name != "teacher" else teacher_cost_usd
         examples.append({"lead_id": row["lead_id"], "campaign_id": own.campaign_id,
                          "split": row.get("split", "test"), "script": row.get("script", "latin"),
                          "subject": out.subject, "body": out.body,
                          "seconds": round(out.seconds, 3), "cost_usd": cost,
                          "completion_tokens": out.completion_tokens,
+                         "complete": out.complete,
                          "passes_checks": not failures, "check_failures": failures,
                          **score.as_dict()})
     return {"system": name, "summary": summarize(examples),

@@ -1,4 +1,5 @@
-"""Parsing generated text and each check, one planted defect at a time."""
+"""Parsing generated text and each check, one planted defect at a time, through the one
+checks entry point (generation.checks)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 from tests.support.worker_helpers import sample_campaign, sample_leads
 from outreach.errors import DraftRejected
 from outreach.settings import ChecksSettings
-from generation.draft import Draft, check, parse, parse_and_check, sign_off
+from generation.checks import CUT_OFF, check_draft, parse_and_check, parse_draft
+from generation.draft import Draft, check
 
 LEAD = sample_leads()[0]  # Ann at Northwind Traders
 CAMPAIGN = sample_campaign()  # signed by "Noor Haddad"
@@ -19,10 +21,10 @@ GOOD = (" reps spend hours writing follow-up emails. We help sales teams send sh
 
 
 def _reasons(body_edit=None, subject=None, checks=None, lead=LEAD, campaign=CAMPAIGN) -> list[str]:
-    draft = parse(PREFILL, GOOD, SENDER)
+    draft = parse_draft(PREFILL, GOOD, LEAD, CAMPAIGN)
     body = body_edit(draft.body) if body_edit else draft.body
-    return check(Draft(subject=draft.subject if subject is None else subject, body=body), lead,
-                 checks or ChecksSettings(), campaign)
+    return check_draft(Draft(subject=draft.subject if subject is None else subject, body=body),
+                       lead, checks or ChecksSettings(), campaign)
 
 
 def test_a_good_draft_passes():
@@ -42,43 +44,35 @@ def test_a_good_draft_passes():
     "<end_of_turn>\nmore",
 ])
 def test_trailing_garbage_is_trimmed(tail):
-    assert parse(PREFILL, GOOD + tail, SENDER) == parse(PREFILL, GOOD, SENDER)
+    assert parse_draft(PREFILL, GOOD + tail, LEAD, CAMPAIGN) == parse_draft(PREFILL, GOOD, LEAD,
+                                                                            CAMPAIGN)
 
 
-@pytest.mark.parametrize(("body", "complete", "expected"), [
-    ("Text.\n\nBest regards,\nSam\nSam's cat", True, "Text.\n\nBest regards,\nSam"),
-    ("Text.\n\n--\nSam", True, "Text.\n\nBest,\nSam"),
-    ("Text.\n\n--\nBest,\nSam\n\nMore.", True, "Text.\n\nBest,\nSam"),
-    ("Text?\n\nThanks for your time!\nSam", True, "Text?\n\nThanks for your time!\nSam"),
-    ("Would you be open to a call?", True, "Would you be open to a call?\n\nBest,\nSam"),
-    ("Text.\n\nBest,\nNoor Haddad", True, "Text.\n\nBest,\nSam"),  # another sender's name
-    ("Would you be open to a call?", False, "Would you be open to a call?"),  # hit max_tokens
-    ("We can help you with", True, "We can help you with"),  # cut mid-sentence
-    ("Text.\n\nBest,\nJohn", True, "Text.\n\nBest,\nJohn"),  # not signed by the sender
+@pytest.mark.parametrize(("body", "complete", "ended"), [
+    ("Text.\n\nBest regards,\nNoor Haddad\nSam's cat", True, True),
+    ("Text.\n\n--\nNoor Haddad", True, True),
+    ("Would you be open to a call?", True, True),   # a final sentence: the code signs it
+    ("Would you be open to a call?", False, False),  # hit max_tokens before signing off
+    ("Would you be open to a call?\n\nBest,\nNoor Haddad", False, True),  # signed, then ran on
+    ("We can help you with", True, False),  # cut mid-sentence
 ])
-def test_sign_off_is_normalized_or_missing(body, complete, expected):
-    got = sign_off(body, "Sam", complete)
-    if "Noor Haddad" in body:  # not signed by this sender: left as it is, the check rejects it
-        assert got == body
-    else:
-        assert got == expected
+def test_a_cut_off_body_is_incomplete_and_fails(body, complete, ended):
+    draft = parse_draft("Subject: Idea\n\nHi Ann,\n\n", body, LEAD, CAMPAIGN, complete)
+    assert draft.complete is ended
+    assert draft.body.endswith("\n\nBest,\nNoor Haddad")  # the code's one sign-off, always
+    reasons = check_draft(draft, LEAD, ChecksSettings(), CAMPAIGN)
+    assert (CUT_OFF in reasons) is not ended
 
 
-def test_sign_off_uses_the_campaign_sender_in_any_script():
-    assert sign_off("Text.\n\nС уважением,\nАнна Петрова", "Анна Петрова") == \
-        "Text.\n\nС уважением,\nАнна Петрова"
-    assert sign_off("Would that work?", "佐藤 花子") == "Would that work?\n\nBest,\n佐藤 花子"
-    assert sign_off("Text.\n\nBest,\n佐藤 花子\nmore", "佐藤 花子") == "Text.\n\nBest,\n佐藤 花子"
-
-
-def test_an_unsigned_or_cut_off_body_fails_the_check():
-    for body in ("We can help you with", "Text.\n\nBest,\nJohn"):
-        assert any("no sign-off" in r for r in _reasons(lambda b, body=body: "Hi Ann, " + body))
+def test_an_unsigned_body_fails_the_check():
+    assert any("no sign-off" in r for r in _reasons(lambda b: b.replace("\n\nBest,\nNoor Haddad", "")))
+    assert any("no sign-off" in r for r in _reasons(lambda b: b.replace("Noor Haddad", "John")
+                                                    .replace("Best,", "Hello")))
 
 
 def test_missing_subject_line_is_rejected():
     with pytest.raises(DraftRejected) as info:
-        parse("Hi Ann,\n\n", GOOD, SENDER)
+        parse_draft("Hi Ann,\n\n", GOOD, LEAD, CAMPAIGN)
     assert info.value.reasons == ["missing subject line"]
 
 
@@ -102,10 +96,15 @@ def test_each_check_can_fail():
     lookalike = _reasons(lambda b: b.replace("Would", "See https://ok.example.evil.net/x. Would"),
                          checks=checks)
     assert any("URL not allowed" in r for r in lookalike)
-    # The campaign's own allowed URLs count too.
+    # The campaign's own allowed URLs count too (the worker's untrusted-link check used to
+    # know only the global list and rejected them).
     own = sample_campaign(allowed_urls=["https://relaywise.example/"])
     assert not _reasons(lambda b: b.replace("Would", "See https://relaywise.example/a. Would"),
                         campaign=own)
+    assert not _reasons(lambda b: b.replace("Would", "See relaywise.example for more. Would"),
+                        campaign=own)
+    assert any("not allowed" in r for r in _reasons(
+        lambda b: b.replace("Would", "See evil.com for more. Would"), campaign=own))
     assert any("first name" in r for r in _reasons(lambda b: b.replace("Ann", "Bob")))
     assert any("company" in r for r in _reasons(lambda b: b.replace("Northwind Traders", "them"),
                                                 subject="Hello"))
@@ -142,6 +141,7 @@ NON_LATIN = [("Анна", "ООО «Северный Ветер»"), ("美咲", 
 
 @pytest.mark.parametrize(("first", "company"), NON_LATIN)
 def test_names_in_any_script_are_found_exactly_as_written(first, company):
+    # draft.check alone: the name checks, whichever frame wrote the greeting
     lead = {**LEAD, "first_name": first, "company": company}
     body = (f"Hi {first},\n\nI noticed that at {company}, reps spend hours writing follow-up "
             "emails every week and replies slip. Teams answer inquiries 3x faster in the first "

@@ -1,7 +1,7 @@
 """The real Gemma 3 270M model through Generator and draft_for_request.
 
 These assert structure (token counts, determinism, records that match their schema), not that
-an untuned 270M base model writes a perfect email: tests/workers/test_prompt_quality.py
+an untuned 270M base model writes a perfect email: tests/generation/test_prompt_quality.py
 measures that.
 """
 
@@ -14,7 +14,7 @@ from outreach.ids import draft_id
 from outreach.settings import load_settings
 from schemas.codec import AvroCodec
 from tests.support.worker_helpers import TEST_THREADS, make_request, sample_campaign, sample_leads
-from generation.draft import parse_and_check
+from generation.checks import parse_and_check
 from generation.generate import draft_for_request
 from workers.reload import open_generator
 from generation.model import resolve_model

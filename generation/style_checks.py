@@ -1,0 +1,151 @@
+"""Defects a reader would fix by hand: each function returns the reasons (empty = none).
+
+Found in sampled drafts of the campaign miniature and in the offline teacher's templates
+(issue 22): "Hi翼," (a greeting glued to a name), "an thought" / "a HR team" (article slips),
+"A recent result: Every approval..." (a capital after a lead-in label, mid-sentence),
+"Clausecheck" for "ClauseCheck" (the product in another casing), and two calls to action in a
+row. generation.checks.check_draft runs all of them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from schemas.campaign import Campaign
+from generation.frame import GREETING_WORDS
+
+# --- greeting glued to a name -------------------------------------------------------------
+_GLUED = re.compile(rf"^[ \t]*(?:{GREETING_WORDS})(?=[^\W\d_])", re.IGNORECASE)
+
+
+def glued_greeting(body: str, first_name: str) -> list[str]:
+    """"Hi翼," / "HiAnn,": the greeting word runs into the name with no space."""
+    line = body.lstrip().split("\n", 1)[0]
+    match = _GLUED.match(line)
+    if not match:
+        return []
+    rest = line[match.end():]
+    latin = rest[:1].isascii() or unicodedata.name(rest[:1], "").startswith("LATIN")
+    if latin and not (first_name and rest.startswith(first_name)):
+        return []  # "Hillary," is a greeting-less line, "Hellofresh" a word
+    return [f"greeting glued to the name: {line.strip()[:40]!r}"]
+
+
+# --- a / an --------------------------------------------------------------------------------
+# Letters whose English names start with a vowel sound: "an HR team", "an SDR", "a CFO".
+_VOWEL_LETTERS = frozenset("AEFHILMNORSX")
+# Acronyms read as words, where the letter rule does not apply ("a SOC 2 report", "a HIPAA").
+_WORD_ACRONYMS = frozenset({"SOC", "HIPAA", "NASA", "SAML", "SCIM", "SWIFT", "FIFO", "LIFO",
+                            "GIF", "JPEG", "LAN", "WAN", "PIN", "SIM", "OKTA", "UNIX", "ASAP",
+                            "SQL", "FAQ", "ESOP", "EBITDA", "OSHA", "NATO", "SEPA", "IBAN"})
+# Vowel letters sounding "you"/"w" ("a unique", "a user", "a one-time") and silent h ("an hour").
+_YOU_SOUND = re.compile(r"^(?:uni(?![nm])|use|usu|uti|ura|ure|euro|eu|one\b|one-|once|ubiq|"
+                        r"uk|ufo|uga)", re.IGNORECASE)
+_SILENT_H = re.compile(r"^(?:hour|honest|hono|heir)", re.IGNORECASE)
+_ARTICLE = re.compile(r"(?<![\w'-])(a|an|A|An)[ \t]+([\w%$€£-]+)")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:\n])\s*$")
+
+
+def wants_an(word: str) -> bool | None:
+    """Whether ``word`` takes "an" (by sound); None when unsure."""
+    core = word.strip("-")
+    if not core:
+        return None
+    if core[0].isdigit():
+        digits = re.match(r"[\d,]+", core).group(0).replace(",", "")
+        return digits.startswith("8") or digits in ("11", "18") or (
+            len(digits) in (5, 8) and digits[:2] in ("11", "18"))  # 11,000 / 18,000,000
+    letters = re.match(r"[A-Za-z]+", core)
+    if not letters:
+        return None  # another script: no English article rule applies
+    head = letters.group(0)
+    if len(head) >= 2 and head.isupper() and len(head) <= 5:
+        if head in _WORD_ACRONYMS:
+            return None  # read as a word: the sound is not in the spelling
+        return head[0] in _VOWEL_LETTERS
+    if _SILENT_H.match(head):
+        return True
+    if _YOU_SOUND.match(head):
+        return False
+    return head[0].lower() in "aeiou"
+
+
+def article_slips(text: str) -> list[str]:
+    """"an thought", "a HR team", "an unique": the article does not fit the next word's sound."""
+    reasons = []
+    for match in _ARTICLE.finditer(text):
+        article, word = match.group(1).lower(), match.group(2)
+        if match.group(1)[0] == "A" and not _SENTENCE_START.search(text[:match.start()]):
+            continue  # "Plan A is...": a capital A mid-sentence is a letter, not an article
+        expected = wants_an(word)
+        if expected is None or expected == (article == "an"):
+            continue
+        fix = "an" if expected else "a"
+        reasons.append(f"article slip: {match.group(0)!r} (should be {fix!r})")
+    return reasons
+
+
+# --- a capital after a lead-in label, mid-sentence -------------------------------------------
+# Words capitalized only at the start of a sentence (closed classes: determiners, pronouns,
+# quantifiers, conjunctions, auxiliaries): after "A recent result:" the fact's first word keeps
+# the capital of the sentence it was copied from. A proper noun ("One example: Patchwell...")
+# is not in the list and keeps its capital.
+_SENTENCE_START_WORDS = frozenset("""
+a an the every each all any some most many much more few several both either neither no none
+this that these those it its they their them we our us you your he his she her i my one two
+three four five six seven eight nine ten and but or so yet because since when while if then
+there here what which who how why where is are was were has have had can could will would may
+might should must do does did after before during within in on at by for from with without
+over under about across into through per""".split())
+_LABEL = re.compile(r"(?:^|(?<=[.!?]\s)|(?<=\n))([A-Z][^.!?:\n]{1,40}):[ \t]+([A-Z][a-z]*)\b",
+                    re.MULTILINE)
+
+
+def label_capitals(text: str) -> list[str]:
+    """"A recent result: Every approval...": the colon continues the sentence, lower case."""
+    return [f"capital after a lead-in label: {m.group(0)!r}" for m in _LABEL.finditer(text)
+            if m.group(2).lower() in _SENTENCE_START_WORDS and m.group(2) != "I"
+            and len(m.group(1).split()) <= 6]
+
+
+# --- the product in another casing --------------------------------------------------------
+def name_casing(text: str, campaign: Campaign) -> list[str]:
+    """"Clausecheck" or "CLAUSECHECK" for "ClauseCheck": a brand is written as its owner does."""
+    reasons = []
+    for name in {campaign.product, campaign.sender.company}:
+        if not name or name.lower() == name.upper():
+            continue  # no case to get wrong (digits, CJK)
+        # Not inside a link or address: "relaywise.example/a", "sam@relaywise.com".
+        pattern = re.compile(r"(?<![\w/@.-])" + re.escape(name) + r"(?![\w-])(?!\.[A-Za-z])",
+                             re.IGNORECASE)
+        for found in {m.group(0) for m in pattern.finditer(text)}:
+            if found != name:
+                reasons.append(f"{name!r} written as {found!r}")
+    return reasons
+
+
+# --- two calls to action --------------------------------------------------------------------
+# A question asking for the recipient's time: the campaign's calls to action are such
+# questions, and a draft asks exactly one (schemas.campaign counts them by "?").
+_ASK = re.compile(r"\b(?:call|chat|demo|walkthrough|meeting|meet|minutes|time|open to|"
+                  r"worth a (?:look|conversation)|interested|free (?:on|this|next)|available|"
+                  r"look at|talk|connect|show you|send (?:over|you))\b", re.IGNORECASE)
+_QUESTION = re.compile(r"[^.!?\n]+\?")
+_WORDS = re.compile(r"\w+")
+
+
+def _is_cta(question: str, ctas: list[set[str]]) -> bool:
+    words = {w.lower() for w in _WORDS.findall(question)}
+    if any(len(words & cta) >= 0.6 * len(cta) for cta in ctas if cta):
+        return True
+    return bool(_ASK.search(question))
+
+
+def calls_to_action(text: str, campaign: Campaign) -> list[str]:
+    """Two or more questions asking for a meeting ("Open to a call? Or a demo next week?")."""
+    ctas = [{w.lower() for w in _WORDS.findall(c)} for c in campaign.calls_to_action]
+    asks = [q.strip() for q in _QUESTION.findall(text) if _is_cta(q, ctas)]
+    if len(asks) < 2:
+        return []
+    return [f"{len(asks)} calls to action (one per email): {asks[0][:40]!r}, {asks[1][:40]!r}"]

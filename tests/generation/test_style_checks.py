@@ -1,0 +1,113 @@
+"""Each reader's-defect check on failing and passing examples (generation.style_checks), and
+through the one entry point (generation.checks.check_draft)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.worker_helpers import sample_campaign, sample_leads
+from outreach.settings import ChecksSettings
+from generation.checks import check_draft
+from generation.draft import Draft
+from generation.style_checks import article_slips, calls_to_action, glued_greeting, \
+    label_capitals, name_casing, wants_an
+
+CAMPAIGN = sample_campaign()
+CLAUSE = sample_campaign(product="ClauseCheck")
+
+
+@pytest.mark.parametrize(("text", "slip"), [
+    ("Here is an thought about Northwind.", True),
+    ("We help a HR team like yours.", True),
+    ("It is an unique way to close.", True),
+    ("It takes an 15-minute call.", True),
+    ("We built a easy tool.", True),
+    ("It saves a hour a day.", True),
+    ("A SDR spends hours on email.", True),
+    ("Here is a thought about Northwind.", False),
+    ("We help an HR team like yours.", False),
+    ("It is a unique way to close.", False),
+    ("It takes a 15-minute call.", False),
+    ("It takes an 8-week pilot.", False),
+    ("It saves an hour a day.", False),
+    ("An SDR spends hours; a CFO signs; an FAQ helps; a URL works; a SOC 2 report.", False),
+    ("a user, a one-time fee, an umbrella, a European bank, an IT team", False),
+    ("Plan A is cheaper.", False),
+    ("It costs 山田 an 円 or two.", False),  # another script: no English rule
+])
+def test_article_slips(text, slip):
+    assert bool(article_slips(text)) is slip, article_slips(text)
+
+
+def test_wants_an_is_unsure_of_word_acronyms():
+    assert wants_an("HIPAA") is None and wants_an("ROI") is True and wants_an("KPI") is False
+
+
+@pytest.mark.parametrize(("body", "flagged"), [
+    ("Hi翼,\n\nText.", True),
+    ("HiAnn,\n\nText.", True),
+    ("Hi 翼,\n\nText.", False),
+    ("Hi Ann,\n\nText.", False),
+    ("Hillary said so.", False),
+])
+def test_glued_greeting(body, flagged):
+    first = "翼" if "翼" in body else "Ann"
+    assert bool(glued_greeting(body, first)) is flagged
+
+
+@pytest.mark.parametrize(("text", "flagged"), [
+    ("We help. A recent result: Every approval took a day.", True),
+    ("One example: The team cut close by a week.", True),
+    ("To put a number on it: Most teams save 5 hours.", True),
+    ("We help. A recent result: every approval took a day.", False),
+    ("One example: Patchwell covers 900 applications.", False),  # a proper noun keeps it
+    ("To put a number on it: 87% of invoices match.", False),
+    ("Here is the thing: I think it fits.", False),  # "I" is always capital
+])
+def test_capital_after_a_lead_in_label(text, flagged):
+    assert bool(label_capitals(text)) is flagged
+
+
+@pytest.mark.parametrize(("text", "flagged"), [
+    ("Clausecheck reads contracts.", True),
+    ("CLAUSECHECK reads contracts.", True),
+    ("ClauseCheck reads contracts.", False),
+    ("See https://clausecheck.example/demo or write to sam@clausecheck.com.", False),
+])
+def test_product_casing(text, flagged):
+    assert bool(name_casing(text, CLAUSE)) is flagged
+
+
+@pytest.mark.parametrize(("text", "flagged"), [
+    ("Would you be open to a 15-minute call next week? Or would a demo on Friday work?", True),
+    ("Do you have 15 minutes this week for a quick call? Would you be open to a 15-minute "
+     "call next week?", True),
+    ("Would you be open to a 15-minute call next week?", False),
+    ("Did you know reps lose 5 hours a week? Would you be open to a 15-minute call next week?",
+     False),
+])
+def test_two_calls_to_action(text, flagged):
+    assert bool(calls_to_action(text, CAMPAIGN)) is flagged
+
+
+def test_every_style_check_runs_in_the_entry_point():
+    lead = sample_leads()[0]  # Ann at Northwind Traders
+    good = ("Hi Ann,\n\nAt Northwind Traders, reps spend hours writing follow-up emails. "
+            "Relaywise drafts a personal follow-up for every inquiry in seconds, and teams answer "
+            "inquiries 3x faster in the first month. Would you be open to a 15-minute call next "
+            "week?\n\nBest,\nNoor Haddad")
+    assert check_draft(Draft("An idea for Northwind Traders", good), lead, ChecksSettings(),
+                       CAMPAIGN) == []
+    for planted, reason in (
+            (good.replace("Hi Ann", "HiAnn"), "greeting glued"),
+            (good.replace("a personal", "an personal"), "article slip"),
+            (good.replace("Relaywise drafts", "Relaywise helps. A recent result: Every draft"),
+             "capital after a lead-in label"),
+            (good.replace("Relaywise drafts", "RelayWise drafts"), "written as"),
+            (good.replace("week?", "week? Or do you have 15 minutes this week for a quick call?"),
+             "calls to action"),
+            (good.replace("\n\nBest,", "\n\nBest,\nNoor Haddad\n\nBest,"), "sign-offs"),
+            (good.replace("At Northwind", "As we discussed, at Northwind"), "earlier contact")):
+        reasons = check_draft(Draft("An idea for Northwind Traders", planted), lead,
+                              ChecksSettings(), CAMPAIGN)
+        assert any(reason in r for r in reasons), (reason, reasons)
