@@ -12,6 +12,13 @@ import pytest
 from schemas.codec import AVRO_DIR, RECORD_FILES
 from schemas.records import RECORD_TYPES
 
+class RecordRef:
+    """A nested Avro record inside an expected annotation (compared by name, then by fields)."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+
+
 PRIMITIVES = {"string": str, "int": int, "long": int, "double": float, "float": float,
               "boolean": bool, "bytes": bytes}
 
@@ -28,7 +35,7 @@ def expected(avro: Any, named: dict[str, Any]) -> Any:
         return Optional[expected(rest[0], named)]
     kind = avro["type"]
     if kind == "record":
-        named[avro["name"]] = ("record", avro)
+        named[avro["name"]] = RecordRef(avro)
         return named[avro["name"]]
     if kind == "enum":
         return Literal[tuple(avro["symbols"])]
@@ -54,11 +61,11 @@ def mismatches(cls: type, schema: dict[str, Any], named: dict[str, Any]) -> list
 
 
 def compare(where: str, got: Any, want: Any, named: dict[str, Any]) -> list[str]:
-    if isinstance(want, tuple) and want[0] == "record":
+    if isinstance(want, RecordRef):
         if not (isinstance(got, type) and issubclass(got, dict)
-                and got.__name__ == want[1]["name"]):
-            return [f"{where}: {got} is not the record class {want[1]['name']}"]
-        return mismatches(got, want[1], named)
+                and got.__name__ == want.schema["name"]):
+            return [f"{where}: {got} is not the record class {want.schema['name']}"]
+        return mismatches(got, want.schema, named)
     got_origin, want_origin = get_origin(got), get_origin(want)
     if want_origin is Union:
         if got_origin is not Union or type(None) not in get_args(got):
@@ -82,7 +89,7 @@ def test_record_class_matches_its_schema(name: str) -> None:
     named: dict[str, Any] = {}
     # Records that embed Lead resolve it by name, as the codec's store does.
     lead = json.loads((AVRO_DIR / RECORD_FILES["Lead"]).read_text())
-    named["Lead"] = ("record", lead)
+    named["Lead"] = RecordRef(lead)
     schema = json.loads((AVRO_DIR / RECORD_FILES[name]).read_text())
     assert mismatches(RECORD_TYPES[name], schema, named) == []
 
@@ -100,3 +107,18 @@ def test_the_comparison_sees_a_renamed_or_retyped_field() -> None:
 
     schema = {"name": "X", "fields": [{"name": "lead_id", "type": "string"}]}
     assert mismatches(Renamed, schema, {}) and mismatches(Retyped, schema, {})
+
+
+class Fact(TypedDict):
+    id: int  # the schema below says string
+
+
+class Holder(TypedDict):
+    facts: list[Fact]
+
+
+def test_the_comparison_reaches_into_nested_records() -> None:
+    schema = {"name": "Holder", "fields": [{"name": "facts", "type": {
+        "type": "array", "items": {"type": "record", "name": "Fact",
+                                   "fields": [{"name": "id", "type": "string"}]}}}]}
+    assert mismatches(Holder, schema, {}) == ["Fact.id: <class 'int'> != <class 'str'>"]
