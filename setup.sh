@@ -53,7 +53,7 @@ if [[ "$EXTRAS" == *worker* ]]; then
   # The served head cut (outreach.yaml model.trimmed_path): rebuilt byte for byte from its
   # committed manifest (~12 s; skipped when already built).
   echo "==> cutting the served vocabulary trim (models/gemma3-270m-trim16k/vocab-trim.json)"
-  .venv/bin/outreach quantize --trim-like models/gemma3-270m-trim16k/vocab-trim.json \
+  .venv/bin/outreach quantize trim --like models/gemma3-270m-trim16k/vocab-trim.json \
     --out model-cache/trim
 fi
 echo "==> ready: .venv/bin/outreach demo"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,6 +16,7 @@ from outreach.cli_support import (ConfigOpt, load_cli_settings, masked, require_
                                   settings_file)
 from outreach.preflight import check_services
 from outreach.settings import Settings
+from outreach.shutdown import stop_on_signals
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help=(
@@ -30,13 +30,6 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
-
-
 @app.command()
 def up(config: ConfigOpt = None) -> None:
     """Start the embedded stack (Kafka-protocol broker + Redis, no Docker) until Ctrl-C.
@@ -47,8 +40,8 @@ def up(config: ConfigOpt = None) -> None:
     from outreach.stack import embedded_stack
 
     settings = load_cli_settings(config)
-    stop = _stop_on_signals()
-    with embedded_stack(settings) as stack:
+    with stop_on_signals(what="stopping the stack") as stop, \
+            embedded_stack(settings) as stack:
         typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={stack.bootstrap_servers}")
         typer.echo(f"export REDIS_URL={stack.redis_url}")
         console.print("[green]embedded stack up[/]; topics created. Ctrl-C stops it.")
@@ -216,7 +209,7 @@ def bench(config: ConfigOpt = None,
               "merges (rows ta, tc; made once under OUT/trimmed).")] = None,
           trimmed: Annotated[Optional[Path], typer.Option(
               help="Rows ta, tc on this trimmed GGUF instead of --trim-vocab (one written by "
-              "`outreach quantize --fold-adapter` runs without the adapter); default: "
+              "`outreach quantize fold` runs without the adapter); default: "
               "model.trimmed_path, when set.")] = None,
           fold: Annotated[bool, typer.Option(
               help="With --trim-vocab: fold the served adapter into the trimmed model, as the "
@@ -243,7 +236,7 @@ def show_config(config: ConfigOpt = None) -> None:
     source = settings_file(config)
     typer.echo(f"# settings file: {source.resolve() if source else 'none (defaults + environment)'}"
                "; secrets shown as ***", err=True)
-    typer.echo(json.dumps(masked(settings.model_dump(mode="json")), indent=2))
+    typer.echo(json.dumps(masked(settings), indent=2))
 
 
 def _register_stage_commands() -> None:

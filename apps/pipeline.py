@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, KafkaException
 
 from outreach.errors import KafkaError, OutreachError, SchemaError
 from outreach.kafka import consumer_config
-from outreach.settings import Settings
+from outreach.settings import Settings, plain_data
 from outreach.topics import DRAFTS, LEADS, LEADS_JSON, dlq, requests_topic
 from schemas.codec import AvroCodec
 
@@ -47,8 +47,9 @@ class Services:
         path = self.log_dir / "settings.yaml"
         if not path.exists():
             # Connections travel as KAFKA_BOOTSTRAP_SERVERS / REDIS_URL in the environment.
-            data = self.settings.model_dump(mode="json",
-                                            exclude={"kafka_bootstrap_servers", "redis_url"})
+            # Secrets in clear (plain_data): a JSON dump would hand the child "**********".
+            data = plain_data(self.settings, exclude={"kafka_bootstrap_servers", "redis_url"})
+            path.touch(mode=0o600)  # it holds the secrets: readable by this user only
             path.write_text(yaml.safe_dump(data))
         return path
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import redis
 
 from outreach.errors import StoreError
-from outreach.ladder_settings import BudgetSettings
+from outreach.settings import BudgetSettings
 
 TOTAL = "_total"
 KEY_TTL_S = 8 * 24 * 3600

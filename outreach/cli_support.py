@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from pydantic import BaseModel, SecretStr
 
 from outreach.errors import ConfigError
 from outreach.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
@@ -44,24 +45,31 @@ def load_cli_settings(config: Path | None, **overrides: Any) -> Settings:
     return settings
 
 
-# Settings whose values are secrets, by name; URLs may carry a password as user info too.
-_SECRET_NAME = re.compile(r"(password|secret|token|api_key|apikey|credential)", re.IGNORECASE)
+# URLs (redis_url, a registry or endpoint URL) may carry a password as user info.
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@",
                            re.IGNORECASE)
 MASK = "***"
 
 
-def masked(data: Any, key: str = "") -> Any:
-    """``data`` (a settings dump) with secret values replaced by ``***``."""
-    if isinstance(data, dict):
-        return {k: masked(v, k) for k, v in data.items()}
-    if isinstance(data, list):
-        return [masked(item, key) for item in data]
-    if data not in (None, "") and _SECRET_NAME.search(key):
-        return MASK
-    if isinstance(data, str):
-        return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", data)
-    return data
+def masked(settings: BaseModel) -> dict[str, Any]:
+    """``settings`` as JSON-ready data with every SecretStr value shown as ``***`` (by type:
+    a secret setting added later is masked without a list of names to keep up) and the user
+    info of URLs masked."""
+    return _masked(settings, settings.model_dump(mode="json"))
+
+
+def _masked(value: Any, dumped: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return MASK if value.get_secret_value() else dumped
+    if isinstance(value, BaseModel):
+        return {name: _masked(getattr(value, name, None), item) for name, item in dumped.items()}
+    if isinstance(value, dict):
+        return {key: _masked(value.get(key), item) for key, item in dumped.items()}
+    if isinstance(value, (list, tuple)):
+        return [_masked(v, item) for v, item in zip(value, dumped)]
+    if isinstance(dumped, str):
+        return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", dumped)
+    return dumped
 
 
 def require_positive(**counts: int | None) -> None:

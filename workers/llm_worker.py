@@ -8,9 +8,9 @@ draft_id is deterministic, so a crash repeats work but never drops or doubles a 
 An endpoint that is down is not the request's fault: the call is retried (ChatClient: backoff
 with jitter, Retry-After), then the request is *held*: retried every few seconds up to
 ``llm.hold_backoff_max_s`` apart, its offset uncommitted, until the endpoint answers or the
-worker stops (then it is redelivered). While every slot waits, the loop pauses its partitions
-and keeps polling, so the consumer stays in its group (max.poll.interval.ms, 300 s) without
-taking more work.
+worker stops (then it is redelivered). While every slot waits, the consumer loop pauses its
+partitions and keeps polling, so the consumer stays in its group (max.poll.interval.ms, 300 s)
+without taking more work.
 
 Budget: each call is checked against the daily cap first (outreach/budget.py); a request over
 it is not sent to the endpoint but up the ladder (to review) with the reason, and counted.
@@ -22,25 +22,24 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
 from typing import Any
 
-from confluent_kafka import KafkaException, Message
+from confluent_kafka import Message
 
 from outreach.budget import Budget
 from outreach.errors import CampaignError, LLMRequestRejected, LLMUnavailable, SchemaError
 from outreach.settings import Settings
+from outreach.shutdown import stop_on_signals
 from outreach.store import sync_client
 from workers import ladder_metrics as lm
 from workers import metrics
 from generation.generate import Outcome
-from workers.inflight import InFlight
+from workers.consumer_loop import ConsumerLoop
 from generation.llm_client import ChatClient
 from generation.llm_generate import endpoint_model, few_shot_settings, llm_draft_for_request
 from generation.prompt import build_prompt
 from workers.reload import EventHook
-from workers.worker import Worker, WorkerStats, _install_signal_handlers, dead_letter
+from workers.worker import Worker, WorkerStats, dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,9 @@ class LLMWorker(Worker):
     def outcome_cost(self, outcome: Outcome) -> float | None:
         return self._costs.pop(outcome.request_id, None)
 
-    def process(self, msg: Message) -> Outcome | dict[str, Any]:
+    def process(self, msg: Message) -> Outcome | dict[str, Any] | None:
+        """An Outcome or DeadLetter; None when stopping while the endpoint is down (the
+        consumer loop then leaves the request uncommitted, for redelivery)."""
         try:
             request = self.codec.decode(msg.value(), "GenerationRequest")
         except SchemaError as exc:
@@ -90,7 +91,10 @@ class LLMWorker(Worker):
                 lm.BUDGET_BLOCKED.inc()
                 return Outcome(request_id=request["request_id"], lead_id=lead["lead_id"],
                                reasons=[verdict.reason], model=endpoint_model(self.settings))
-        outcome, cost = self._call_until_served(request, campaign)
+        try:
+            outcome, cost = self._call_until_served(request, campaign)
+        except LLMUnavailable:
+            return None  # stopping: not served
         if not outcome.ok:
             self._costs[outcome.request_id] = cost
         if cost and self.budget is not None:
@@ -142,85 +146,24 @@ class LLMWorker(Worker):
         super().close()
 
 
-def _run(worker: LLMWorker, stop: threading.Event, max_messages: int | None, slots: int) -> None:
-    """Up to ``slots`` requests at the endpoint at once; outcomes published as they finish,
-    offsets committed in order. Partitions are paused while every slot is busy."""
-    inflight, running = InFlight(), {}
-    backlog: list[Message] = []  # fetched while paused; served before polling again
-    paused = False
-    with ThreadPoolExecutor(slots, thread_name_prefix="llm") as pool:
-        while True:
-            budget = slots - len(running)
-            if max_messages is not None:
-                budget = min(budget, max_messages - worker.stats.consumed - len(running))
-            if (stop.is_set() or budget <= 0) and not running:
-                return
-            if not stop.is_set() and budget > 0:
-                if paused:
-                    paused = _pause(worker, False)
-                batch = backlog[:budget] or worker.poll_many(
-                    budget, 0.02 if running else worker.settings.worker.poll_timeout_s)
-                del backlog[:len(batch)]
-                for msg in batch:
-                    inflight.started(msg)
-                    running[pool.submit(worker.process, msg)] = msg
-            elif running:
-                if not paused:
-                    paused = _pause(worker, True)
-                # Keeps the group membership alive while slots wait on the endpoint.
-                backlog.extend(worker.poll_many(1, 0.0))
-            if running:
-                done, _ = futures_wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    msg = running.pop(future)
-                    if not _publish(worker, msg, future):
-                        continue
-                    worker.commit(inflight.finished(msg))
-
-
-def _publish(worker: LLMWorker, msg: Message, future: Future) -> bool:
-    try:
-        result = future.result()
-    except LLMUnavailable:
-        # Only when stopping: not published, not committed, so it is redelivered.
-        log.info("request at %s[%d]@%d left uncommitted for redelivery", msg.topic(),
-                 msg.partition(), msg.offset())
-        return False
-    worker.publish(msg, result)
-    return True
-
-
-def _pause(worker: LLMWorker, pause: bool) -> bool:
-    try:
-        assigned = worker.consumer.assignment()
-        if pause:
-            worker.consumer.pause(assigned)
-        else:
-            worker.consumer.resume(assigned)
-    except KafkaException as exc:
-        log.warning("cannot %s partitions: %s", "pause" if pause else "resume", exc)
-    return pause
-
-
 def run_llm_worker(settings: Settings, stop: threading.Event | None = None,
                    max_messages: int | None = None,
                    on_event: EventHook | None = None) -> WorkerStats:
     """Consume email.requests.llm until ``stop``, SIGTERM/SIGINT or ``max_messages``."""
-    stop = stop or threading.Event()
-    restore = _install_signal_handlers(stop)
-    metrics.serve(settings.worker.metrics_port)
-    worker: LLMWorker | None = None
-    started = time.monotonic()
-    try:
-        worker = LLMWorker(settings, stop, on_event)
-        log.info("LLM worker on %s: %s at %s (%s API, %d in flight)", worker.topic,
-                 settings.llm.model, settings.llm.base_url, settings.llm.api,
-                 settings.llm.concurrency)
-        _run(worker, stop, max_messages, settings.llm.concurrency)
-    finally:
-        if worker is not None:
-            worker.close()
-        restore()
-        log.info("LLM worker stopped after %.0f s: %s", time.monotonic() - started,
-                 worker.stats if worker else "not started")
+    with stop_on_signals(stop, "finishing the requests in hand") as stop:
+        metrics.serve(settings.worker.metrics_port)
+        worker: LLMWorker | None = None
+        started = time.monotonic()
+        try:
+            worker = LLMWorker(settings, stop, on_event)
+            log.info("LLM worker on %s: %s at %s (%s API, %d in flight)", worker.topic,
+                     settings.llm.model, settings.llm.base_url, settings.llm.api,
+                     settings.llm.concurrency)
+            ConsumerLoop(worker, stop, settings.llm.concurrency, max_messages,
+                         thread_name="llm").run()
+        finally:
+            if worker is not None:
+                worker.close()
+            log.info("LLM worker stopped after %.0f s: %s", time.monotonic() - started,
+                     worker.stats if worker else "not started")
     return worker.stats

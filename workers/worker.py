@@ -17,12 +17,8 @@ between two models. Drafts record the model_id, sha256 and version of the model 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +29,7 @@ from outreach.deadletter import from_message
 from outreach.errors import CampaignError, KafkaError, SchemaError
 from outreach.kafka import consumer_config, make_producer, produce_sync
 from outreach.settings import Settings
+from outreach.shutdown import stop_on_signals
 from outreach.topics import DRAFTS, dlq, requests_topic
 from schemas.codec import AvroCodec
 from workers import metrics
@@ -40,7 +37,7 @@ from schemas.campaign import Campaign
 from generation.batched_generator import BatchedGenerator
 from workers.campaigns import CampaignResolver
 from generation.engine import Generator
-from workers.inflight import InFlight
+from workers.consumer_loop import ConsumerLoop
 from workers.ladder import Ladder, rung_of, stub_draft
 from workers import ladder_metrics
 from generation.generate import Outcome, draft_for_request
@@ -56,6 +53,7 @@ class WorkerStats:
     dead_letters: int = 0
     held: int = 0  # drafts queued for approval instead of email.drafts
     escalated: int = 0  # requests moved up the ladder (to the LLM tier or to review)
+    abandoned: int = 0  # running when a rebalance took their partition: the new owner's
 
 
 def group_id(settings: Settings) -> str:
@@ -71,9 +69,8 @@ def dead_letter(msg: Message, error_type: str, error: str, request_id: str | Non
 
 class Worker:
     """One consumer, one producer and the loaded models (a ModelHolder: champion and, during an
-    A/B test, challenger). ``handle`` runs one message start to commit; with
-    model.batch_slots > 1, ``_run_concurrent`` splits it into process (on pool threads),
-    publish and in-order commit."""
+    A/B test, challenger). A message goes through ``process`` (on a pool thread of the
+    ConsumerLoop, workers/consumer_loop.py), then ``publish`` and ``commit`` (loop thread)."""
 
     def __init__(self, settings: Settings, models: ModelHolder,
                  on_event: EventHook | None = None) -> None:
@@ -90,17 +87,12 @@ class Worker:
             self.consumer = Consumer(consumer_config(settings, group_id(settings)))
         except KafkaException as exc:
             raise KafkaError(f"cannot create consumer: {exc}") from exc
-        self.consumer.subscribe([self.topic])
         self.ladder = Ladder(settings, self.producer, self.codec)
         # The `campaigns` table, read up to its end on first use (run_worker: at start).
         self._resolver: CampaignResolver | None = None
         self._resolver_lock = threading.Lock()
         # Published outcomes by (topic, partition, offset), reported once committed.
         self._events: dict[tuple[str, int, int], dict[str, Any]] = {}
-
-    def poll(self) -> Message | None:
-        msg = self.consumer.poll(self.settings.worker.poll_timeout_s)
-        return None if msg is None else self._usable(msg)
 
     def poll_many(self, limit: int, timeout_s: float) -> list[Message]:
         try:
@@ -130,11 +122,6 @@ class Worker:
     def campaign_for(self, request: dict[str, Any]) -> Campaign:
         """The request's campaign version (CampaignError: unknown, retired or invalid)."""
         return self.campaign_table().resolve(request)
-
-    def handle(self, msg: Message) -> None:
-        """Produce the message's one outcome, wait for the ack, then commit its offset."""
-        self.publish(msg, self.process(msg))
-        self.commit([msg])
 
     def process(self, msg: Message) -> Outcome | dict[str, Any]:
         """Decode and generate (no Kafka I/O): an Outcome, or a DeadLetter for bad bytes.
@@ -277,50 +264,6 @@ class Worker:
             log.warning("closing the Kafka clients failed: %s", exc)
 
 
-def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
-    """SIGTERM/SIGINT set ``stop``: the current message is finished and committed first."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None  # signal handlers can only be set from the main thread
-
-    def handler(signum: int, _frame: Any) -> None:
-        log.info("signal %s: stopping after the current message", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def restore() -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-    return restore
-
-
-def _run_concurrent(worker: Worker, stop: threading.Event, max_messages: int | None,
-                    slots: int) -> None:
-    """Keep up to ``slots`` requests generating at once (they share one batched engine),
-    publish each outcome as soon as it is ready, and commit offsets in order (InFlight)."""
-    inflight, running = InFlight(), {}
-    with ThreadPoolExecutor(slots, thread_name_prefix="draft") as pool:
-        while True:
-            budget = slots - len(running)
-            if max_messages is not None:
-                budget = min(budget, max_messages - worker.stats.consumed - len(running))
-            if stop.is_set() or budget <= 0:
-                if not running:
-                    return
-            else:
-                wait_s = 0.02 if running else worker.settings.worker.poll_timeout_s
-                for msg in worker.poll_many(budget, wait_s):
-                    inflight.started(msg)
-                    running[pool.submit(worker.process, msg)] = msg
-            if running:
-                done, _ = futures_wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    msg = running.pop(future)
-                    worker.publish(msg, future.result())  # a model error propagates: no commit
-                    worker.commit(inflight.finished(msg))
-
-
 def _configured_model(settings: Settings, generator: Generator | BatchedGenerator | None,
                       slots: int) -> LoadedModel:
     """The model settings.model names (or the caller's already loaded ``generator``)."""
@@ -358,8 +301,13 @@ def run_worker(settings: Settings, stop: threading.Event | None = None,
     thread with kind "model_loaded" | "model_error". Kafka and model errors propagate: nothing
     is committed for the message in hand, so it is redelivered.
     """
-    stop = stop or threading.Event()
-    restore = _install_signal_handlers(stop)
+    with stop_on_signals(stop, "finishing the requests in hand") as stop:
+        return _serve(settings, stop, max_messages, on_event, generator)
+
+
+def _serve(settings: Settings, stop: threading.Event, max_messages: int | None,
+           on_event: EventHook | None,
+           generator: Generator | BatchedGenerator | None) -> WorkerStats:
     metrics.serve(settings.worker.metrics_port)
     # Requests generated at once: the caller's generator decides, else model.batch_slots.
     slots = getattr(generator, "slots", 1) if generator is not None else settings.model.batch_slots
@@ -379,21 +327,13 @@ def run_worker(settings: Settings, stop: threading.Event | None = None,
         with holder.lease() as champion:
             log.info("worker on %s (group %s), model %s %s", worker.topic, group_id(settings),
                      champion.model.model_id, champion.model.version)
-        if slots > 1:
-            _run_concurrent(worker, stop, max_messages, slots)
-        while not stop.is_set() and slots == 1:
-            if max_messages is not None and worker.stats.consumed >= max_messages:
-                break
-            msg = worker.poll()
-            if msg is not None:
-                worker.handle(msg)
+        ConsumerLoop(worker, stop, slots, max_messages).run()
     finally:
         if follower is not None:
             follower.stop()
         if worker is not None:
             worker.close()
         holder.close()
-        restore()
         log.info("worker stopped after %.0f s: %s", time.monotonic() - started,
                  worker.stats if worker else "not started")
     return worker.stats

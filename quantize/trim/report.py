@@ -1,4 +1,4 @@
-"""`outreach quantize --trim-vocab-report`: choose the trim's N by measurement.
+"""`outreach quantize report`: choose the trim's N by measurement.
 
 For each N, on the served model (base GGUF + adapter, serving prompt style):
 - tokenization of the held-out evaluation rows: share of prompts and of reference emails the

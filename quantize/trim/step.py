@@ -1,5 +1,6 @@
 """The vocabulary trim as a release step: corpus from the settings and the training data, trim,
-manifest. Used by `outreach quantize --trim-vocab N` and by the retrain run before its gate.
+manifest. Used by `outreach quantize trim --vocab N` and by the retrain run before its
+gate.
 """
 
 from __future__ import annotations

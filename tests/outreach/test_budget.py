@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from outreach.budget import Budget, today_spend
-from outreach.ladder_settings import BudgetSettings
+from outreach.settings import BudgetSettings
 from outreach.store import sync_client
 
 

@@ -6,6 +6,7 @@ every rung's reasons, and is dead-lettered only when no rung is left."""
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 
@@ -130,3 +131,18 @@ def test_routing_rules_flag_review_and_a_qc_sample_is_held(worker_settings):
     sampled = sum(qc_sampled(f"drf-{i}", 0.5) for i in range(2000))
     assert 900 < sampled < 1100  # about half, and the same draft_id always gets the same answer
     assert all(qc_sampled("drf-7", 0.5) == qc_sampled("drf-7", 0.5) for _ in range(3))
+    # A sampled draft is held, and the held store has it (what the worker does with a reason).
+    tag = uuid.uuid4().hex[:8]
+    ids = [f"drf-qc-{tag}-{i}" for i in range(100)]
+    sampled_id = next(i for i in ids if qc_sampled(i, 0.5))
+    kept_id = next(i for i in ids if not qc_sampled(i, 0.5))
+    request = {"rule": "default", "tier": "small", "lead": _lead(2)}
+    assert ladder.hold_reason(request, {"draft_id": kept_id, "rung_reasons": []}) is None
+    qc_draft = {"draft_id": sampled_id, "rung": "miniature", "rung_reasons": []}
+    reason = ladder.hold_reason(request, qc_draft)
+    assert reason == "quality-control sample (50% of drafts)"
+    assert ladder.hold(request, qc_draft, reason)
+    held = HeldDrafts(sync_client(settings.redis_url), settings.redis.key_prefix, 3600)
+    item = held.get(sampled_id)
+    assert item is not None and item.status == "pending" and item.draft == qc_draft
+    assert item.lead["lead_id"] == "ladder-2" and item.reasons == [f"held: {reason}"]

@@ -1,15 +1,11 @@
-"""Settings sections of the LLM tier, the escalation ladder, human approval and the LLM budget.
-
-Part of ``outreach.settings.Settings`` (sections ``llm``, ``escalation``, ``approval``); kept in
-their own module because settings.py is past the ~400-line mark. Same rules: typed, frozen by
-pydantic validation, built once in main() and passed down.
-"""
+"""Sections ``llm``, ``escalation`` and ``approval``: the LLM tier, the escalation ladder, human
+approval and the LLM budget."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 class BudgetSettings(BaseModel):
@@ -29,7 +25,7 @@ class LLMSettings(BaseModel):
     base_url: str | None = Field(None, description="e.g. https://api.openai.com/v1 or "
                                  "http://127.0.0.1:8000/v1; unset = no LLM rung.")
     model: str = Field("gpt-4o-mini", description="Model name sent to the endpoint.")
-    api_key: str | None = Field(None, description="Bearer token; unset = no Authorization "
+    api_key: SecretStr | None = Field(None, description="Bearer token; unset = no Authorization "
                                 "header.")
     api: Literal["chat", "completions"] = Field(
         "chat", description="chat: /chat/completions with instructions in the system message "

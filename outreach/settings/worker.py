@@ -1,0 +1,31 @@
+"""Sections ``worker`` and ``campaigns``: the generation worker and the campaign table it reads."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from outreach.settings.common import Tier
+
+
+class WorkerSettings(BaseModel):
+    tier: Tier = "small"
+    poll_timeout_s: float = 0.5
+    max_attempts: int = Field(2, ge=1, description="First try + one retry with another seed.")
+    grammar_on_retry: bool = True
+    # Cost model for drafts: $/vCPU-hour times the CPU-seconds the draft used.
+    usd_per_vcpu_hour: float = 0.04
+    metrics_port: int | None = None
+    follow_releases: bool = Field(True, description="Follow model.updates and the release "
+                                  "pointers in Redis: hot-reload new releases of this tier.")
+
+
+class CampaignSettings(BaseModel):
+    """The `campaigns` table that intake and workers keep in memory (outreach/campaign_log.py)."""
+
+    intake_sync_s: float = Field(2.0, gt=0, description=(
+        "A batch naming a campaign the table lacks waits this long for the table to catch up "
+        "with the topic before the lead is dead-lettered (unknown_campaign)."))
+    worker_wait_s: float = Field(5.0, gt=0, description=(
+        "A worker waits this long for a campaign version it has not seen yet before it "
+        "dead-letters the request (unknown_campaign)."))
+    start_timeout_s: float = Field(30.0, gt=0, description="Initial catch-up with the topic.")
