@@ -6,11 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-
 from outreach.cli_support import ConfigOpt, load_cli_settings
-
-console = Console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -23,14 +19,16 @@ def register(app: typer.Typer) -> None:
         """Serve drafts held for approval (escalated, rule-flagged or QC-sampled): approve (a),
         edit (e, Ctrl+Enter sends), reject with a reason (r). Nothing held is sent before a
         decision; approved and edited drafts go to email.drafts once; an edit is kept as a
-        preference pair. Same app and token as `outreach review` (teacher examples at /)."""
+        preference pair. Same app and login as `outreach review` (teacher examples at /)."""
         from apps.review_server import serve
-        from training.review_app import new_token
+        from outreach.web_auth import announce, new_token
 
         settings = load_cli_settings(config)
         cfg = settings.training.review
-        token = cfg.token or new_token()
+        token = cfg.token.get_secret_value() if cfg.token else new_token()
         host, port = host or cfg.host, port or cfg.port
-        console.print(f"open once: http://{host}:{port}/?token={token} then "
-                      f"http://{host}:{port}/drafts/")
+        if cfg.token:  # the operators know their tokens: never echo a configured one
+            announce(f"http://{host}:{port}/drafts/")
+        else:  # a fresh token: the link once, on a terminal only (never into a log)
+            announce(f"http://{host}:{port}/drafts/?token={token}")
         serve(settings, db or cfg.db_path, host, port, token)

@@ -20,6 +20,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from outreach.settings import Settings
 from outreach.stack import free_port
 from outreach.store import SyncStore
@@ -43,7 +45,7 @@ def with_demo_one_click(settings: Settings) -> Settings:
         port = free_port()
     sender = settings.sender.model_copy(update={
         "unsubscribe_base_url": f"http://{host}:{port}/unsubscribe",
-        "unsubscribe_secret": secrets.token_urlsafe(32)})  # this run's links only
+        "unsubscribe_secret": SecretStr(secrets.token_urlsafe(32))})  # this run's links only
     dashboard = settings.dashboard.model_copy(update={"port": port})
     return settings.model_copy(update={"sender": sender, "dashboard": dashboard})
 

@@ -148,7 +148,7 @@ def ab_section(ab: dict[str, Any]) -> str:
     return "".join(out) + "</ul>"
 
 
-def render(snapshot: dict[str, Any], refresh_s: float) -> str:
+def render(snapshot: dict[str, Any], refresh_s: float, prefix: str = "") -> str:
     kpis, series = snapshot["kpis"], snapshot["series"]
     variant_series = {d.split(":", 1)[1]: pts for d, pts in series.items()
                       if d.startswith("variant:")}
@@ -166,7 +166,7 @@ def render(snapshot: dict[str, Any], refresh_s: float) -> str:
 <title>Miniature Outreach - KPIs and A/B state</title><style>{CSS}</style></head><body>
 <h1>Miniature Outreach: engagement KPIs and A/B state</h1>
 <div class="sub">updated {_time(snapshot['generated_at'])} UTC; {snapshot['window_s']} s windows;
-JSON at <a href="/api/snapshot">/api/snapshot</a>, Prometheus at <a href="/metrics">/metrics</a></div>
+JSON at <a href="{_e(prefix)}/api/snapshot">{_e(prefix)}/api/snapshot</a>, Prometheus at <a href="/metrics">/metrics</a></div>
 <div class="cards" id="totals">{''.join(f'<div class="card">{_e(k)}<b>{v}</b></div>'
                                          for k, v in cards)}</div>
 <h2>A/B test</h2>{ab_section(snapshot['ab'])}

@@ -9,6 +9,7 @@ Money is in USD.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -36,14 +37,18 @@ class OperatorView:
         self.held = (HeldDrafts(self.redis, settings.redis.key_prefix,
                                 settings.approval.item_ttl_s) if self.redis else None)
         self._cache: tuple[float, dict[str, Any]] = (0.0, {})
+        # Concurrent requests after the cache expired wait for one collection instead of each
+        # opening a Kafka consumer per group.
+        self._lock = threading.Lock()
 
     def collect(self) -> dict[str, Any]:
-        cached_at, value = self._cache
-        if value and time.monotonic() - cached_at < CACHE_S:
+        with self._lock:
+            cached_at, value = self._cache
+            if value and time.monotonic() - cached_at < CACHE_S:
+                return value
+            value = self._collect()
+            self._cache = (time.monotonic(), value)
             return value
-        value = self._collect()
-        self._cache = (time.monotonic(), value)
-        return value
 
     def _collect(self) -> dict[str, Any]:
         budget, review = self.settings.llm.budget, self.settings.training.review

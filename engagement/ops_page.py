@@ -29,8 +29,9 @@ def budget_cards(ops: dict[str, Any]) -> str:
     blocked = int(budget["blocked"].get(TOTAL, 0))
     approval = ops["approval"]
     latency = ops.get("lead_to_draft_s") or {}
-    endpoint = (f"{llm['model']}" + (f" &mdash; {_e(llm['label'])}" if llm["label"] else "")
-                if llm["configured"] else "not configured (no LLM rung)")
+    # Every part escaped here (the model name is a setting an endpoint may echo: never HTML).
+    endpoint = (_e(llm["model"]) + (f" &mdash; {_e(llm['label'])}" if llm["label"] else "")
+                if llm["configured"] else _e("not configured (no LLM rung)"))
     cards = [("LLM spend today (UTC)", f"{_usd(spent)} of {_usd(cap, 2) if cap else 'no cap'}"
               f"<small>{_e(share)}</small>"),
              ("escalations stopped by the cap today", blocked),
@@ -39,7 +40,7 @@ def budget_cards(ops: dict[str, Any]) -> str:
                                         f"{_sec(latency.get('p95'))}")]
     body = "".join(f'<div class="card">{_e(k)}<b>{v}</b></div>' for k, v in cards)
     return (f'<div class="cards" id="ops-cards">{body}</div>'
-            f'<p id="llm-endpoint">LLM tier: {endpoint if llm["configured"] else _e(endpoint)}; '
+            f'<p id="llm-endpoint">LLM tier: {endpoint}; '
             f"priced at ${llm['usd_per_m_input']:g} / ${llm['usd_per_m_output']:g} per million "
             "prompt / completion tokens.</p>")
 
@@ -84,5 +85,5 @@ def ops_section(ops: dict[str, Any], kpis: dict[str, dict[str, Any]]) -> str:
         return "<p>operator view unavailable</p>"
     return (budget_cards(ops) + "<h3>Escalation ladder</h3>" + rung_table(ops, kpis)
             + f'<p>Approval queue: <a href="{_e(ops.get("review_url", ""))}">'
-              f'{_e(ops.get("review_url", ""))}</a> (review app; open it once with its token)</p>'
+              f'{_e(ops.get("review_url", ""))}</a> (operator app; sign in at /login)</p>'
             + "<h3>Dead letters per topic and reason</h3>" + dead_letter_table(ops))

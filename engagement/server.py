@@ -1,35 +1,79 @@
-"""Serve the webhook + dashboard with uvicorn (``outreach dashboard``), or in a thread for tests."""
+"""Serve the public app and the operator dashboard with uvicorn (``outreach dashboard``), or
+one app in a thread for tests.
+
+``dashboard_main`` runs two servers in one process: the public app (one-click unsubscribe, ESP
+webhook) on ``dashboard.host:port``, and the operator dashboard (KPIs, /api/snapshot,
+/metrics, behind the login) on loopback, port ``dashboard.operator_port`` when that setting
+exists, else the public port + 1.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from typing import Any
 
 import uvicorn
 
+from engagement.app import create_app
+from engagement.public_app import create_public_app
+from engagement.webhook_auth import check_bind
 from outreach.errors import StackError
 from outreach.settings import Settings
-from engagement.app import create_app
-from engagement.webhook_auth import check_bind
+from outreach.web_auth import Operators, allowed_hosts, announce, new_token, secret_text
 
 log = logging.getLogger(__name__)
+OPERATOR_HOST = "127.0.0.1"  # the default: operators reach it by SSH tunnel or a proxy
+
+
+def operators_of(settings: Settings) -> tuple[Operators, bool]:
+    """(operators, generated): ``dashboard.operators`` (name -> token) when that setting
+    exists, else training.review.token as "operator", else a fresh random token."""
+    configured = getattr(settings.dashboard, "operators", None)
+    if configured:
+        return Operators(dict(configured)), False
+    token = secret_text(settings.training.review.token)
+    if token:
+        return Operators({"operator": token}), False
+    return Operators({"operator": new_token()}), True
 
 
 def dashboard_main(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Run until SIGINT/SIGTERM (uvicorn installs the handlers)."""
     host, port = host or settings.dashboard.host, port or settings.dashboard.port
     check_bind(settings, host)  # ConfigError: no unauthenticated webhook beyond loopback
-    log.info("dashboard on http://%s:%d/ (webhook POST /webhooks/engagement, /metrics)", host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    operators, generated = operators_of(settings)
+    op_port = getattr(settings.dashboard, "operator_port", None) or port + 1
+    # A container needs it on its own interface for Prometheus (with a Bearer token).
+    op_host = getattr(settings.dashboard, "operator_host", None) or OPERATOR_HOST
+    with contextlib.ExitStack() as stack:
+        try:
+            op_url = stack.enter_context(BackgroundServer(
+                settings, op_port, op_host,
+                app=create_app(settings, operators, allowed_hosts(op_host))))
+        except StackError as exc:  # the public app (unsubscribes) must run regardless
+            log.warning("operator dashboard not started on %s:%d: %s", op_host, op_port, exc)
+        else:
+            log.info("operator dashboard on %s/ (login)", op_url)
+            if generated:
+                announce(f"{op_url}/?token={next(iter(operators.tokens.values()))}")
+        log.info("public app on http://%s:%d/ (unsubscribe, webhook)", host, port)
+        uvicorn.run(create_public_app(settings, host), host=host, port=port,
+                    log_level="warning")
 
 
 class BackgroundServer:
-    """A real uvicorn server on a thread; ``with BackgroundServer(settings, port) as url:``."""
+    """A real uvicorn server on a thread; ``with BackgroundServer(settings, port) as url:``
+    serves the public app, or ``app`` (e.g. engagement.app.create_app(settings, operators))."""
 
-    def __init__(self, settings: Settings, port: int, host: str = "127.0.0.1") -> None:
-        check_bind(settings, host)
-        config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
+    def __init__(self, settings: Settings, port: int, host: str = "127.0.0.1",
+                 app: Any = None) -> None:
+        if app is None:
+            check_bind(settings, host)
+            app = create_public_app(settings, host)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.url = f"http://{host}:{port}"
         self._thread = threading.Thread(target=self.server.run, name="dashboard", daemon=True)
@@ -47,3 +91,5 @@ class BackgroundServer:
         self.server.should_exit = True
         self._thread.join(timeout=10)
 
+
+__all__ = ["BackgroundServer", "dashboard_main", "operators_of", "allowed_hosts"]

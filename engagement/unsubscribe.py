@@ -24,7 +24,7 @@ from outreach.errors import KafkaError
 from outreach.kafka import produce_sync
 from outreach.settings import Settings
 from outreach.topics import ENGAGEMENT
-from outreach.unsubscribe_token import read_token
+from outreach.unsubscribe_token import read_token, sender_secrets
 from schemas.codec import AvroCodec
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,10 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
 button{{font-size:1rem;padding:.6rem 1.2rem}}</style></head><body><h1>{title}</h1>{body}
 </body></html>"""
+
+
+INVALID = ("<p>This unsubscribe link is not valid or has expired. Reply to the message to "
+           "unsubscribe.</p>")
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -49,15 +53,16 @@ def unsubscribe_event(draft_id: str, now_ms: int) -> dict[str, Any]:
 
 def add_unsubscribe_routes(app: FastAPI, settings: Settings, resources: dict[str, Any],
                            codec: AvroCodec) -> None:
-    secret = settings.sender.unsubscribe_secret
+    # Rotation: every configured secret is accepted, each token names its key (kid).
+    secrets = sender_secrets(settings.sender)
 
     def draft_of(token: str) -> str | None:
-        return read_token(secret, token) if secret else None
+        return read_token(secrets, token) if secrets else None
 
     @app.get("/unsubscribe/{token}", response_class=HTMLResponse)
     async def confirm(token: str) -> HTMLResponse:
         if draft_of(token) is None:
-            return _page("Link not recognized", "<p>This unsubscribe link is not valid.</p>", 404)
+            return _page("Link not recognized", INVALID, 404)
         return _page("Unsubscribe", '<p>Stop all emails to this address?</p><form method="post">'
                      '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
                      '<button type="submit">Unsubscribe</button></form>')
@@ -66,7 +71,7 @@ def add_unsubscribe_routes(app: FastAPI, settings: Settings, resources: dict[str
     async def unsubscribe(token: str, request: Request) -> HTMLResponse:
         draft_id = draft_of(token)
         if draft_id is None:
-            return _page("Link not recognized", "<p>This unsubscribe link is not valid.</p>", 404)
+            return _page("Link not recognized", INVALID, 404)
         body = await read_capped(request, MAX_FORM_BYTES)
         if isinstance(body, Refusal):
             return _page("Request too large", "", body.status)

@@ -42,7 +42,7 @@ def check_headers(request: Request, settings: Settings, max_bytes: int) -> Refus
     """What can be refused before reading the body: token, content type, declared size."""
     token = settings.dashboard.webhook_token
     if token and not hmac.compare_digest(request.headers.get(TOKEN_HEADER, "").encode(),
-                                         token.encode()):
+                                         token.get_secret_value().encode()):
         return Refusal(401, "missing or wrong X-Outreach-Token")
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     # A browser can post text/plain or a form cross-site without a preflight; JSON it cannot.
@@ -87,7 +87,7 @@ def check_signature(headers: dict[str, str] | object, body: bytes, settings: Set
     if abs(now - stamp) > settings.dashboard.webhook_tolerance_s:
         return Refusal(401, "signature timestamp outside the tolerance (replayed or clock "
                             "skew)"), None
-    expected = hmac.new(secret.encode(), f"{stamp}.".encode() + body,
+    expected = hmac.new(secret.get_secret_value().encode(), f"{stamp}.".encode() + body,
                         hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode(), parts.get("v1", "").encode()):
         return Refusal(401, "signature does not match the body"), None

@@ -1,26 +1,33 @@
 """`outreach review`: a web queue where a person approves, edits or rejects teacher examples.
 
-FastAPI serving one page (review_page.html) and a small JSON API over ReviewStore. Protected by
-a token: open /?token=... once (it is moved into an HttpOnly cookie and the URL is cleaned), or
-send "Authorization: Bearer <token>" to the API. Compared in constant time (hmac).
+FastAPI serving one page (review_page.html) and a small JSON API over ReviewStore, behind the
+operators' login (outreach/web_auth.py): per-person tokens, a signed expiring session cookie,
+CSRF checks, CSP with a per-response nonce. The reviewer recorded with a decision is the
+logged-in operator, never a name the client sends.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from outreach.errors import DataError
+from outreach.web_auth import Operators, allowed_hosts, announce, new_token, operator, \
+    require_login, with_nonce
 from training.review_store import ReviewStore
 
+__all__ = ["create_app", "new_token", "serve", "announce", "EXAMPLE_ID"]
 PAGE = Path(__file__).with_name("review_page.html")
-COOKIE = "review_token"
+# Ids are "ex-<hex>" (training/records.example_id); imported queues may use other safe ids.
+EXAMPLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+LINKS = [("/", "teacher-example review"), ("/drafts/", "approval queue (drafts held before "
+                                                       "sending)"), ("/dashboard/", "dashboard")]
 
 
 class Decision(BaseModel):
@@ -28,37 +35,22 @@ class Decision(BaseModel):
     reason: str | None = None
     subject: str | None = None
     body: str | None = None
-    reviewer: str = "reviewer"
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def create_app(store: ReviewStore, token: str) -> FastAPI:
-    app = FastAPI(title="Miniature Outreach review", docs_url=None, redoc_url=None)
-
-    def authorized(request: Request) -> bool:
-        given = request.cookies.get(COOKIE) or \
-            request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        return bool(given) and hmac.compare_digest(given.encode(), token.encode())
-
-    @app.middleware("http")
-    async def require_token(request: Request, call_next: Any) -> Response:
-        query_token = request.query_params.get("token")
-        if request.url.path == "/" and query_token:
-            if not hmac.compare_digest(query_token.encode(), token.encode()):
-                return JSONResponse({"detail": "invalid token"}, status_code=401)
-            response = RedirectResponse("/", status_code=303)
-            response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
-            return response
-        if not authorized(request):
-            return JSONResponse({"detail": "token required: open /?token=..."}, status_code=401)
-        return await call_next(request)
+def create_app(store: ReviewStore, token: str | Mapping[str, Any] | Operators,
+               hosts: list[str] | None = None) -> FastAPI:
+    """The review app; ``token`` is one shared token (recorded as "reviewer"), a mapping of
+    operator name -> token, or an ``Operators``. ``hosts``: the Host headers it answers."""
+    operators = Operators.coerce(token)
+    app = FastAPI(title="Miniature Outreach review", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    require_login(app, operators, LINKS,
+                  hosts if hosts is not None else allowed_hosts("127.0.0.1"))
+    app.state.operators = operators
 
     @app.get("/", response_class=HTMLResponse)
-    def page() -> str:
-        return PAGE.read_text()
+    def page(request: Request) -> str:
+        return with_nonce(PAGE.read_text(), request)
 
     @app.get("/api/examples")
     def examples(status: str | None = None, teacher: str | None = None,
@@ -68,9 +60,11 @@ def create_app(store: ReviewStore, token: str) -> FastAPI:
         return {"examples": [vars(e) for e in rows], "counts": store.counts()}
 
     @app.post("/api/examples/{example_id}")
-    def decide(example_id: str, decision: Decision) -> dict[str, Any]:
+    def decide(example_id: str, decision: Decision, request: Request) -> dict[str, Any]:
+        if not EXAMPLE_ID.fullmatch(example_id):
+            raise HTTPException(status_code=400, detail="malformed example id")
         try:
-            ex = store.decide(example_id, decision.status, decision.reviewer, decision.reason,
+            ex = store.decide(example_id, decision.status, operator(request), decision.reason,
                               decision.subject, decision.body)
         except DataError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
@@ -79,8 +73,9 @@ def create_app(store: ReviewStore, token: str) -> FastAPI:
     return app
 
 
-def serve(db_path: Path, host: str, port: int, token: str) -> None:
+def serve(db_path: Path, host: str, port: int, token: str | Mapping[str, Any]) -> None:
     import uvicorn
 
     with ReviewStore(db_path) as store:
-        uvicorn.run(create_app(store, token), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(store, token, allowed_hosts(host)), host=host, port=port,
+                    log_level="warning")

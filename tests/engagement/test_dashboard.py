@@ -22,6 +22,7 @@ from outreach.leadgen import generate
 from tests.support.sample_drafts import template_draft
 from outreach.settings import VariantSpec
 from outreach.stack import free_port
+from engagement.app import create_app
 from engagement.server import BackgroundServer
 from schemas.codec import AvroCodec
 from streams.ab_evaluator import ABEvaluator
@@ -31,6 +32,7 @@ from tests.streams.feedback_helpers import tuned
 pytestmark = pytest.mark.integration
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARMS = {"control": "generic", "mini-v2": "personalized"}
+TOKEN = "dashboard-token-for-tests"
 
 
 async def seed(settings, leads):
@@ -77,12 +79,14 @@ def test_dashboard_shows_kpis_ab_state_and_plots_in_chromium(settings, tmp_path)
                  "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--window-size=1280,2200"):
         options.add_argument(flag)
-    with BackgroundServer(settings, free_port()) as url:
-        api = httpx.get(f"{url}/api/snapshot").json()
-        metrics = httpx.get(f"{url}/metrics").text
+    app = create_app(settings, {"ops": TOKEN})  # the operator dashboard, behind the login
+    with BackgroundServer(settings, free_port(), app=app) as url:
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        api = httpx.get(f"{url}/api/snapshot", headers=auth, timeout=60).json()
+        metrics = httpx.get(f"{url}/metrics", headers=auth).text
         driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
         try:
-            driver.get(url + "/")
+            driver.get(f"{url}/?token={TOKEN}")  # the token becomes a session cookie
             champion = driver.find_element(By.ID, "champion").text
             rows = [r.get_attribute("data-variant") for r in
                     driver.find_elements(By.CSS_SELECTOR, "#variant-kpis tr[data-variant]")]
@@ -108,7 +112,9 @@ def test_dashboard_shows_kpis_ab_state_and_plots_in_chromium(settings, tmp_path)
     assert lines == {"control", "mini-v2"}
     assert shot.stat().st_size > 20_000
     assert api["kpis"]["variant:mini-v2"]["counts"]["sent"] == 600
-    assert "outreach_ab_champion" in metrics or "python_info" in metrics
+    # This test's evaluator set the champion gauge (python_info is always there: no witness).
+    assert 'outreach_ab_champion{variant="mini-v2"} 1.0' in metrics
+    assert 'outreach_ab_champion{variant="control"} 0.0' in metrics
     # The operator's view: drafts per rung (template drafts are the miniature's), spend against
     # the cap, the review queue, lag of the workers and the sender too, gauges on /metrics.
     assert rungs == ["miniature"]

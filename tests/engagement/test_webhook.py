@@ -13,7 +13,7 @@ from tests.support.campaigns import publish_example
 from tests.support.sample_drafts import template_draft
 from outreach.stack import free_port
 from outreach.store import SyncStore, lead_key
-from outreach.topics import DRAFTS, ENGAGEMENT, LEADS_JSON, TIERS, requests_topic
+from outreach.topics import DRAFTS, ENGAGEMENT, LEADS_JSON, TIERS, dlq, requests_topic
 from engagement.server import BackgroundServer
 from schemas.codec import AvroCodec
 from tests.streams.feedback_helpers import TopicReader
@@ -96,12 +96,14 @@ def test_unsubscribe_via_webhook_stops_later_drafts_end_to_end(settings, unique,
         # was decided.
         again = dict(first, lead_id=f"again-{unique}")
         key = f"k-{unique}"
-        producer.produce(LEADS_JSON, key=key, value=to_json(again))
+        at = []  # where our record landed: intake's claim names it
+        producer.produce(LEADS_JSON, key=key, value=to_json(again),
+                         on_delivery=lambda err, msg: at.append((msg.partition(), msg.offset())))
         producer.produce(LEADS_JSON, key=key, value=to_json(control))
         producer.flush(10)
-        reader = TopicReader(settings, [requests_topic(t) for t in TIERS])
+        reader = TopicReader(settings, [requests_topic(t) for t in TIERS] + [dlq(LEADS_JSON)])
         leads_of = lambda msgs: {codec.decode(m.value(), "GenerationRequest")["lead"]["lead_id"]  # noqa: E731
-                                 for m in msgs}
+                                 for m in msgs if m.topic() != dlq(LEADS_JSON)}
         try:
             assert reader.until(lambda msgs: control["lead_id"] in leads_of(msgs), 60,
                                 check=services.check_alive)
@@ -110,11 +112,14 @@ def test_unsubscribe_via_webhook_stops_later_drafts_end_to_end(settings, unique,
     finally:
         services.stop()
     assert again["lead_id"] not in leads_of(reader.messages)
-    # ...and it was decided, not skipped: intake claims every lead it decides (the claim holds
-    # its source offset). A new lead_id cannot be a duplicate and the JSON is valid, so the
-    # decision was "suppressed". (The stats counter is no witness: this test's fresh consumer
-    # groups replay earlier tests' leads and engagement, which suppresses some of those too.)
+    # ...and it was decided as suppressed, witnessed by this test's own records (the stats
+    # counter is no witness: this test's fresh consumer groups replay earlier tests' leads and
+    # engagement, which suppresses some of those too). Intake claims every lead it decides with
+    # the record's own offset: our record claimed it, so it was no duplicate; it made no request
+    # (above) and no dead letter; what is left is "suppressed".
     claim = store.redis.get(lead_key(settings.redis.key_prefix, again["lead_id"],
                                      again["campaign"]))
-    assert claim is not None and claim.decode().startswith(f"{LEADS_JSON}:")
-    assert store.stats().get("suppressed", 0) >= 1
+    (partition, offset), = at
+    assert claim is not None and claim.decode() == f"{LEADS_JSON}:{partition}:{offset}"
+    assert not [m for m in reader.messages
+                if m.topic() == dlq(LEADS_JSON) and m.key() == key.encode()]

@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from engagement.server import BackgroundServer
 from engagement.webhook_auth import sign
@@ -26,7 +27,7 @@ PATH = "/webhooks/engagement"
 
 def secured(settings, **extra):
     return settings.model_copy(update={"dashboard": settings.dashboard.model_copy(
-        update={"webhook_secret": SECRET, **extra})})
+        update={"webhook_secret": SecretStr(SECRET), **extra})})
 
 
 def event(unique, n, **fields):
@@ -76,7 +77,7 @@ def test_forged_replayed_stale_and_cross_site_posts_are_refused(settings, unique
 
 def test_token_is_compared_and_bare_domains_are_not_events(settings, unique):
     settings = settings.model_copy(update={"dashboard": settings.dashboard.model_copy(
-        update={"webhook_token": "tok-123"})})
+        update={"webhook_token": SecretStr("tok-123")})})
     with BackgroundServer(settings, free_port()) as url, httpx.Client(base_url=url) as http:
         wrong = http.post(PATH, json=event(unique, 1), headers={"x-outreach-token": "tok-12"})
         domain = http.post(PATH, json=event(unique, 2, email=f"sec-{unique}.example"),

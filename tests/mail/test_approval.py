@@ -217,14 +217,32 @@ def test_an_edit_is_rescored_with_the_workers_checks(mail_settings: Settings, tm
     held = HeldDrafts(sync_client(mail_settings.redis_url), mail_settings.redis.key_prefix, 3600)
     draft = make_draft(campaign_id, 1, campaign_version=campaign.version)
     held.hold(HeldItem(draft=draft, lead=_lead(1, campaign_id), rung="review", reasons=[]))
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    url = f"/drafts/api/held/{draft['draft_id']}"
+    good_body = (f"Hi Lead1,\n\nRelaywise drafts a personal follow-up for every inquiry, so "
+                 "teams answer inquiries 3x faster. It fits how Acme GmbH handles requests "
+                 "today and takes a day to set up.\n\nWould you be open to a 15-minute call "
+                 "next week?\n\nBest,\nNoor Haddad")
     with ReviewStore(tmp_path / "review.sqlite") as store:
         app, publisher = create_review_app(mail_settings, store, TOKEN, edit_checks(mail_settings))
-        with serve(app) as base:
-            reply = httpx.post(f"{base}/drafts/api/held/{draft['draft_id']}", json={
-                "status": "edited", "subject": "Quick idea", "body": "Hello there.\n\nBest,\nNoor"},
-                headers={"authorization": f"Bearer {TOKEN}"}, timeout=60)
+        with serve(app) as base, httpx.Client(base_url=base, headers=auth, timeout=60) as http:
+            short = http.post(url, json={"status": "edited", "subject": "Quick idea",
+                                         "body": "Hello there.\n\nBest,\nNoor"})
+            link = http.post(url, json={"status": "edited", "subject": "Quick idea",
+                                        "body": good_body + "\nhttps://evil.example/x"})
+            pending_after = held.get(draft["draft_id"]).status
+            override = http.post(url, json={"status": "edited", "subject": "Quick idea",
+                                            "body": good_body + "\nhttps://evil.example/x",
+                                            "override": "legal asked for this link"})
         publisher.close()
-    assert reply.status_code == 200
-    checks = reply.json()["item"]["checks"]
-    assert any("recipient first name 'Lead1' missing" in c for c in checks)
-    assert any("body too short" in c for c in checks)
+    # A failing edit is refused with every reason, nothing is recorded or sent...
+    assert short.status_code == 422 and link.status_code == 422, (short.text, link.text)
+    assert any("recipient first name 'Lead1' missing" in c for c in short.json()["checks"])
+    assert any("body too short" in c for c in short.json()["checks"])
+    assert any("evil.example" in c for c in link.json()["checks"]), link.json()
+    assert pending_after == "pending"
+    # ...unless the reviewer overrides with a reason, recorded beside the failed checks.
+    assert override.status_code == 200, override.text
+    item = override.json()["item"]
+    assert item["decision_reason"].startswith("override: legal asked")
+    assert any("evil.example" in c for c in item["checks"]) and item["reviewer"] == "reviewer"

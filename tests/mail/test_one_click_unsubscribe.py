@@ -9,13 +9,16 @@ import uuid
 from email import message_from_bytes, policy
 
 import httpx
+from pydantic import SecretStr
 
 from apps.pipeline import Services
 from engagement.server import BackgroundServer
+from outreach.kafka import make_producer, produce_sync
 from outreach.stack import free_port
 from outreach.store import SyncStore
+from outreach.topics import ENGAGEMENT
 
-from mail_helpers import make_draft, produce, run_bounded
+from mail_helpers import CODEC, make_draft, produce, run_bounded
 
 SECRET = "unsubscribe-secret-for-tests"
 
@@ -24,7 +27,7 @@ def test_one_click_post_suppresses_the_address_before_the_next_send(mail_setting
     port = free_port()
     base = f"http://127.0.0.1:{port}/unsubscribe"
     settings = mail_settings.model_copy(update={"sender": mail_settings.sender.model_copy(
-        update={"unsubscribe_base_url": base, "unsubscribe_secret": SECRET})})
+        update={"unsubscribe_base_url": base, "unsubscribe_secret": SecretStr(SECRET)})})
     campaign = f"oc{uuid.uuid4().hex[:6]}"
     first = make_draft(campaign, 1)
     produce(settings, first)
@@ -46,8 +49,23 @@ def test_one_click_post_suppresses_the_address_before_the_next_send(mail_setting
             forged = http.post(link[:-2] + ("AA" if not link.endswith("AA") else "BB"),
                                data={"List-Unsubscribe": "One-Click"})
             assert forged.status_code == 404
-            time.sleep(1)
-            assert not store.is_suppressed(first["to_email"])  # a GET never unsubscribes
+            # A GET never unsubscribes. Witnessed, not slept on: a control event behind
+            # anything the GET could have published (same key: the draft id, so the same
+            # partition) must be counted by the feedback app before the absence means anything.
+            control = f"ctl-{campaign}"
+            produce_sync(make_producer(settings), ENGAGEMENT, CODEC.encode(
+                "EngagementEvent", {"event_id": control, "draft_id": first["draft_id"],
+                                    "type": "OPENED", "email": None, "reply_text": None,
+                                    "url": None, "source": "test",
+                                    "occurred_at": int(time.time() * 1000)}),
+                key=first["draft_id"])
+            counted = f"{settings.redis.key_prefix}:fb:claim:evt:{control}"
+            deadline = time.monotonic() + 90
+            while not store.redis.exists(counted):
+                services.check_alive()
+                assert time.monotonic() < deadline, "the feedback app never counted the control"
+                time.sleep(0.2)
+            assert not store.is_suppressed(first["to_email"])
             done = http.post(link, data={"List-Unsubscribe": "One-Click"})
             assert done.status_code == 200 and "unsubscribed" in done.text
         deadline = time.monotonic() + 90
