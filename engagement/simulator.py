@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
-import signal
 import threading
 import time
 from collections import OrderedDict
@@ -29,6 +28,7 @@ from engagement.audience import AudienceModel, Reaction
 from outreach.errors import KafkaError, SchemaError
 from outreach.kafka import consumer_config, make_producer
 from outreach.settings import Settings
+from outreach.shutdown import stop_on_signals
 from outreach.topics import DRAFTS, ENGAGEMENT, TIERS, requests_topic
 from schemas.codec import AvroCodec
 from streams.feedback import lead_from_draft
@@ -185,11 +185,8 @@ def simulate_main(settings: Settings, stop: threading.Event | None = None,
     """Run the engagement simulator until ``stop`` (``outreach simulate``)."""
     if settings.simulator.metrics_port:
         start_http_server(settings.simulator.metrics_port, addr=settings.metrics_host)
-    if stop is None:
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):  # finish the batch, commit, then exit
-            signal.signal(sig, lambda *_: stop.set())
-    log.warning("ENGAGEMENT SIMULATOR running (seed %d): events on %s are simulated, not real",
-                settings.simulator.seed, ENGAGEMENT)
-    return EngagementSimulator(settings).run(stop, max_drafts=max_drafts)
+    with stop_on_signals(stop, "finishing the batch") as stop:  # then commit and exit
+        log.warning("ENGAGEMENT SIMULATOR running (seed %d): events on %s are simulated, not "
+                    "real", settings.simulator.seed, ENGAGEMENT)
+        return EngagementSimulator(settings).run(stop, max_drafts=max_drafts)
 
