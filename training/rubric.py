@@ -2,7 +2,10 @@
 
 Components (each 0..1; ``overall`` is their mean):
 - personalization: first name, company and the lead's stated pain point are used (1/3 each;
-  the pain point counts when at least half of its content words appear).
+  the pain point counts when at least half of its content words appear). The pain point is
+  expected only when the campaign addresses it (training.relevance, on the evidence the
+  worker's retrieval picks for the lead); a pain used where the campaign does not address it
+  is flagged ("a cold-chain sensor as the answer to hiring engineers").
 - grounding: names (capitalised words), numbers and stock claims that appear in neither the lead
   nor the request's OWN campaign are flagged; score = 1 / (1 + flags), so one invention already
   costs half. With ``others`` (the other campaigns), a product, customer, number or fact sentence
@@ -24,17 +27,23 @@ from typing import Any
 
 from schemas.campaign import Campaign
 from generation.prompt import NAME_MAX_CHARS, clean_field
+from generation.retrieval import evidence_for
+from training import relevance
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _CAPITALISED = re.compile(r"(?<![\w'])([A-Z][a-zA-Z\-]*)(?:'s)?")
 _NUMBER = re.compile(r"\$?\d[\d,.]*%?")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)$")
 _GREETING = re.compile(r"^(?:Hi|Hello|Dear|Hey)\s+([^\n,]+),?\s*$")
+# The closing, the sender's name and, where the campaign signs with it (generation.frame), a
+# "title, company" line.
 _SIGN_OFF = re.compile(r"\n\s*(?:Best(?: regards| wishes)?|Kind regards|Regards|Thanks|Thank you|"
-                       r"Cheers|Sincerely|Warm regards|All the best),?\s*\n\s*\S[^\n]{0,60}\s*$",
-                       re.IGNORECASE)
-_CTA_PHRASES = re.compile(r"\b(?:let me know|book a|schedule a|set up a|grab a|hop on a)\b",
-                          re.IGNORECASE)
+                       r"Cheers|Sincerely|Warm regards|All the best),?\s*\n\s*\S[^\n]{0,60}"
+                       r"(?:\n[^\n]{1,160})?\s*$", re.IGNORECASE)
+# An ask without a question mark: "let me know", "book a call". "Book a desk" (a product's
+# benefit) is not an ask for the recipient's time.
+_CTA_PHRASES = re.compile(r"\b(?:let me know|(?:book|schedule|set up|grab|hop on) a (?:quick |"
+                          r"short )?(?:call|meeting|demo|time|slot|chat)\b)", re.IGNORECASE)
 # Words that may start a sentence or be capitalised without being a name: pronouns, articles,
 # openers, days and months (a proposed "Thursday" is an offer, not a fact about the lead).
 COMMON = frozenset("""
@@ -88,7 +97,10 @@ _LETTER_RUN = re.compile(r"[^\W\d_]+")
 def _words(text: str) -> set[str]:
     # Plus every run of letters in any script, so the parts of "Wołos-Gwizdek" and "O'Hanlon"
     # that the ASCII pattern splits off still count as the lead's own words.
-    return ({w.lower().removesuffix("'s") for w in _WORD.findall(text)}
+    # And the hyphen-parts of each ASCII run: "Nagórka-Boguś" gives the run "rka-Bogu", whose
+    # part "bogu" is what _CAPITALISED finds in the email.
+    ascii_words = {w.lower().removesuffix("'s") for w in _WORD.findall(text)}
+    return (ascii_words | {part for w in ascii_words for part in w.split("-") if part}
             | {w.lower() for w in _LETTER_RUN.findall(text)})
 
 
@@ -128,10 +140,21 @@ def grounding_flags(text: str, lead: dict[str, Any], campaign: Campaign) -> list
     return flags
 
 
-def personalization(text: str, lead: dict[str, Any]) -> tuple[float, list[str]]:
+def pain_expected(lead: dict[str, Any], campaign: Campaign | None) -> bool:
+    """Whether an email should use the lead's pain point: the campaign addresses it (without a
+    campaign, as before: whenever the lead has one)."""
+    pain = str(lead.get("pain_point") or "")
+    if not pain.strip() or campaign is None:
+        return bool(pain.strip())
+    return relevance.addresses(campaign, pain, evidence_for(campaign, lead))
+
+
+def personalization(text: str, lead: dict[str, Any],
+                    campaign: Campaign | None = None) -> tuple[float, list[str]]:
     """Share of what the lead offers (name, company, pain point) that the email uses; a lead
-    without a pain point is scored on the other two. Names are compared as the prompt shows
-    them (NFC, capped like generation.prompt), in any script."""
+    without a pain point, or with one the campaign does not address, is scored on the other
+    two. Names are compared as the prompt shows them (NFC, capped like generation.prompt), in
+    any script."""
     low = unicodedata.normalize("NFC", text).lower()
     flags, hits, expected = [], 0, 0
     for name in ("first_name", "company"):
@@ -143,12 +166,21 @@ def personalization(text: str, lead: dict[str, Any]) -> tuple[float, list[str]]:
             flags.append(f"{name} not used")
     pain_words = [w for w in _words(str(lead.get("pain_point") or "")) if w not in _STOP
                   and len(w) > 3]
-    expected += bool(pain_words)
-    if pain_words and sum(w in _words(text) for w in pain_words) * 2 >= len(pain_words):
-        hits += 1
-    elif pain_words:
-        flags.append("pain point not addressed")
+    used = bool(pain_words) and sum(w in _words(text) for w in pain_words) * 2 >= len(pain_words)
+    if pain_expected(lead, campaign):
+        expected += bool(pain_words)
+        hits += used
+        if pain_words and not used:
+            flags.append("pain point not addressed")
+    elif campaign is not None and pain_used(text, lead):
+        flags.append("pain point used but the campaign does not address it")
     return hits / max(1, expected), flags
+
+
+def pain_used(text: str, lead: dict[str, Any]) -> bool:
+    """Whether ``text`` states the lead's pain point (its words in order, any case)."""
+    pain = clean_field(lead.get("pain_point") or "", 200).rstrip(".").lower()
+    return bool(pain) and pain in " ".join(text.lower().split())
 
 
 def structure(subject: str, body: str, campaign: Campaign) -> tuple[float, list[str]]:
@@ -228,7 +260,7 @@ def score(subject: str, body: str, lead: dict[str, Any], campaign: Campaign,
     """All components for one email; grounding is judged against the request's own
     ``campaign`` (and ``others``, when given, name the campaign a foreign fact came from)."""
     text = f"{subject}\n{body}"
-    pers, pers_flags = personalization(text, lead)
+    pers, pers_flags = personalization(text, lead, campaign)
     ground_flags = grounding_flags(text, lead, campaign)
     foreign = foreign_facts(text, lead, campaign, others) if others else []
     struct, struct_flags = structure(subject, body, campaign)

@@ -1,14 +1,19 @@
-"""The offline teacher: rule and template based, no network, no model.
+"""The offline teacher: rule based, no network, no model, written to read like a rep's email.
 
-Clearly labelled (teacher name ``offline-templates-v2`` on every example) so its examples are
-never mistaken for an LLM teacher's. Grounded by construction: every slot is filled from the
-lead, the campaign or the evidence retrieval picked for the lead (the same facts the miniature
-sees in its prompt), never invented. Grammatical by rule (training.grammar): a/an by sound
-("an IT team", "a CFO"), possessives only where they read well ("Labs'", never "株式会社X's"
-or "GmbH & Co. KG's"), no doubled words; names are greeted exactly as the CRM wrote them.
-Varied so a miniature learns to copy from its prompt, not one string: 5 subject x 4 opening x
-3 value x 4 evidence x 3 benefit x 4 sign-off families, >2,000 skeletons before the lead's and
-the campaign's own text, and a seeded RNG per lead makes each run reproducible.
+Clearly labelled (teacher name ``offline-typed-v3`` on every example) so its examples are never
+mistaken for an LLM teacher's. It follows training/teacher_style.md:
+
+- Grounded by construction: every slot is filled from the lead, the campaign or the evidence
+  retrieval picked for the lead (the facts the miniature sees in its prompt), never invented.
+- Grammatical by construction: sentences are built from typed slots (training.teacher_lines),
+  a/an by pronunciation and lead-ins only before ordinary words (training.english), proof points
+  by type with a lead-in that fits (training.proof); names and the product exactly as written.
+- Relevant: the lead's pain point is used only when the campaign addresses it
+  (training.relevance); otherwise the opener comes from the role, industry or company.
+- Honest: earlier contact only from a CRM note that records it, and only that contact.
+- Varied: 5 structures x 6+ opener families, several phrasings of each part, and a seeded RNG
+  per (seed, campaign, lead, variant), so runs are reproducible and the student is not one
+  template.
 """
 
 from __future__ import annotations
@@ -20,49 +25,20 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from schemas.campaign import Campaign, Fact
-from training.grammar import article, fix_doubled_words, possessive, possessive_ok, with_article
-from training.records import Example, example_id
+from generation import frame
 from generation.prompt import NAME_MAX_CHARS, clean_field, sender_name
 from generation.retrieval import evidence_for
+from schemas.campaign import Campaign, Fact
+from training import proof, relevance
+from training import teacher_lines as lines
+from training.english import article, with_article
+from training.grammar import fix_doubled_words, possessive, possessive_ok
+from training.records import Example, example_id
 
-TEACHER_NAME = "offline-templates-v2"
-
-SUBJECTS = (
-    "A quick idea for {company}",
-    "{first_name}, an idea to {benefit}",
-    "{product} for {company}",
-    "Idea for {company_pos} {team}",
-    "{first_name}, a thought for {company}",
-)
-OPENINGS_WITH_PAIN = (
-    "I noticed that at {company}, {pain}.",
-    "As {role_a} at {company}, you may know this one well: {pain}.",
-    "From what I understand, at {company} {pain}.",
-    "Many {industry} teams tell us that {pain}, and I suspect {company} sees the same.",
-)
-OPENINGS_WITHOUT_PAIN = (
-    "I am reaching out because I have an idea for the {team} at {company}.",
-    "I wanted to share a short idea with you and the {team} at {company}.",
-)
-# CRM note prefixes the teacher turns into a sentence; any other note is never paraphrased
-# (free text could be misread as a claim).
-NOTE_LINES = (
-    ("met at ", "It was good to meet you at {rest}."),
-    ("visited the booth in ", "Thanks for visiting our booth in {rest}."),
-    ("downloaded ", "Thanks for downloading {rest}."),
-    ("asked about ", "You asked about {rest}, so I will keep this short."),
-    ("referred by a partner in ", "A partner of ours in {rest} suggested I reach out."),
-)
-VALUES = ("{value}", "{value}", "With {product}, you can {benefit}.")
-EVIDENCE_LEADS = ("{fact}", "One example: {fact}", "To put a number on it: {fact}",
-                  "A recent result: {fact}")
-BENEFIT_LINES = (
-    "For {team_a} like yours, that could mean you {benefit}.",
-    "The goal is simple: help you {benefit}.",
-    "It would let your {team} {benefit}.",
-)
-SIGN_OFFS = ("Best,", "Best regards,", "Thanks,", "Kind regards,")
+TEACHER_NAME = "offline-typed-v3"
+STRUCTURES = ("problem_first", "proof_first", "short", "benefit_first", "value_then_proof")
+# The style guide's length for a first email, inside the campaign's own limits.
+TARGET_WORDS = (60, 120)
 # Role keyword (English, lower-case word) -> the team it leads. "IT"/"HR" are matched as written.
 TEAM_BY_ROLE = (("cfo", "finance team"), ("controller", "finance team"),
                 ("finance", "finance team"), ("accounts", "finance team"), ("it", "IT team"),
@@ -80,10 +56,11 @@ TEAM_BY_ROLE = (("cfo", "finance team"), ("controller", "finance team"),
                 ("practice", "practice team"), ("store", "store team"))
 # Words that mark an English job title; other titles ("Leiter Vertrieb", "営業部長") are not
 # put into an English sentence frame ("As a ... at").
-_ENGLISH_TITLE = re.compile(r"\b(head|vp|manager|director|chief|lead|officer|controller|owner|"
-                            r"founder|partner|cfo|cto|ciso|coo|counsel|president)\b", re.I)
-
-
+_ENGLISH_TITLE = re.compile(r"^[A-Za-z &,/-]+$")
+_TITLE_WORD = re.compile(r"\b(head|vp|manager|director|chief|lead|officer|controller|owner|"
+                         r"founder|partner|cfo|cto|ciso|coo|counsel|president)\b", re.I)
+# Industries that read as "in the public sector", not "in public sector".
+_INDUSTRY_PHRASE = {"public sector": "the public sector", "nonprofit": "the nonprofit sector"}
 # "Souza Ltda." ending a sentence: one period, not two (an ellipsis stays).
 _DOUBLE_PERIOD = re.compile(r"(?<!\.)\.\.(?!\.)")
 
@@ -96,16 +73,7 @@ def team_for(role: str | None) -> str:
 
 
 def note_line(notes: str | None) -> str | None:
-    if not notes:
-        return None
-    text = notes.strip().rstrip(".")
-    for prefix, template in NOTE_LINES:
-        if text.lower().startswith(prefix):
-            rest = text[len(prefix):]
-            if prefix == "met at " and not rest.lower().startswith("the "):
-                rest = "the " + rest
-            return template.format(rest=rest)
-    return None
+    return lines.note_line(notes)
 
 
 def _lower_first(text: str) -> str:
@@ -113,70 +81,154 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 
-def _slots(lead: dict[str, Any], campaign: Campaign) -> dict[str, str]:
+def slots_for(lead: dict[str, Any], campaign: Campaign) -> dict[str, Any]:
     first = clean_field(lead.get("first_name") or "", NAME_MAX_CHARS) or "there"
     company = clean_field(lead.get("company") or "", NAME_MAX_CHARS) or "your company"
     role = clean_field(lead.get("role") or "", 80)
     team = team_for(role)
+    industry = clean_field(lead.get("industry") or "", 60)
     return {"first_name": first, "company": company, "role": role, "team": team,
-            "team_a": with_article(team), "role_a": with_article(role) if role else "",
-            "industry": clean_field(lead.get("industry") or "", 60),
+            "team_fits": _benefit_team(team, campaign) != "team",
+            "role_a": with_article(role) if role else "",
+            "role_english": bool(role and _ENGLISH_TITLE.match(role) and _TITLE_WORD.search(role)),
+            "industry": _INDUSTRY_PHRASE.get(industry.lower(), industry),
             "pain": _lower_first(clean_field(lead.get("pain_point") or "", 200).rstrip(".")),
             "company_pos": possessive(company), "product": campaign.product,
-            "value": campaign.value_proposition}
+            "value": campaign.value_proposition, "sender": sender_name(campaign),
+            "sender_company": campaign.sender.company}
 
 
-def _subject(rng: random.Random, slots: dict[str, str], benefit: str, limit: int) -> str:
-    options = [s for s in SUBJECTS if "{company_pos}" not in s or (
-        possessive_ok(slots["company"]) and slots["team"] != "team")]
+def _subject(rng: random.Random, slots: dict[str, Any], benefit: str, limit: int) -> str:
+    options = [s for s in lines.SUBJECTS
+               if ("{company_pos}" not in s or (possessive_ok(slots["company"])
+                                                and slots["team"] != "team"))
+               and ("{benefit}" not in s or benefit)]
     subject = rng.choice(options).format(**slots, benefit=benefit)
-    if len(subject) > limit:
-        subject = f"A quick idea for {slots['company']}"
-    if len(subject) > limit:
-        subject = f"An idea from {slots['product']}"[:limit]
-    return subject
+    for fallback in lines.SUBJECT_FALLBACKS:
+        if len(subject) <= limit:
+            break
+        subject = fallback.format(**slots)
+    return subject[:limit]
 
 
-def _opening(rng: random.Random, slots: dict[str, str]) -> str:
-    if not slots["pain"]:
-        return rng.choice(OPENINGS_WITHOUT_PAIN).format(**slots)
-    options = [o for o in OPENINGS_WITH_PAIN
-               if ("{role_a}" not in o or _ENGLISH_TITLE.search(slots["role"]))
-               and ("{industry}" not in o or slots["industry"])]
-    return rng.choice(options).format(**slots)
+def _benefit_team(team: str, campaign: Campaign) -> str:
+    """The lead's team in a benefit line ("your finance team can close the books") only when
+    the campaign speaks to that team (its text or its facts' role tags name it); a data team
+    is not the one a scheduling product helps, so it becomes "your team"."""
+    key = team.split(" ")[0].lower()
+    text = campaign.source_text().lower() + " " + " ".join(
+        tag.lower() for fact in campaign.facts for tag in fact.roles)
+    return team if team != "team" and re.search(rf"\b{re.escape(key)}\b", text) else "team"
+
+
+def _parts(lead: dict[str, Any], campaign: Campaign, evidence: Sequence[Fact],
+           rng: random.Random) -> tuple[list[list[str]], str, set[str]]:
+    """(paragraphs as lists of sentences, the benefit for the subject, the sentences that must
+    stay when the body is shortened: opener, first proof, call to action)."""
+    slots = slots_for(lead, campaign)
+    benefits = list(campaign.benefits)
+    rng.shuffle(benefits)
+    benefit, other_benefit = (benefits * 2)[:2] if benefits else ("", "")
+    fill = {**slots, "benefit": benefit, "team": _benefit_team(slots["team"], campaign)}
+    pain_ok = relevance.addresses(campaign, lead.get("pain_point"), evidence)
+    note = lines.note_line(lead.get("notes"), rng.randrange(2))
+    opener = rng.choice(lines.openers(slots, pain_ok))
+    opening = opener.template.format(**slots, benefit=benefit)
+    structure = rng.choice(STRUCTURES if benefit else STRUCTURES[:2] + STRUCTURES[4:])
+    facts = list(evidence)[:2] or [campaign.facts[0]]
+    value = rng.choice(lines.VALUE_LINES if benefit else lines.VALUE_LINES[:1]).format(**fill)
+    # "It" may stand for the product only right after a sentence whose subject is the product.
+    after_value = value.startswith(campaign.product + " ")
+    extra = []
+    echo = proof.industry_echo(facts[0], {**lead, "industry": slots["industry"]})
+    if echo:
+        extra.append(echo)
+    elif len(facts) > 1 and rng.random() < 0.4:
+        extra.append(facts[1].text)
+    cta = rng.choice(campaign.calls_to_action)
+    head = [note] if note else []
+    said = list(head)
+
+    def pick(options: Sequence[str], **extra_slots: str) -> str:
+        """One of ``options`` filled; a line naming the company only while the body names it
+        fewer than MAX_COMPANY_MENTIONS times (three mentions of a long name read badly)."""
+        named = sum(line.count(slots["company"]) for line in said)
+        usable = [o for o in options if ("{company}" not in o
+                                         or named < lines.MAX_COMPANY_MENTIONS)
+                  and (slots["team_fits"] or not lines.presumes_team(o))] or list(options)
+        line = rng.choice(usable).format(**{**fill, **extra_slots})
+        said.append(line)
+        return line
+
+    def bridge(after_product_fact: bool) -> str:
+        """A second benefit. "That could help ..." points back at the sentence before it, so
+        it follows only a sentence about the product: after a customer's story ("Ortega
+        patched its workstations. That could help your team ...") it reads as a non sequitur."""
+        if not other_benefit:
+            return ""
+        return pick(lines.BRIDGE_LINES if after_product_fact else lines.PLAIN_BRIDGE_LINES,
+                    benefit=other_benefit)
+
+    # The sentence before a bridge: the first fact, or an extra (an echo or a second fact).
+    product_fact = not extra and proof.kind_of(facts[0], campaign) is not proof.Kind.STORY
+
+    if structure == "benefit_first":
+        # The benefit leads; a pain or industry opener follows as the reason for writing.
+        first = pick(lines.BENEFIT_OPENERS)
+        # ... unless both start alike ("I am writing because ... I am writing to a few
+        # companies in ..."): one "I am writing" is enough.
+        context = [opening] if (opener.family in ("pain", "industry")
+                                and opening.split()[:3] != first.split()[:3]) else []
+        said.extend(context)
+        fact = proof.render(facts[0], campaign, lead, rng, False)
+        return ([head + [first, *context], [fact, *extra, bridge(product_fact)], [cta]], benefit,
+                {first, fact, cta})
+    said.append(opening)
+    if structure == "problem_first":
+        fact = proof.render(facts[0], campaign, lead, rng, after_value)
+        paragraphs = [head + [opening], [value, fact, *extra, bridge(product_fact)], [cta]]
+    elif structure == "proof_first":
+        fact = proof.render(facts[0], campaign, lead, rng, False)
+        paragraphs = [head + [opening], [fact, *extra, pick(lines.HELP_LINES) if benefit
+                                         else value], [cta]]
+    elif structure == "short":
+        help_line = pick(lines.HELP_LINES)
+        fact = proof.render(facts[0], campaign, lead, rng, False)
+        paragraphs = [head + [opening, help_line], [fact, cta]]
+    else:  # value_then_proof
+        fact = proof.render(facts[0], campaign, lead, rng, after_value)
+        paragraphs = [head + [opening, value], [fact, *extra, bridge(product_fact), cta]]
+    return [[s for s in p if s] for p in paragraphs], benefit, {opening, fact, cta}
+
+
+def _body(lead: dict[str, Any], paragraphs: list[list[str]], campaign: Campaign) -> str:
+    # The greeting and the one sign-off are the code's frame (generation.frame), the same the
+    # worker puts around the miniature's text, so the student learns the body between them.
+    return frame.framed("\n\n".join(" ".join(p) for p in paragraphs if p), lead, campaign)
+
+
+def _fit(lead: dict[str, Any], paragraphs: list[list[str]], campaign: Campaign,
+         keep: set[str]) -> str:
+    """The body inside the style guide's length and the campaign's limits: optional sentences
+    (anything but the opener, the first fact and the call to action) go first, last first."""
+    high = min(campaign.body_max_words, max(TARGET_WORDS[1], campaign.body_min_words + 10))
+    body = _body(lead, paragraphs, campaign)
+    optional = [(i, s) for i, p in enumerate(paragraphs) for s in p if s not in keep]
+    while len(body.split()) > high and optional:
+        index, sentence = optional.pop()
+        paragraphs[index].remove(sentence)
+        body = _body(lead, paragraphs, campaign)
+    return body
 
 
 def write(lead: dict[str, Any], campaign: Campaign, evidence: Sequence[Fact],
           rng: random.Random) -> tuple[str, str]:
     """(subject, body) for one lead; only lead, campaign and evidence text are used."""
-    slots = _slots(lead, campaign)
-    benefit = rng.choice(campaign.benefits) if campaign.benefits else "save time every week"
+    paragraphs, benefit, keep = _parts(lead, campaign, evidence, rng)
+    slots = slots_for(lead, campaign)
     subject = _subject(rng, slots, benefit, campaign.subject_max_chars)
-    first_par = []
-    note = note_line(lead.get("notes"))
-    if note and rng.random() < 0.7:
-        first_par.append(note)
-    first_par.append(_opening(rng, slots))
-    values = VALUES if campaign.benefits else VALUES[:2]
-    second = [rng.choice(values).format(**slots, benefit=benefit)]
-    facts = list(evidence)[:2] or [campaign.facts[0]]
-    second.append(rng.choice(EVIDENCE_LEADS).format(fact=facts[0].text))
-    if len(facts) > 1 and rng.random() < 0.35:
-        second.append(facts[1].text)
-    if campaign.benefits and rng.random() < 0.7:
-        other = [b for b in campaign.benefits if b != benefit] or [benefit]
-        second.append(rng.choice(BENEFIT_LINES).format(**slots, benefit=rng.choice(other)))
-    cta = rng.choice(campaign.calls_to_action)
-    closing = f"{rng.choice(SIGN_OFFS)}\n{sender_name(campaign)}"
-    body = _assemble(slots["first_name"], first_par, second, cta, closing)
-    # Keep inside the campaign's word limits: drop the optional sentences first.
-    while len(body.split()) > campaign.body_max_words and len(second) > 2:
-        second.pop()
-        body = _assemble(slots["first_name"], first_par, second, cta, closing)
-    if len(body.split()) > campaign.body_max_words and len(first_par) > 1:
-        first_par.pop(0)
-        body = _assemble(slots["first_name"], first_par, second, cta, closing)
-    names = [slots["first_name"], slots["company"], campaign.sender.name]
+    body = _fit(lead, paragraphs, campaign, keep)
+    names = [slots["first_name"], slots["company"], campaign.sender.name, campaign.product]
     return _tidy(subject, names), _DOUBLE_PERIOD.sub(".", _tidy(body, names))
 
 
@@ -189,12 +241,6 @@ def _tidy(text: str, names: list[str]) -> str:
     for index, name in enumerate(protected):
         text = text.replace(f"\x00{index}\x00", name)
     return text
-
-
-def _assemble(first: str, first_par: list[str], second: list[str], cta: str,
-              closing: str) -> str:
-    return (f"Hi {first},\n\n" + " ".join(first_par) + "\n\n" + " ".join(second) + " " + cta
-            + "\n\n" + closing)
 
 
 def rng_for(seed: int, lead_id: Any, campaign: Campaign, variant: int) -> random.Random:
@@ -223,4 +269,4 @@ def teach(leads: list[dict[str, Any]], campaign: Campaign, seed: int = 0,
     return examples
 
 
-__all__ = ["TEACHER_NAME", "article", "note_line", "teach", "team_for", "write"]
+__all__ = ["STRUCTURES", "TEACHER_NAME", "article", "note_line", "teach", "team_for", "write"]

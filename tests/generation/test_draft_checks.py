@@ -168,6 +168,20 @@ def test_one_fact_told_twice_under_two_lead_ins_is_rejected():
     assert not any("repeated" in r for r in once)
 
 
+def test_a_company_named_twice_in_a_script_with_combining_marks_is_not_a_repeat():
+    # Devanagari vowel signs are not \w: a 4-word name used to count as 9 words, so naming the
+    # company twice read as one fact told twice. The same name twice in Latin is fine, too.
+    for company in ("कलिता, सेनगुप्ता and सरकार", "Kalita, Sengupta and Sarkar"):
+        lead = {**LEAD, "company": company}
+        twice = _reasons(lambda b: b.replace("Would", f"Since {company} works in retail, I "
+                                             f"thought of you. For {company}, that could mean "
+                                             "fewer late nights. Would"), lead=lead)
+        assert not any("repeated" in r for r in twice), (company, twice)
+    told_twice = "कलिता सेनगुप्ता सरकार में हर महीने सभी चालान देर से आते हैं"
+    again = _reasons(lambda b: b.replace("Would", f"{told_twice}. यानी {told_twice}. Would"))
+    assert any("repeated sentence" in r for r in again)
+
+
 @pytest.mark.parametrize("claim, notes, flagged", [
     ("You asked about invoice matching, so I will keep this short.", None, True),
     ("You asked about invoice matching, so I will keep this short.", "asked about invoice matching", False),

@@ -17,6 +17,7 @@ from schemas.campaign import load_campaign
 from training import campaign_synth, leads, rubric, teacher_offline
 from training.campaign_data import script_of
 from training.grammar import article, has_doubled_words, possessive, possessive_ok
+from generation import frame
 from generation.draft import Draft, check
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "campaigns" / "examples").glob("*.yaml"))
@@ -35,16 +36,21 @@ def test_offline_teacher_is_grounded_grammatical_and_passes_the_checks():
         rows = [make_lead(rng, i, campaign.campaign_id) for i in range(12)]
         examples = teacher_offline.teach(rows, campaign)
         for e in examples:
-            assert e.teacher == "offline-templates-v2" and e.evidence_ids
+            assert e.teacher == teacher_offline.TEACHER_NAME and e.evidence_ids
             assert e.campaign == campaign.campaign_id and e.campaign_version == campaign.version
             score = rubric.score(e.subject, e.body, e.lead, campaign)
             assert score.flags == [], (e.subject, e.body, score.flags)
             assert check(Draft(e.subject, e.body), e.lead, ChecksSettings(), campaign) == []
-            # Greeted exactly as written, in any script; signed by the campaign's sender.
+            # Greeted exactly as written, in any script; signed once by the campaign's sender,
+            # in the frame the worker writes around the miniature's text.
             assert e.body.startswith(f"Hi {e.lead['first_name']},\n\n")
-            assert e.body.endswith("\n" + campaign.sender.name)
-            # The evidence it was given is what it states.
-            assert campaign.fact(e.evidence_ids[0]).text in e.body
+            assert e.body.endswith("\n\n" + frame.signature(campaign))
+            assert frame.signed_count(e.body, campaign.sender.name) == 1
+            # The evidence it was given is what it states: its last words (a lead-in
+            # lower-cases the first word, "It" may stand for the product, "One of our
+            # customers, X," introduces a customer).
+            fact = campaign.fact(e.evidence_ids[0]).text
+            assert " ".join(fact.split()[-4:]) in e.body, (fact, e.body)
             text = e.subject + "\n" + e.body
             assert not _BAD_ARTICLE.search(text), text
             assert "s's " not in text and ".." not in text.replace("...", "")
