@@ -125,10 +125,14 @@ BASE64_RE = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}")
 
 # The pre-filter: every rule above needs one of these, and a text with none of them is clean.
 # Characters: ":" (headers, role labels, schemes, JSON, "key: value"), "/" "<" "@" "`" "~" "#"
-# "=" "[" "{" "|" "\\", "---"; a dot before a word character (domains, IPv4, "P.S"); 3 digits
-# or separators in a row after a digit (phones, cards); a 16+ character token (base64, keys).
-TRIGGER_CHARS = re.compile(r"[:/<>@`~#=\[\]{}|\\]|---|\.\w|\d[\d\s().-]{2,}|"
-                           r"[A-Za-z0-9+/_-]{16,}")
+# "=" "[" "{" "|" "\\", "---"; a dot before two letters (every domain's TLD; "S.A." and
+# "Sp. z o.o." are not domains) or between digits (IPv4); 3 digits or separators in a row after a
+# digit (phones, cards).
+TRIGGER_CHARS = re.compile(r"[:/<>@`~#=\[\]{}|\\]|---|\.[^\W\d_]{2}|\d\.\d|\d[\d\s().-]{2,}")
+# A 16+ character run is a key or base64 unless it is a plain word ("telecommunications",
+# "Versicherungsgesellschaft"): base64 of 12+ characters of text mixes cases or has digits.
+TRIGGER_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
+PLAIN_WORD = re.compile(r"[A-Z]?[a-z]+")
 # Words (casefolded): for each rule one word every match contains. "reply only" needs an ONLY
 # word (rarer in a CRM note than "say" or "add"); role play its least common word ("you are
 # now": "you"); "ignore" and credentials their own stems. A stem ends in "*": a prefix.
@@ -160,6 +164,8 @@ HAS_CJK = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 def triggered(norm: str) -> bool:
     """Whether normalized text ``norm`` could break any rule (False: it is clean)."""
     if TRIGGER_CHARS.search(norm):
+        return True
+    if any(not PLAIN_WORD.fullmatch(run) for run in TRIGGER_RUN.findall(norm)):
         return True
     words = TRIGGER_WORD.findall(norm.casefold())
     if not TRIGGER_WORDS.isdisjoint(words) or any(w.startswith(TRIGGER_PREFIXES) for w in words):

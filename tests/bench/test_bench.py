@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -111,6 +112,10 @@ def test_trimmed_rows_get_their_ratios_ceiling_share_and_step_profile(tmp_path):
     assert "| 1,000,000 | 9 | 18 | 17.28 |" in report.to_markdown()
 
 
+def _finite_positive(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
 def test_latency_percentiles():
     r = BenchRow("a", "x", latencies=[float(i) for i in range(1, 101)])
     assert r.latency(50) == pytest.approx(50.5, abs=0.5)
@@ -130,8 +135,23 @@ def test_tiny_real_run_of_every_row(tmp_path):
         assert measured is not None and measured.emails == 2
         assert 0 < measured.completion_tokens <= 8 and measured.prompt_tokens > 2 * 20
         assert measured.cpu_seconds > 0 and len(measured.latencies) == 2
-    assert report.ceiling["logits_last_tok_s"] > report.ceiling["logits_all_tok_s"] > 0
-    assert report.ceiling["bare_loop_sequences"] == 2 and report.ceiling["bare_loop_tok_s"] > 0
+    # The figures' structure and sanity, not which one is faster (a timing comparison fails
+    # whenever the machine is busy): every ceiling figure is a finite positive number.
+    assert {"tokens", "logits_last_tok_s", "logits_all_tok_s", "bare_loop_sequences",
+            "bare_loop_tok_s"} <= set(report.ceiling)
+    assert all(_finite_positive(report.ceiling[k]) for k in (
+        "logits_last_tok_s", "logits_all_tok_s", "bare_loop_tok_s")), report.ceiling
+    assert report.ceiling["bare_loop_sequences"] == 2
+    assert _finite_positive(report.bandwidth_gbs) and report.weight_bytes > 100_000_000
+    summary = {r["key"]: r for r in report.to_dict()["rows"]}
+    assert {"a", "b", "c"} <= set(summary)
+    for key in ("a", "b", "c"):
+        assert all(_finite_positive(summary[key][k]) for k in (
+            "emails_per_min", "tokens_per_s", "p50_latency_s", "cpu_seconds_per_email")), \
+            summary[key]
+    assert set(report.ratios()) >= {"c/a", "c/b"}
+    assert all(_finite_positive(v) for v in report.ratios().values()), report.ratios()
+    assert (tmp_path / "bench.json").is_file() and (tmp_path / "bench.md").is_file()
 
 
 @pytest.mark.slow  # two rounds of rows a and c, the second a real rerun

@@ -12,7 +12,7 @@ import pytest
 
 from outreach.settings import load_settings
 from schemas.campaign import load_campaign
-from test_worker_campaigns import NEW_BRIEF
+from tests.workers.test_worker_campaigns import NEW_BRIEF
 from tests.support.worker_helpers import TEST_THREADS, make_request, sample_leads
 from generation.generate import draft_for_request
 from generation.prompt import build_prompt

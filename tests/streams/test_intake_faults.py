@@ -22,7 +22,7 @@ from outreach.store import IntakeStore, lead_key, sync_client
 from schemas.codec import AvroCodec
 from streams.intake import Intake, RawRecord
 from streams.intake_batch import decide_and_send
-from tests.workers.worker_helpers import sample_campaign
+from tests.support.worker_helpers import sample_campaign
 
 
 def campaign(settings, campaign_id):

@@ -17,7 +17,7 @@ from outreach.leadgen import generate, to_json
 from outreach.stack import start_redis
 from schemas.codec import AvroCodec
 from tests.streams.test_app import collect
-from tests.workers.worker_helpers import sample_campaign
+from tests.support.worker_helpers import sample_campaign
 
 pytestmark = pytest.mark.integration
 
