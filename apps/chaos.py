@@ -8,6 +8,9 @@ Phases (each on the real broker, Redis, intake process, sender process and SMTP 
              every free-text field, through intake and a real generation worker (the default
              model), the worker SIGKILLed once mid-run (apps/chaos_hostile.py): every lead one
              outcome, no draft with the injected text.
+(--rebalance) rebalance - two generation workers in one group, a third joining and one
+             SIGKILLed mid-run (apps/chaos_rebalance.py): every request one draft, 0 lost,
+             0 duplicates.
 2. intake  - L valid leads produced in waves while intake is SIGKILLed at random moments and
              Redis is stopped for ``redis_down_s`` and restarted: every lead must get a request
              (0 lost); redelivered requests are counted (same request_id: harmless).
@@ -69,6 +72,7 @@ class ChaosReport:
     hostile_drafts: int = 0
     hostile_injected: int = 0
     worker_kills: int = 0
+    rebalance: dict[str, Any] = field(default_factory=dict)  # RebalanceFigures, when run
     seconds: dict[str, float] = field(default_factory=dict)
 
     def markdown(self) -> str:
@@ -96,6 +100,10 @@ class ChaosReport:
                 ("  drafts written", self.hostile_drafts),
                 ("  drafts containing injected text", self.hostile_injected),
             ]
+        if self.rebalance:
+            from apps.chaos_rebalance import report_rows
+
+            rows += report_rows(self.rebalance)
         lines = ["| Fault run | Count |", "|---|---:|"]
         lines += [f"| {name} | {value} |" for name, value in rows]
         return "\n".join(lines)
@@ -169,7 +177,7 @@ def _restart(services: Services, name: str, command: str, report: ChaosReport) -
 def run_chaos(settings: Settings, out: Path, leads: int = 1000, fuzz: int = 10_000,
               kills: int = 2, redis_down_s: float = 10.0, seed: int = 7,
               timeout_s: float = 900.0, say=print,  # noqa: ANN001
-              hostile: bool = False) -> ChaosReport:
+              hostile: bool = False, rebalance: bool = False) -> ChaosReport:
     from apps.campaigns import add_campaign
     from mail.smtp_sink import smtp_sink
 
@@ -197,6 +205,12 @@ def run_chaos(settings: Settings, out: Path, leads: int = 1000, fuzz: int = 10_0
                 hostile_phase(run, services, producer, campaign, kills > 0, report, say,
                               timeout_s)
                 report.seconds["hostile"] = round(time.monotonic() - started, 1)
+            if rebalance:  # loads the default model three times: minutes on 2 cores
+                from apps.chaos_rebalance import rebalance_phase
+
+                started = time.monotonic()
+                rebalance_phase(run, out, campaign, seed, report, say, timeout_s)
+                report.seconds["rebalance"] = round(time.monotonic() - started, 1)
             started = time.monotonic()
             _intake_phase(run, services, producer, codec, campaign, leads, kills, redis,
                           redis_down_s, rng, report, say, timeout_s)

@@ -57,20 +57,26 @@ def register(app: typer.Typer) -> None:
               hostile: Annotated[bool, typer.Option(
                   help="Also the hostile-text set through a real generation worker (default "
                   "model, SIGKILLed once); slow: 64 leads took >15 min on 2 busy cores.")
+              ] = False,
+              rebalance: Annotated[bool, typer.Option(
+                  help="Also two generation workers in one group, a third joining and one "
+                  "SIGKILLed mid-run (default model, 18 requests): 0 lost, 0 duplicates.")
               ] = False) -> None:
         """Fault and abuse suite on a private embedded stack: fuzzed records, SIGKILLs of intake
         and the sender, Redis stopped and restarted; prints the figures (README: Reliability)."""
         from apps.chaos import report_dict, run_chaos
+        from apps.chaos_rebalance import failed as rebalance_failed
         from outreach.cli_support import require_positive
 
         require_positive(leads=leads, fuzz=fuzz)
         settings = load_cli_settings(config)
         report = run_chaos(settings, out, leads=leads, fuzz=fuzz, kills=kills,
                            redis_down_s=redis_down, seed=seed, say=typer.echo,
-                           hostile=hostile)
+                           hostile=hostile, rebalance=rebalance)
         (out / "report.json").write_text(json.dumps(report_dict(report), indent=2))
         typer.echo(report.markdown())
         failed = report.intake_lost or report.sender_lost or report.intake_crashes or (
             report.fuzz_dead_lettered < report.fuzz_records) or report.fuzz_without_reason or (
-            report.hostile_injected or report.hostile_outcomes < report.hostile_leads)
+            report.hostile_injected or report.hostile_outcomes < report.hostile_leads) or (
+            rebalance_failed(report.rebalance))
         raise typer.Exit(1 if failed else 0)

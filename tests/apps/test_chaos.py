@@ -35,3 +35,35 @@ def test_full_chaos_run_loses_nothing(tmp_path):
     print(report.markdown())
     check(report, 1000, 10_000)
     assert report.sender_duplicate_sends == 0
+
+
+def test_the_rebalance_row_reports_and_fails_on_a_lost_request():
+    """The row `outreach chaos --rebalance` prints, and the exit status it decides."""
+    from apps.chaos import ChaosReport
+    from apps.chaos_rebalance import RebalanceFigures, failed
+
+    clean = RebalanceFigures(requests=18, drafts=17, dead_letters=1, outcomes_at_kill=9)
+    report = ChaosReport(rebalance={k: v for k, v in vars(clean).items() if k != "by_request"})
+    table = report.markdown()
+    assert "| requests, 2 workers in one group + a 3rd joining, 1 SIGKILLed mid-run | 18 |" in table
+    rows = table.split("1 SIGKILLed mid-run | 18 |")[1]  # the rebalance rows, not intake's
+    assert "|   drafts (distinct draft_ids) | 17 |" in rows
+    assert "|   lost | 0 |" in rows and "|   duplicates (a second, different outcome) | 0 |" in rows
+    assert not failed(report.rebalance) and not failed({})
+    assert failed(dict(report.rebalance, lost=1))
+    assert failed(dict(report.rebalance, duplicates=1))
+    assert failed(dict(report.rebalance, outcomes_at_kill=18))  # the kill was not mid-run
+    assert "3rd joining" not in ChaosReport().markdown()  # a run without --rebalance
+
+
+@pytest.mark.slow
+def test_chaos_run_with_the_rebalance_row(tmp_path):
+    """The short run plus the rebalance scenario on the default model (minutes on 2 cores)."""
+    report = run_chaos(load_settings(config_file=None), tmp_path, leads=20, fuzz=50, kills=1,
+                       redis_down_s=2.0, timeout_s=600, rebalance=True)
+    print(report.markdown())
+    check(report, 20, 50)
+    figures = report.rebalance
+    assert figures["requests"] == 18 and figures["lost"] == 0 and figures["duplicates"] == 0
+    assert figures["records_before_kill"] == 0 and figures["outcomes_at_kill"] < 18
+    assert figures["drafts"] + figures["dead_letters"] == 18
