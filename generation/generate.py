@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,26 +107,43 @@ def draft_for_request(request: dict[str, Any], generator: Generator, model: Mode
     if too_long:  # the request's own fault: a dead letter, not a ModelError redelivered forever
         outcome.reasons.append(too_long)
         return outcome
-    for attempt in range(1, settings.worker.max_attempts + 1):
+
+    def write(attempt: int, seed: int) -> Completion:
         grammar = prompt.retry_grammar if attempt > 1 and settings.worker.grammar_on_retry else None
-        completion = generator.generate(prompt.text, settings.model.max_tokens,
-                                        seed_for(outcome.request_id, attempt), grammar=grammar,
-                                        stop=STOP_SEQUENCES, prefix=shared)
-        outcome.completions.append(completion)
-        try:
-            draft = checked_draft(prompt.prefill, completion.text, request, settings, campaign,
-                                  campaign_domains, complete=completion.finish_reason != "length")
-        except DraftRejected as exc:
-            outcome.reasons.extend(f"attempt {attempt}: {reason}" for reason in exc.reasons)
-            log.info("request %s attempt %d rejected: %s", outcome.request_id, attempt, exc)
-            continue
-        outcome.reasons.clear()
+        return generator.generate(prompt.text, settings.model.max_tokens, seed, grammar=grammar,
+                                  stop=STOP_SEQUENCES, prefix=shared)
+
+    def check(completion: Completion) -> Draft:
+        return checked_draft(prompt.prefill, completion.text, request, settings, campaign,
+                             campaign_domains, complete=completion.finish_reason != "length")
+
+    draft = run_attempts(outcome, settings.worker.max_attempts, write, check)
+    if draft is not None:
         outcome.draft = _email_draft(request, draft.subject, draft.body, prompt.prompt_hash,
                                      outcome.completions, model, settings,
                                      campaign_version=campaign.version,
                                      evidence_ids=prompt.evidence_ids, sender=campaign.sender)
-        break
     return outcome
+
+
+def run_attempts(outcome: Outcome, max_attempts: int, write: Callable[[int, int], Completion],
+                 check: Callable[[Completion], Draft], label: str = "attempt") -> Draft | None:
+    """The attempt loop of every rung (miniature and LLM): attempt n writes with
+    seed_for(request_id, n) and is checked; the first draft that passes is returned, with
+    ``outcome.reasons`` cleared. Every attempt's Completion is kept on ``outcome`` (cost and
+    token counts add up every attempt); each rejection adds "<label> n: <reason>"."""
+    for attempt in range(1, max_attempts + 1):
+        completion = write(attempt, seed_for(outcome.request_id, attempt))
+        outcome.completions.append(completion)
+        try:
+            draft = check(completion)
+        except DraftRejected as exc:
+            outcome.reasons.extend(f"{label} {attempt}: {reason}" for reason in exc.reasons)
+            log.info("request %s %s %d rejected: %s", outcome.request_id, label, attempt, exc)
+            continue
+        outcome.reasons.clear()
+        return draft
+    return None
 
 
 def _email_draft(request: dict[str, Any], subject: str, body: str, prompt_hash: str,

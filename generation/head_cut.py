@@ -67,8 +67,8 @@ def read_trim_manifest(trimmed: Path) -> tuple[np.ndarray, str]:
                 str(recorded["inputs"]["source"]["sha256"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"{manifest} does not record the trim's kept ids (recipe.kept_ranges) "
-                         "and source: write the trim again with `outreach quantize --trim-vocab "
-                         "N` or `--trim-like <manifest>`") from exc
+                         "and source: write the trim again with `outreach quantize trim --vocab "
+                         "N` or `--like <manifest>`") from exc
 
 
 # GGUF metadata value types (gguf.GGUFValueType) -> bytes of one value; 8 = string, 9 = array.

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from outreach.errors import LLMRequestRejected, LLMUnavailable
-from outreach.ladder_settings import LLMSettings
+from outreach.settings import LLMSettings
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ class ChatClient:
             raise LLMUnavailable("llm.base_url is not set: no endpoint for the LLM tier")
         self.settings = settings
         self._stop = stop or threading.Event()
-        headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+        headers = ({"Authorization": f"Bearer {settings.api_key.get_secret_value()}"}
+                   if settings.api_key else {})
         timeout = httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
         limits = httpx.Limits(max_connections=settings.concurrency,
                               max_keepalive_connections=settings.concurrency)

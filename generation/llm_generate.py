@@ -19,13 +19,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from outreach.errors import DraftRejected
 from outreach.ids import prompt_hash
 from outreach.settings import Settings
 from schemas.campaign import Campaign
 from generation.untrusted import domains_in
 from generation.engine import Completion
-from generation.generate import Outcome, _email_draft, checked_draft, seed_for
+from generation.draft import Draft
+from generation.generate import Outcome, _email_draft, checked_draft, run_attempts
 from generation.llm_client import ChatClient, ChatResult
 from generation.model import ModelInfo
 from generation.prompt import STOP_SEQUENCES, build_prompt, chat_messages
@@ -77,31 +77,24 @@ def llm_draft_for_request(request: dict[str, Any], client: ChatClient, settings:
         hashed, prefill = prompt.prompt_hash, prompt.prefill
     outcome = Outcome(request_id=request["request_id"], lead_id=lead["lead_id"], model=model,
                       campaign_version=campaign.version, evidence_ids=prompt.evidence_ids)
-    cost = 0.0
     campaign_domains = domains_in(campaign.model_dump_json())  # the campaign's own may recur
-    for attempt in range(1, settings.llm.max_attempts + 1):
-        seed = seed_for(outcome.request_id, attempt)
+    costs: list[float] = []
+
+    def write(_attempt: int, seed: int) -> Completion:
         result = (client.chat(system, user, seed) if settings.llm.api == "chat"
                   else client.complete(prompt.text, seed, STOP_SEQUENCES))
-        cost += result.cost_usd(settings.llm)
-        outcome.completions.append(_completion(result))
-        try:
-            draft = checked_draft(prefill, result.text, request, settings, campaign,
-                                  campaign_domains, complete=result.finish_reason != "length")
-        except DraftRejected as exc:
-            outcome.reasons.extend(f"llm attempt {attempt}: {r}" for r in exc.reasons)
-            log.info("request %s LLM attempt %d rejected: %s", outcome.request_id, attempt, exc)
-            continue
-        outcome.reasons.clear()
+        costs.append(result.cost_usd(settings.llm))
+        return _completion(result)
+
+    def check(completion: Completion) -> Draft:
+        return checked_draft(prefill, completion.text, request, settings, campaign,
+                             campaign_domains, complete=completion.finish_reason != "length")
+
+    draft = run_attempts(outcome, settings.llm.max_attempts, write, check, label="llm attempt")
+    if draft is not None:
         outcome.draft = _email_draft(request, draft.subject, draft.body, hashed,
                                      outcome.completions, model, settings,
                                      campaign_version=campaign.version,
                                      evidence_ids=prompt.evidence_ids, sender=campaign.sender)
-        outcome.draft["estimated_cost_usd"] = cost
-        break
-    return outcome, cost
-
-
-def last_text(outcome: Outcome, prefill: str = "") -> str:
-    """The last attempt's raw text: what a reviewer starts from when every attempt failed."""
-    return prefill + outcome.completions[-1].text if outcome.completions else ""
+        outcome.draft["estimated_cost_usd"] = sum(costs)
+    return outcome, sum(costs)

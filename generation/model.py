@@ -21,6 +21,9 @@ from outreach.settings import Settings
 log = logging.getLogger(__name__)
 
 SIDECAR_SUFFIX = ".sha256.json"
+# Characters of an adapter's sha256 in its model id: 12 hex digits (48 bits) tell apart every
+# adapter a project will ever train, and stay short enough for metric labels.
+SHORT_HASH_CHARS = 12
 
 
 @dataclass(frozen=True)
@@ -103,12 +106,30 @@ def resolve_model(settings: Settings) -> ModelInfo:
         raise ModelError(f"LoRA adapter {lora} does not exist")
     trimmed = Path(cfg.trimmed_path).expanduser() if cfg.trimmed_path else None
     if trimmed is not None and not trimmed.is_file():
-        raise ModelError(f"trimmed model {trimmed} does not exist (outreach quantize "
-                         "--trim-like <manifest> or --trim-vocab N writes it)")
-    default_id = path.name if lora is None else f"{path.name}+{lora.name}"
+        raise ModelError(f"trimmed model {trimmed} does not exist (`outreach quantize "
+                         "trim --like <manifest>` or `--vocab N` writes it)")
+    lora_sha = sha256_of(lora) if lora else None
+    default_id = path.name if lora is None else f"{path.name}+{adapter_name(lora)}"
     if trimmed is not None:
         default_id += f" head {trimmed.name}"
-    return ModelInfo(path=path, model_id=cfg.model_id or default_id, sha256=sha256_of(path),
-                     version=cfg.model_version, lora_path=lora,
-                     lora_sha256=sha256_of(lora) if lora else None, trimmed_path=trimmed,
+    return ModelInfo(path=path, model_id=unique_id(cfg.model_id or default_id, lora_sha),
+                     sha256=sha256_of(path),
+                     version=unique_id(cfg.model_version, lora_sha) if cfg.model_version else "",
+                     lora_path=lora, lora_sha256=lora_sha, trimmed_path=trimmed,
                      trimmed_sha256=sha256_of(trimmed) if trimmed else None)
+
+
+def adapter_name(lora: Path) -> str:
+    """"gemma3-270m-campaigns-lora-120" for models/gemma3-270m-campaigns-lora-120/adapter.gguf:
+    every committed adapter is called adapter.gguf, so its directory names it."""
+    return lora.parent.name if lora.stem == "adapter" and lora.parent.name else lora.stem
+
+
+def unique_id(name: str, lora_sha256: str | None) -> str:
+    """``name`` with the adapter's short content hash: the 40- and the 120-step adapter were
+    both "lora-gemma3-270m-campaigns-v1" (outreach.yaml model_version), so drafts, KPIs and A/B
+    arms merged two models; a hash in the id cannot be forgotten when an adapter changes."""
+    if not lora_sha256:
+        return name
+    short = lora_sha256[:SHORT_HASH_CHARS]
+    return name if name.endswith(short) else f"{name}@{short}"

@@ -3,6 +3,14 @@
 The Message-ID is derived from the draft_id, so a draft handed to the SMTP server twice (which
 the sender's claim prevents, but a relay may retry) still carries one identity that inboxes,
 ESPs and the .eml sink can de-duplicate on, and that replies (In-Reply-To) point back to.
+
+Identity: the From display name and address and the Reply-To are the campaign sender's mailbox
+(EmailDraft from_name/from_email/reply_to, written by the worker from the campaign), so the
+From line and the signature in the body agree; a draft without a mailbox (older records) goes
+out from the configured address under the sender's name. The footer carries the opt-out line
+and the sender's postal address (CAN-SPAM). Headers a recipient can read carry nothing
+internal: only the opaque draft id (X-Outreach-Draft-Id, "drf-<digest>", which the .eml sink
+names files by); model, variant and campaign stay on the Kafka draft record.
 """
 
 from __future__ import annotations
@@ -19,9 +27,6 @@ from mail.headers import ascii_address, header_text
 from outreach.errors import SchemaError
 
 DRAFT_ID_HEADER = "X-Outreach-Draft-Id"
-VARIANT_HEADER = "X-Outreach-Variant"
-MODEL_HEADER = "X-Outreach-Model"
-CAMPAIGN_HEADER = "X-Outreach-Campaign"
 FALLBACK_DOMAIN = "outreach.invalid"  # RFC 2606: never resolves, so it is never mistaken
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -62,6 +67,28 @@ def list_unsubscribe(draft_id: str, from_address: str) -> str:
     return f"<mailto:{mailbox}?subject=unsubscribe%20{safe_token(draft_id)}>"
 
 
+def from_header(draft: dict[str, Any], from_address: str) -> str:
+    """The From of ``draft``: the campaign sender's name and mailbox, else the configured
+    ``from_address`` under the sender's name (so the signature and the From line agree)."""
+    name = _one_line(draft.get("from_name") or "")
+    if draft.get("from_email"):
+        local, domain = ascii_address(draft["from_email"])
+        return str(Address(display_name=name, username=local, domain=domain))
+    configured_name, addr = parseaddr(from_address)
+    if not addr:
+        return from_address
+    local, domain = ascii_address(addr)
+    return str(Address(display_name=name or configured_name, username=local, domain=domain))
+
+
+def footer(unsubscribe_url: str | None, postal_address: str) -> str:
+    """What follows the body's "--": the opt-out line, then the sender's postal address."""
+    lines = [opt_out_line(unsubscribe_url)]
+    if postal_address.strip():
+        lines.append(_one_line(postal_address))
+    return "\n".join(lines)
+
+
 def opt_out_line(unsubscribe_url: str | None) -> str:
     """The plain opt-out line every body ends with (CAN-SPAM, and what recipients look for)."""
     if unsubscribe_url:
@@ -87,25 +114,26 @@ def build_message(draft: dict[str, Any], from_address: str,
     # Every header is set inside the try: a value the email package still refuses is this
     # draft's fault, and a raise outside it used to kill the sender on every redelivery.
     try:
+        from_address = from_header(draft, from_address)
         msg["From"] = from_address
+        reply_to = draft.get("reply_to") or draft.get("from_email")
+        if reply_to:
+            local_r, domain_r = ascii_address(reply_to)
+            msg["Reply-To"] = Address(username=local_r, domain=domain_r)
         msg["To"] = Address(display_name=_one_line(draft["to_name"]), username=local,
                             domain=domain)
         msg["Subject"] = _one_line(draft["subject"])
         msg["Date"] = formatdate(usegmt=True)
         msg["Message-ID"] = message_id(draft["draft_id"], from_address)
         msg[DRAFT_ID_HEADER] = _one_line(draft["draft_id"])
-        msg[VARIANT_HEADER] = _one_line(draft["variant"])
-        model = draft["model_id"] + (
-            f"@{draft['model_version']}" if draft.get("model_version") else "")
-        msg[MODEL_HEADER] = _one_line(model)
-        msg[CAMPAIGN_HEADER] = _one_line(draft["campaign"])
         mailto = list_unsubscribe(draft["draft_id"], from_address)
         if unsubscribe_url:
             msg["List-Unsubscribe"] = f"<{unsubscribe_url}>, {mailto}"
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         else:
             msg["List-Unsubscribe"] = mailto
-        msg.set_content(f"{draft['body'].rstrip()}\n\n--\n{opt_out_line(unsubscribe_url)}\n")
+        closing = footer(unsubscribe_url, draft.get("postal_address") or "")
+        msg.set_content(f"{draft['body'].rstrip()}\n\n--\n{closing}\n")
     except (ValueError, IndexError, TypeError) as exc:  # HeaderParseError is a ValueError
         raise SchemaError(f"draft {draft['draft_id']} cannot be a message: {exc}",
                           code="invalid_message") from exc

@@ -26,7 +26,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from mail.message import build_message
 from mail.unsubscribe import unsubscribe_link
 from mail.transport import SmtpTransport
 from outreach.settings import Settings
+from outreach.shutdown import stop_on_signals
 from outreach.store import IN_FLIGHT, SyncStore
 from outreach.store import SENT as ALREADY_SENT
 from outreach.topics import DRAFTS, dlq
@@ -192,7 +192,7 @@ def run_sender(settings: Settings, stop: threading.Event | None = None,
         cleanup.callback(handler.close)
         consumer = _subscribe(settings)
         cleanup.callback(consumer.close)  # leaves the group now, not after session.timeout.ms
-        cleanup.callback(_stop_on_signals(stop))
+        cleanup.enter_context(stop_on_signals(stop, "finishing the current draft"))
         _serve_metrics(settings.sender.metrics_port, cleanup, settings.metrics_host)
         log.info("sender consuming %s, sending via %s", DRAFTS, transport.address)
         _loop(consumer, handler, stop, max_messages, on_sent, backoff, stats)
@@ -271,26 +271,6 @@ def _commit(consumer: Consumer, record: Message) -> None:
         # claim turns it into a skipped duplicate, so a failed commit costs no second email.
         log.warning("commit of %s[%d]@%d failed: %s", record.topic(), record.partition(),
                     record.offset(), exc)
-
-
-def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
-    """Let SIGTERM (docker stop) and SIGINT finish the current draft, then stop."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None  # signal handlers can only be installed from the main thread
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def request_stop(signum: int, _frame: Any) -> None:
-        log.info("received %s: stopping after the current draft", signal.Signals(signum).name)
-        stop.set()
-
-    for sig in previous:
-        signal.signal(sig, request_stop)
-
-    def restore() -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-    return restore
 
 
 def _serve_metrics(port: int | None, cleanup: contextlib.ExitStack,

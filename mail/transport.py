@@ -70,7 +70,8 @@ class SmtpTransport:
                 conn.starttls(context=ssl.create_default_context())
                 conn.ehlo()
             if self._cfg.smtp_user:
-                conn.login(self._cfg.smtp_user, self._cfg.smtp_password or "")
+                password = self._cfg.smtp_password
+                conn.login(self._cfg.smtp_user, password.get_secret_value() if password else "")
         except BaseException:
             conn.close()
             raise

@@ -196,9 +196,11 @@ def review(
     if add:
         with ReviewStore(db_path) as store:
             console.print(f"queued {store.add(read_examples(add))} new examples")
-    token = cfg.token or new_token()
+    token = cfg.token.get_secret_value() if cfg.token else new_token()
     host, port = host or cfg.host, port or cfg.port
-    console.print(f"review queue: http://{host}:{port}/?token={token}")
+    from outreach.web_auth import announce  # the link once, on a terminal, never into a log
+
+    announce(f"http://{host}:{port}/" + ("" if cfg.token else f"?token={token}"))
     serve(db_path, host, port, token)
 
 

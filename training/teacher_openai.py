@@ -47,7 +47,8 @@ class Usage:
 class OpenAITeacher:
     def __init__(self, settings: TeacherSettings, transport: httpx.AsyncBaseTransport | None = None):
         self.settings = settings
-        headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+        headers = ({"Authorization": f"Bearer {settings.api_key.get_secret_value()}"}
+                   if settings.api_key else {})
         self._client = httpx.AsyncClient(base_url=settings.base_url.rstrip("/") + "/",
                                          headers=headers, timeout=settings.timeout_s,
                                          transport=transport)

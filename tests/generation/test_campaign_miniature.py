@@ -1,11 +1,12 @@
 """The served miniature (outreach.yaml) writes for a campaign it never saw, greeting leads in
 any script exactly as written and using that campaign's own facts.
 
-Slow (the real model, a few emails): ``pytest -m slow tests/workers/test_campaign_miniature.py``.
+Slow (the real model, a few emails): ``pytest -m slow tests/generation/test_campaign_miniature.py``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,8 @@ def test_unseen_campaign_drafts_greet_names_exactly_and_use_its_facts():
     settings.model.n_threads = TEST_THREADS
     campaign = load_campaign(EXAMPLE)
     model = resolve_model(settings)
-    facts = [fact.text for fact in campaign.facts]
-    ok = 0
+    markers = {fact.id: fact_markers(fact) for fact in campaign.facts}
+    passed, quoting = [], []
     with open_generator(model, settings, 1) as generator:  # a head cut: the batched engine
         for index, (first, company, role, industry) in enumerate(LEADS):
             lead = {"lead_id": f"nl-{index}", "campaign": campaign.campaign_id,
@@ -47,10 +48,22 @@ def test_unseen_campaign_drafts_greet_names_exactly_and_use_its_facts():
                                         campaign)
             if not outcome.ok:
                 continue
-            ok += 1
+            passed.append(first)
             body = outcome.draft["body"]
             assert body.startswith(f"Hi {first},\n\n"), body
             assert body.endswith("\n" + campaign.sender.name)
-            assert any(fact in body for fact in facts) or "Shiftwise" in body
             assert set(outcome.evidence_ids) <= {f.id for f in campaign.facts}
-    assert ok >= 1  # the pass rate itself is measured by `outreach eval`, not asserted here
+            # A fact of the campaign is quoted: its figure or its customer, not the product name.
+            if any(marker in body for fact_id in markers for marker in markers[fact_id]):
+                quoting.append(first)
+    # A majority of the four leads, not one: the pass rate itself is `outreach eval`'s.
+    assert len(passed) >= 3, f"only {passed} of {[lead[0] for lead in LEADS]} passed the checks"
+    assert len(quoting) >= 3, f"only {quoting} quote a proof point or case study of the campaign"
+
+
+def fact_markers(fact) -> list[str]:
+    """What shows a fact was used: its figures ("38 minutes", "23%", "1,400") and its customer's
+    name; a fact with neither only by its whole text."""
+    figures = re.findall(r"\d[\d,.]*\d%?|\d%?", fact.text)
+    markers = [f.rstrip(".,") for f in figures] + ([fact.customer] if fact.customer else [])
+    return markers or [fact.text]

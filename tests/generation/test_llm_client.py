@@ -9,7 +9,7 @@ import time
 import pytest
 
 from outreach.errors import LLMRequestRejected, LLMUnavailable
-from outreach.ladder_settings import LLMSettings
+from outreach.settings import LLMSettings
 from generation.llm_client import ChatClient, backoff_s, retry_after_s
 from tests.support.llm_servers import FlakyProxy
 

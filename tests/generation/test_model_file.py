@@ -52,7 +52,9 @@ def test_configured_model_and_adapter(tmp_path):
     assert (info.model_id, info.version, info.lora_path) == ("base.gguf", "v3", None)
     assert info.identity == info.sha256 == hashlib.sha256(b"base").hexdigest()
     tuned = resolve_model(_settings(gguf_path=base, lora_path=adapter))
-    assert tuned.model_id == "base.gguf+adapter.gguf"
+    # An adapter.gguf is named by its directory, plus its short content hash (issue 22).
+    short = hashlib.sha256(b"adapter").hexdigest()[:12]
+    assert tuned.model_id == f"base.gguf+{tmp_path.name}@{short}"
     assert tuned.sha256 == info.sha256 and tuned.identity != info.identity
     named = resolve_model(_settings(gguf_path=base, model_id="mini-1"))
     assert named.model_id == "mini-1"

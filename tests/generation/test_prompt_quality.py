@@ -1,7 +1,7 @@
 """Measure how often the untuned 270M base model, with this prompt, passes every check.
 
 Slow (20 leads, one or two attempts each, the second grammar-constrained): run with
-``pytest -m slow tests/workers/test_prompt_quality.py -s`` to see the numbers; the summary is
+``pytest -m slow tests/generation/test_prompt_quality.py -s`` to see the numbers; the summary is
 also written to the test's tmp dir as quality.json.
 """
 

@@ -10,7 +10,7 @@ import pytest
 from outreach.settings import load_settings
 from generation.sampling import top_k_ids, top_k_rows
 
-ADAPTER = Path(__file__).parents[2] / "models/gemma3-270m-outreach-lora/adapter.gguf"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_a_peaked_row_gives_only_the_tokens_near_its_maximum():
@@ -48,45 +48,59 @@ def test_all_rows_at_once_pick_the_same_candidates_in_the_same_order_as_row_by_r
     assert sorted(together[4].tolist()) == [1, 2]
 
 
-def test_windowed_draws_equal_full_vocabulary_draws_on_the_served_miniature():
-    """On real logits of the default model + committed adapter (peaked: often fewer than 40
-    tokens within the window), sampling from the window picks exactly what the same seeded
-    chain picks from all 262k tokens, token after token."""
+def test_windowed_draws_equal_full_row_draws_on_the_served_miniature(monkeypatch):
+    """On real scores of the served miniature (outreach.yaml: the default model, the campaign
+    adapter and the head cut of the vocabulary trim; peaked: often fewer than 40 tokens within
+    the window), sampling from the window picks exactly what the same seeded chain picks from
+    every column of the row, token after token. A missing adapter or trim fails the test: it
+    is the served configuration or nothing (./setup.sh builds the trim)."""
     pytest.importorskip("llama_cpp")
-    from generation.batch_context import LlamaContext
-    from generation.model import default_model_path
-    from generation.sampling import SamplingParams, SequenceSampler, logits_row
+    from generation.batch_context import LlamaContext, decode_tokens
+    from generation.model import resolve_model
+    from generation.prompt import build_prompt
+    from generation.sampling import SamplingParams, SequenceSampler
+    from schemas.campaign import load_campaign
+    from training.leads import generated
 
-    settings = load_settings(config_file=None)
-    llm = LlamaContext(default_model_path(), settings.model, n_seq=1, ctx_per_seq=256,
-                       n_batch=128, lora_path=ADAPTER if ADAPTER.is_file() else None,
-                       n_threads=2)
-    prompt = llm.text.tokenize('Lead: {"first_name": "Ana", "company": "Tidewater Insurance", '
-                               '"role": "Head of Sales", "industry": "insurance"}\nEmail:\n')
-    peaked = 0
+    monkeypatch.chdir(REPO)  # outreach.yaml's paths are relative to the repository root
+    settings = load_settings(REPO / "outreach.yaml")
+    assert settings.model.lora_path and settings.model.trimmed_path, \
+        "outreach.yaml no longer serves an adapter with a head cut: update this test"
+    model = resolve_model(settings)  # ModelError (a failure) when a served file is missing
+    llm = LlamaContext(model.path, settings.model, n_seq=1, ctx_per_seq=1024, n_batch=512,
+                       lora_path=model.lora_path, trimmed_path=model.trimmed_path, n_threads=2)
+    campaign = load_campaign(REPO / "campaigns/examples/shiftwise-scheduling.yaml")
+    lead = generated(1, 5, campaign.campaign_id)[0]
+    text = build_prompt(lead, campaign, None, settings).text
+    prompt = llm.text.tokenize(text)
+    extras = llm.extras(prompt, text)
+    to_ids = llm.to_ids(extras)
+    assert llm.head is not None and to_ids is not None  # really the head cut
+    peaked = steps = 0
     try:
         for seed in range(3):
             params = SamplingParams(temperature=0.7, top_p=0.95, repeat_penalty=1.1, seed=seed)
-            windowed = SequenceSampler(llm.model, params)
-            full = SequenceSampler(llm.model, SamplingParams(**{**params.__dict__,
-                                                                "top_k": llm.n_vocab}))
+            windowed = SequenceSampler(llm.text_model, params)
+            full = SequenceSampler(llm.text_model, SamplingParams(**{**params.__dict__,
+                                                                     "top_k": llm.n_vocab}))
             llm.clear(0)
-            tokens, index = list(prompt), len(prompt) - 1
-            for j, token in enumerate(prompt):
-                llm.put(j, token, j, 0, j == index)
+            decode_tokens(llm, prompt[:-1], 0, 0, want_last=False)
+            token, pos = prompt[-1], len(prompt) - 1
             for step in range(24):
-                llm.batch.n_tokens = len(prompt) if step == 0 else 1
+                llm.put(0, token, pos, 0, True)
+                llm.batch.n_tokens = 1
                 assert llm.decode()[0] == 0
-                row = logits_row(llm.ctx, index if step == 0 else 0, llm.n_vocab)
+                row = np.array(llm.output_rows(1, [extras])[0])
                 peaked += len(top_k_ids(row, 40, 1.1)) < 40
-                token = windowed.sample_row(row)
-                assert full.sample_row(row) == token, (seed, step)
+                token = windowed.sample_row(row, None, to_ids)
+                assert full.sample_row(row, None, to_ids) == token, (seed, step)
+                steps += 1
                 if llm.text.is_end(token):
                     break
-                llm.put(0, token, len(tokens), 0, True)
-                tokens.append(token)
+                pos += 1
             windowed.close()
             full.close()
     finally:
         llm.close()
+    assert steps >= 3 * 8  # the seeds wrote more than a few tokens each on average
     assert peaked > 0  # the case the window exists for did occur

@@ -9,6 +9,7 @@ import uuid
 from email import message_from_bytes, policy
 
 import pytest
+from pydantic import SecretStr
 
 from mail.headers import ascii_address, header_text
 from mail.message import build_message
@@ -66,9 +67,9 @@ def test_no_smtp_login_without_tls_beyond_loopback(mail_settings):
     from outreach.errors import ConfigError
 
     remote = mail_settings.sender.model_copy(update={
-        "smtp_host": "smtp.example.com", "smtp_user": "u", "smtp_password": "p",
+        "smtp_host": "smtp.example.com", "smtp_user": "u", "smtp_password": SecretStr("p"),
         "smtp_starttls": False, "unsubscribe_base_url": "https://o.example.com/unsubscribe",
-        "unsubscribe_secret": "s"})
+        "unsubscribe_secret": SecretStr("s")})
     with pytest.raises(ConfigError, match="without TLS"):
         SmtpTransport(remote)
     SmtpTransport(remote.model_copy(update={"smtp_starttls": True}))  # fine with STARTTLS
@@ -84,4 +85,5 @@ def test_no_real_relay_without_one_click_unsubscribe(mail_settings):
         SmtpTransport(remote)
     SmtpTransport(remote.model_copy(update={"require_one_click": False}))  # mailto only, on purpose
     SmtpTransport(remote.model_copy(update={  # configured: fine
-        "unsubscribe_base_url": "https://o.example.com/unsubscribe", "unsubscribe_secret": "s"}))
+        "unsubscribe_base_url": "https://o.example.com/unsubscribe",
+        "unsubscribe_secret": SecretStr("s")}))
