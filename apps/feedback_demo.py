@@ -12,6 +12,7 @@ attributed and its simulated engagement counted, and returns a ``FeedbackSummary
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -79,8 +80,12 @@ def extend_demo(services: Services, settings: Settings, simulator: bool = True) 
     services.start("feedback")
     if simulator:
         services.start("simulate", name="simulator")
+    # The dashboard is the operator app (login), one port above the public app; this run's
+    # token (shared with the approvals app when it runs) goes into the link the demo prints.
+    token = services.extra_env.setdefault("OUTREACH_TRAINING__REVIEW__TOKEN",
+                                          secrets.token_urlsafe(16))
     services.start("dashboard")
-    return f"http://{settings.dashboard.host}:{settings.dashboard.port}/"
+    return f"http://127.0.0.1:{settings.dashboard.port + 1}/?token={token}"
 
 
 async def _read_state(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -28,8 +28,8 @@ from schemas.codec import AvroCodec
 
 def public_hosts(settings: Settings, bind_host: str) -> list[str]:
     """Host names of the public app: the bind address, loopback, the unsubscribe URL's host
-    and ``dashboard.allowed_hosts`` when that setting exists."""
-    names = list(getattr(settings.dashboard, "allowed_hosts", None) or [])
+    and ``dashboard.allowed_hosts``."""
+    names = list(settings.dashboard.allowed_hosts)
     base = settings.sender.unsubscribe_base_url
     if base:
         names.append(urlsplit(base).hostname or "")

@@ -25,15 +25,20 @@ from outreach.settings import Settings
 from outreach.web_auth import Operators, allowed_hosts, announce, new_token, secret_text
 
 log = logging.getLogger(__name__)
-OPERATOR_HOST = "127.0.0.1"  # the default: operators reach it by SSH tunnel or a proxy
+
+
+def operator_tokens(settings: Settings) -> dict[str, str]:
+    """``dashboard.operators`` as name -> plain token."""
+    return {name: token.get_secret_value()
+            for name, token in settings.dashboard.operators.items()}
 
 
 def operators_of(settings: Settings) -> tuple[Operators, bool]:
-    """(operators, generated): ``dashboard.operators`` (name -> token) when that setting
-    exists, else training.review.token as "operator", else a fresh random token."""
-    configured = getattr(settings.dashboard, "operators", None)
+    """(operators, generated): ``dashboard.operators`` (name -> token) when set, else
+    training.review.token as "operator", else a fresh random token."""
+    configured = operator_tokens(settings)
     if configured:
-        return Operators(dict(configured)), False
+        return Operators(configured), False
     token = secret_text(settings.training.review.token)
     if token:
         return Operators({"operator": token}), False
@@ -45,9 +50,9 @@ def dashboard_main(settings: Settings, host: str | None = None, port: int | None
     host, port = host or settings.dashboard.host, port or settings.dashboard.port
     check_bind(settings, host)  # ConfigError: no unauthenticated webhook beyond loopback
     operators, generated = operators_of(settings)
-    op_port = getattr(settings.dashboard, "operator_port", None) or port + 1
+    op_port = settings.dashboard.operator_port or port + 1
     # A container needs it on its own interface for Prometheus (with a Bearer token).
-    op_host = getattr(settings.dashboard, "operator_host", None) or OPERATOR_HOST
+    op_host = settings.dashboard.operator_host
     with contextlib.ExitStack() as stack:
         try:
             op_url = stack.enter_context(BackgroundServer(

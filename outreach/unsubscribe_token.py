@@ -28,6 +28,8 @@ import hmac
 import time
 from collections.abc import Mapping, Sequence
 
+from outreach.settings.mail import SenderSettings
+
 MAC_BYTES = 16
 DEFAULT_TTL_S = 180 * 86400
 MIN_TTL_S = 60 * 86400
@@ -43,13 +45,11 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sender_secrets(sender: object) -> list[str]:
+def sender_secrets(sender: SenderSettings) -> list[str]:
     """The unsubscribe secrets a sender section configures, the signing one first:
-    ``unsubscribe_secrets`` (newest first, when that setting exists) then
-    ``unsubscribe_secret``. The sender signs with the first and the public app accepts them
+    ``unsubscribe_secrets`` (newest first) then ``unsubscribe_secret``. The sender signs with the first and the public app accepts them
     all, so both sides read the list here and cannot disagree on the order."""
-    listed = list(getattr(sender, "unsubscribe_secrets", None) or [])
-    values = [*listed, getattr(sender, "unsubscribe_secret", None)]
+    values = [*sender.unsubscribe_secrets, sender.unsubscribe_secret]
     texts = [_text(v) for v in values if v is not None]
     return list(dict.fromkeys(t for t in texts if t))
 

@@ -30,7 +30,7 @@ def _queried() -> set[str]:
 
 def _exported(settings) -> set[str]:
     """Every metric family the services register, and the operator gauges of the dashboard."""
-    import engagement.app  # noqa: F401 - webhook counters
+    import engagement.webhook  # noqa: F401 - webhook counters
     import mail.sender  # noqa: F401
     import streams.ab_evaluator  # noqa: F401
     import streams.feedback_processor  # noqa: F401
@@ -70,7 +70,11 @@ def test_monitoring_profile_and_scrape_targets(compose):  # noqa: F811
              "OUTREACH_FEEDBACK__METRICS_PORT"}
     expected = {f"{name}:{service['environment'][key]}" for name, service in services.items()
                 for key in ports & set(service.get("environment") or {})}
-    expected.add("dashboard:8088")
+    # The dashboard's gauges are on its operator app (login), with the token compose passes.
+    dashboard = services["dashboard"]["environment"]
+    expected.add(f"dashboard:{dashboard['OUTREACH_DASHBOARD__OPERATOR_PORT']}")
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "dashboard")
+    assert job["authorization"]["type"] == "Bearer"
     assert expected <= targets, expected - targets
     provisioning = ROOT / "monitoring/grafana/provisioning"
     assert yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())[

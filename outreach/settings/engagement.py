@@ -60,3 +60,14 @@ class DashboardSettings(BaseModel):
     webhook_tolerance_s: int = Field(300, ge=1, description="Signed timestamps older or newer "
                                      "than this are refused (replay).")
     max_webhook_events: int = Field(1000, ge=1, description="Events per webhook request.")
+    # The operator app (dashboard, /metrics, approvals) is a second server: loopback by default,
+    # reached by SSH tunnel or a proxy; the public app above serves only unsubscribes + webhook.
+    operators: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Operator name -> login token (each decision records "
+        "the name). Empty: training.review.token as 'operator', else a random token logged once.")
+    operator_host: str = Field("127.0.0.1", description="Bind address of the operator app.")
+    operator_port: int | None = Field(None, ge=1, le=65535,
+                                      description="Operator app port (default: port + 1).")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Host header names the public app answers besides "
+        "its bind address (e.g. outreach.example.com for the unsubscribe links).")

@@ -21,6 +21,11 @@ class SenderSettings(BaseModel):
     unsubscribe_secret: SecretStr | None = Field(
         None, description="HMAC secret of the unsubscribe tokens (the sender and the dashboard "
         "must share it).")
+    # Rotation: a link must keep working for 60 days after its mail went out, so an old key
+    # stays listed here (accepted) while unsubscribe_secret (or the first entry) signs.
+    unsubscribe_secrets: list[SecretStr] = Field(
+        default_factory=list, description="Unsubscribe secrets, newest first: the first signs "
+        "(before unsubscribe_secret), all are accepted.")
     require_one_click: bool = Field(
         True, description="Refuse to send through a non-loopback SMTP host without "
         "unsubscribe_base_url (RFC 8058); false = mailto unsubscribe only (e.g. a mailpit "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import get_origin
 
 import yaml
 from pydantic import BaseModel, SecretStr
@@ -13,10 +14,13 @@ from outreach.settings import Settings, load_settings, plain_data
 
 
 def secret_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
-    """Dotted names of every SecretStr setting, found from the field types."""
+    """Dotted names of every SecretStr setting (or optional one), found from the field types;
+    lists and maps of secrets (key rotation, operator tokens) are checked on their own."""
     found = []
     for name, info in model.model_fields.items():
         annotation = info.annotation
+        if get_origin(annotation) in (list, dict):
+            continue
         args = getattr(annotation, "__args__", ()) or (annotation,)
         if SecretStr in args:
             found.append(prefix + name)
@@ -98,3 +102,14 @@ def test_a_child_process_settings_file_carries_the_real_secrets(monkeypatch, tmp
     assert child.sender.unsubscribe_secret.get_secret_value() == \
         values["sender.unsubscribe_secret"]
     assert child.model_dump(exclude={"redis_url"}) == settings.model_dump(exclude={"redis_url"})
+
+
+def test_lists_and_maps_of_secrets_are_masked_too():
+    settings = load_settings(config_file=None).model_copy(deep=True)
+    settings.sender.unsubscribe_secrets.append(SecretStr("rotated-key-value"))
+    settings.dashboard.operators["ana"] = SecretStr("ana-token-value")
+    shown = json.dumps(masked(settings))
+    assert "rotated-key-value" not in shown and "ana-token-value" not in shown
+    data = masked(settings)
+    assert data["sender"]["unsubscribe_secrets"] == [MASK]
+    assert data["dashboard"]["operators"] == {"ana": MASK}

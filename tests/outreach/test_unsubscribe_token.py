@@ -70,3 +70,24 @@ def test_a_sent_link_carries_a_key_id_and_works_for_60_days():
     assert token.split(".")[1] == key_id(NEW) and NEW not in token
     assert read_token(sender_secrets(cfg), token) == "d-7"
     assert int(token.split(".")[2], 36) >= time.time() + 60 * 86400
+
+
+def test_settings_rotation_signs_with_the_newest_and_accepts_the_old():
+    """sender.unsubscribe_secrets lists keys newest first: the sender signs with the first, and
+    a link mailed under the old key (unsubscribe_secret) keeps working."""
+    from pydantic import SecretStr
+
+    from mail.unsubscribe import unsubscribe_link
+    from outreach.settings import SenderSettings
+    from outreach.unsubscribe_token import key_id, sender_secrets
+
+    before = SenderSettings(unsubscribe_base_url="https://u.example/unsubscribe",
+                            unsubscribe_secret=SecretStr(OLD))
+    old_link = unsubscribe_link(before, "d-8").rsplit("/", 1)[1]
+    after = before.model_copy(update={"unsubscribe_secrets": [SecretStr(NEW)]})
+    assert sender_secrets(after) == [NEW, OLD]
+    new_link = unsubscribe_link(after, "d-9").rsplit("/", 1)[1]
+    assert new_link.split(".")[1] == key_id(NEW) and old_link.split(".")[1] == key_id(OLD)
+    assert read_token(sender_secrets(after), old_link) == "d-8"
+    assert read_token(sender_secrets(after), new_link) == "d-9"
+    assert read_token(sender_secrets(before), new_link) is None
