@@ -9,13 +9,7 @@ in tokens, the overrun is the request's own fault and becomes a dead letter with
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from outreach.settings import Settings
-
-
-class _Counts(Protocol):
-    def count_tokens(self, text: str) -> int: ...
 
 
 def context_tokens(generator: object, settings: Settings) -> int:

@@ -55,10 +55,6 @@ RECORD_FILES = {
 RECORD_NAMES = tuple(RECORD_FILES)
 
 
-def _full_name(name: str) -> str:
-    return name if "." in name else f"{NAMESPACE}.{name}"
-
-
 @dataclass(frozen=True)
 class ParsedSchema:
     name: str

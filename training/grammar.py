@@ -1,4 +1,5 @@
-"""Small English grammar helpers for template-written emails: a/an, possessives, doubled words.
+"""Small English grammar helpers for template-written emails: possessives, doubled words (a/an
+by sound is training/english.py).
 
 Templates fill slots with names and phrases they have never seen ("IT team", "Labs", "株式会社
 さくら"); these rules keep the result grammatical (measured on the old teacher: "For a
@@ -9,33 +10,8 @@ from __future__ import annotations
 
 import re
 
-# Letters whose English name starts with a vowel sound: "an HR team", "an SDR", "an MBA".
-_VOWEL_SOUND_LETTERS = frozenset("AEFHILMNORSX")
-# Words that start with a vowel letter but a consonant sound, and the reverse.
-_CONSONANT_SOUND = ("uni", "use", "usu", "uti", "eu", "one", "once", "ubiq", "ura")
-_VOWEL_SOUND = ("hour", "honest", "honor", "honour", "heir")
 _DOUBLED = re.compile(r"\b(\w+)(\s+)\1\b", re.IGNORECASE)
 _LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
-
-
-def article(phrase: str) -> str:
-    """'a' or 'an' for the first word of ``phrase`` (by sound, not spelling)."""
-    word = phrase.strip().split(" ", 1)[0]
-    if not word:
-        return "a"
-    lowered = word.lower()
-    letters = word.rstrip(".,")
-    if len(letters) > 1 and letters.isupper():  # an acronym is read letter by letter
-        return "an" if letters[0] in _VOWEL_SOUND_LETTERS else "a"
-    if lowered.startswith(_VOWEL_SOUND):
-        return "an"
-    if lowered.startswith(_CONSONANT_SOUND):
-        return "a"
-    return "an" if lowered[:1] in "aeiou" else "a"
-
-
-def with_article(phrase: str) -> str:
-    return f"{article(phrase)} {phrase}"
 
 
 def possessive(name: str) -> str:

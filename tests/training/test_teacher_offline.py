@@ -16,7 +16,8 @@ from outreach.settings import ChecksSettings
 from schemas.campaign import load_campaign
 from training import campaign_synth, leads, rubric, teacher_offline
 from training.campaign_data import script_of
-from training.grammar import article, has_doubled_words, possessive, possessive_ok
+from training.english import article
+from training.grammar import has_doubled_words, possessive, possessive_ok
 from generation import frame
 from generation.draft import Draft, check
 
