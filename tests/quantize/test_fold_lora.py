@@ -27,6 +27,8 @@ def folded(tmp_path_factory, gemma_gguf):
     return fold(gemma_gguf, ADAPTER, tmp_path_factory.mktemp("fold") / "folded.gguf")
 
 
+@pytest.mark.slow  # dequantizes all 126 adapted weights in numpy (~50 s); the next test
+# checks the fold where it matters, on the model's predictions
 def test_folded_weights_are_base_plus_scaled_update(gemma_gguf, folded):
     import gguf
 

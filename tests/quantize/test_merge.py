@@ -106,6 +106,7 @@ def test_an_in_memory_base_cannot_be_merged(tiny_model_dir, gemma_tokenizer, qua
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no partial output left
 
 
+@pytest.mark.slow  # a full fine-tune, save and convert (~55 s); the LoRA merge above runs by default
 def test_full_finetune_on_a_gguf_base_gets_the_base_tokenizer(gemma_gguf, gemma_tokenizer,
                                                               quantize_dataset, tmp_path):
     from tiny_models import tiny_gemma

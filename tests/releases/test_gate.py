@@ -82,6 +82,8 @@ def test_a_better_candidate_passes_with_negative_drops():
     assert report.passed and by_name(report)["rubric_drop_vs_champion"]["value"] < 0
 
 
+@pytest.mark.slow  # drafts the held-out rows with two models (~85 s); the retrain-cycle test
+# runs the same gate on a real candidate by default
 def test_evaluate_candidate_on_a_real_quantized_model(tiny_f16, heldout_rows, tmp_path, brief):
     pytest.importorskip("llama_cpp")
     pytest.importorskip("sentence_transformers")

@@ -60,6 +60,8 @@ def _publish_feedback(settings, unique: str) -> None:
     producer.flush(10)
 
 
+@pytest.mark.slow  # a whole retrain cycle (~3 min); the passing cycle below runs by default and
+# tests/releases/test_gate.py checks each refusal rule on its own
 def test_a_regressing_candidate_is_refused_and_nothing_is_released(cycle_settings, unique):
     _publish_feedback(cycle_settings, unique)
     report = Run(cycle_settings, run_id=f"refused-{unique}").execute()

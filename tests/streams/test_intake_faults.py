@@ -272,6 +272,8 @@ async def _decide(settings, batch):
 
 def test_a_valid_lead_too_large_for_a_request_is_dead_lettered(settings, unique):
     lead = generate(1, seed=8, campaign=campaign(settings, f"tl-{unique}"), suppressed=0).leads[0]
-    lead["industry"] = "x" * 950_000  # plain text: screening passes it, the broker would not
+    # A whole document pasted into the notes: plain text, so screening passes it (an over-long
+    # name or industry is withheld as implausible instead), but the broker would not take it.
+    lead["notes"] = "Met at the expo in May and asked about pricing for two sites. " * 15_000
     (decision,) = asyncio.run(_decide(settings, records([lead])))
     assert decision.outcome == "dead_lettered" and "exceeds" in decision.reason

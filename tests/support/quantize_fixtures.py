@@ -34,8 +34,24 @@ def gemma_tokenizer(tiny_model_dir):
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, gemma_gguf) -> Path:
-    """A complete model directory: config, weights, tokenizer files, tokenizer.model."""
+    """A complete model directory: config, weights, tokenizer files, tokenizer.model.
+
+    Built once per run and shared by the xdist workers (it took ~100-200 s a worker on the
+    2-core machine, most of it the 262,144-token tokenizer): the first worker builds it under
+    a file lock in the run's shared temp folder, the others wait and reuse it."""
     pytest.importorskip("torch")
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder, above each worker's
+    out = shared / "tiny-model"
+    with FileLock(str(shared / "tiny-model.lock")):
+        if not (out / "done").is_file():
+            _build_tiny_model(out, gemma_gguf)
+            (out / "done").write_text("ok")
+    return out
+
+
+def _build_tiny_model(out: Path, gemma_gguf: Path) -> None:
     from tiny_models import tiny_gemma
     from training.gguf_tokenizer import tokenizer_from_gguf
 
@@ -46,10 +62,9 @@ def tiny_model_dir(tmp_path_factory, gemma_gguf) -> Path:
     vocab = llama_cpp.Llama(model_path=str(gemma_gguf), vocab_only=True, verbose=False)
     n_vocab = vocab.n_vocab()
     vocab.close()
-    out = tmp_path_factory.mktemp("tiny-model")
+    out.mkdir(parents=True, exist_ok=True)
     tiny_gemma(n_vocab, seed=1).save_pretrained(out)
     tokenizer_from_gguf(gemma_gguf, out)
-    return out
 
 
 @pytest.fixture(scope="session")
