@@ -16,6 +16,10 @@ import pytest
 from outreach.errors import QuantizeError
 from outreach.settings import load_settings
 
+# The fold is not served (docs/serving-and-speed.md): its tests take ~90 s of the default run
+# (fold the 247 MB base, two models' predictions), so they run with -m slow.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 ADAPTER = REPO / "models/gemma3-270m-campaigns-lora/adapter.gguf"
 
@@ -27,8 +31,6 @@ def folded(tmp_path_factory, gemma_gguf):
     return fold(gemma_gguf, ADAPTER, tmp_path_factory.mktemp("fold") / "folded.gguf")
 
 
-@pytest.mark.slow  # dequantizes all 126 adapted weights in numpy (~50 s); the next test
-# checks the fold where it matters, on the model's predictions
 def test_folded_weights_are_base_plus_scaled_update(gemma_gguf, folded):
     import gguf
 
