@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import time
 from dataclasses import dataclass
 
 from fastapi import Request
 
+from outreach.endpoints import is_loopback
 from outreach.errors import ConfigError
 from outreach.settings import Settings
 
@@ -96,15 +96,6 @@ def check_signature(headers: dict[str, str] | object, body: bytes, settings: Set
 
 def replay_key(settings: Settings, signature: str) -> str:
     return f"{settings.redis.key_prefix}:webhook-sig:{signature}"
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(settings: Settings, host: str) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from outreach.endpoints import bearer_headers
 from outreach.errors import LLMRequestRejected, LLMUnavailable
 from outreach.settings import LLMSettings
 
@@ -81,8 +82,7 @@ class ChatClient:
             raise LLMUnavailable("llm.base_url is not set: no endpoint for the LLM tier")
         self.settings = settings
         self._stop = stop or threading.Event()
-        headers = ({"Authorization": f"Bearer {settings.api_key.get_secret_value()}"}
-                   if settings.api_key else {})
+        headers = bearer_headers(settings.api_key, settings.base_url, "llm")
         timeout = httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
         limits = httpx.Limits(max_connections=settings.concurrency,
                               max_keepalive_connections=settings.concurrency)

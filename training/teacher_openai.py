@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from outreach.endpoints import bearer_headers
 from outreach.errors import TeacherError
 from outreach.settings import TeacherSettings
 from schemas.campaign import Campaign
@@ -47,8 +48,7 @@ class Usage:
 class OpenAITeacher:
     def __init__(self, settings: TeacherSettings, transport: httpx.AsyncBaseTransport | None = None):
         self.settings = settings
-        headers = ({"Authorization": f"Bearer {settings.api_key.get_secret_value()}"}
-                   if settings.api_key else {})
+        headers = bearer_headers(settings.api_key, settings.base_url, "teacher")
         self._client = httpx.AsyncClient(base_url=settings.base_url.rstrip("/") + "/",
                                          headers=headers, timeout=settings.timeout_s,
                                          transport=transport)
