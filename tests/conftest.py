@@ -43,7 +43,7 @@ def unique() -> str:
 LONGEST_FIRST = (
     "tests/releases/test_retrain_cycle.py", "tests/apps/test_pipeline.py",
     "tests/workers/test_hot_reload.py", "tests/apps/test_chaos.py",
-    "tests/quantize/test_trim_vocab.py", "tests/quantize/test_convert_quantize.py",
+    "tests/quantize/test_convert_quantize.py",
     "tests/streams/test_feedback_app.py", "tests/workers/test_worker_campaigns.py",
     "tests/generation/test_default_model_campaign.py", "tests/generation/test_campaign_prefix.py",
     "tests/generation/test_head_cut.py", "tests/workers/test_llm_worker.py",

@@ -17,6 +17,10 @@ from outreach.settings import load_settings
 
 N_MERGES = 16_000
 CORPUS_SEED = 3
+# Cutting a trim from a corpus (~75 s) and checking it: -m slow. The default run still cuts the
+# served trim from its manifest (./setup.sh, sha256 checked) and serves it (test_head_cut.py).
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -187,7 +191,6 @@ def _greedy(path: Path, settings, prompt: str, lora: Path | None, n: int = 40) -
         llm.close()
 
 
-@pytest.mark.slow  # two greedy runs of two models each: ~40-50 s a case on 2 cores
 @pytest.mark.parametrize(("style", "with_adapter"), [("few_shot", False), ("trained", True)],
                          ids=["base-few-shot", "committed-lora"])
 def test_greedy_matches_until_the_first_dropped_token(gemma_gguf, trimmed, settings, adapter,
@@ -205,7 +208,6 @@ def test_greedy_matches_until_the_first_dropped_token(gemma_gguf, trimmed, setti
     assert small[:upto] == full[:upto]
 
 
-@pytest.mark.slow  # a second trim of the 247 MB base (~45 s); ./setup.sh rebuilds one each run
 def test_the_manifest_rebuilds_the_same_file_without_the_corpus(gemma_gguf, trimmed, tmp_path):
     """A committed adapter trained on a trim ships the trim's manifest; every machine rebuilds
     exactly that file from the base (kept ids recorded as runs), whatever its corpus gives."""
