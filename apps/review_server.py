@@ -20,7 +20,6 @@ from typing import Any
 from fastapi import FastAPI
 
 from engagement.app import add_dashboard_routes
-from engagement.server import operator_tokens
 from mail.approval import ApprovalPublisher
 from mail.approval_app import create_router
 from outreach.errors import OutreachError
@@ -95,7 +94,7 @@ def serve(settings: Settings, db_path: Path, host: str, port: int,
           token: str | Mapping[str, Any]) -> None:
     import uvicorn
 
-    operators = operator_tokens(settings) or token
+    operators = settings.dashboard.operators or token
     with ReviewStore(db_path) as store:
         app, publisher = create_review_app(settings, store, operators, edit_checks(settings),
                                            allowed_hosts(host))

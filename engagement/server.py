@@ -27,18 +27,11 @@ from outreach.web_auth import Operators, allowed_hosts, announce, new_token, sec
 log = logging.getLogger(__name__)
 
 
-def operator_tokens(settings: Settings) -> dict[str, str]:
-    """``dashboard.operators`` as name -> plain token."""
-    return {name: token.get_secret_value()
-            for name, token in settings.dashboard.operators.items()}
-
-
 def operators_of(settings: Settings) -> tuple[Operators, bool]:
     """(operators, generated): ``dashboard.operators`` (name -> token) when set, else
     training.review.token as "operator", else a fresh random token."""
-    configured = operator_tokens(settings)
-    if configured:
-        return Operators(configured), False
+    if settings.dashboard.operators:  # Operators reads SecretStr tokens as they are
+        return Operators(settings.dashboard.operators), False
     token = secret_text(settings.training.review.token)
     if token:
         return Operators({"operator": token}), False

@@ -47,16 +47,12 @@ def _unb64(text: str) -> bytes:
 
 def sender_secrets(sender: SenderSettings) -> list[str]:
     """The unsubscribe secrets a sender section configures, the signing one first:
-    ``unsubscribe_secrets`` (newest first) then ``unsubscribe_secret``. The sender signs with the first and the public app accepts them
-    all, so both sides read the list here and cannot disagree on the order."""
+    ``unsubscribe_secrets`` (newest first) then ``unsubscribe_secret``. The sender signs with
+    the first and the public app accepts them all, so both sides read the list here and cannot
+    disagree on the order."""
     values = [*sender.unsubscribe_secrets, sender.unsubscribe_secret]
-    texts = [_text(v) for v in values if v is not None]
+    texts = [v.get_secret_value() for v in values if v is not None]
     return list(dict.fromkeys(t for t in texts if t))
-
-
-def _text(value: object) -> str:
-    getter = getattr(value, "get_secret_value", None)  # pydantic SecretStr
-    return getter() if getter else str(value)
 
 
 def key_id(secret: str) -> str:
