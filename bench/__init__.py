@@ -45,7 +45,7 @@ TRIMMED_ROWS = ("a", "c")
 
 
 # The bench's workload campaign: an example brief from the repository (any campaign works).
-BENCH_CAMPAIGN = Path(__file__).resolve().parents[2] / "campaigns/examples/ledgerline-ap.yaml"
+BENCH_CAMPAIGN = Path(__file__).resolve().parents[1] / "campaigns/examples/ledgerline-ap.yaml"
 
 
 def build_workload(settings: Settings, emails: int, seed: int = 7,
