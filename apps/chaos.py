@@ -4,10 +4,10 @@ Phases (each on the real broker, Redis, intake process, sender process and SMTP 
 1. fuzz    - N fuzzed records (apps/fuzz.py) on `leads` and `leads.json`, then one valid lead on
              each: every fuzzed record must land in dlq.* with a reason, intake must never exit,
              and the valid leads behind them must still be routed.
-(--hostile) hostile - 64 leads with injected instructions, links, secrets and fake headers in
-             every free-text field, through intake and a real generation worker (the default
-             model), the worker SIGKILLed once mid-run (apps/chaos_hostile.py): every lead one
-             outcome, no draft with the injected text.
+(--hostile) hostile - the hostile set (apps/hostile_set.py, 286 leads, every field) through
+             intake and a real generation worker (the served model), the worker SIGKILLed once
+             mid-run (apps/chaos_hostile.py): every lead one outcome, 0 remnants of the hostile
+             text in drafts that can be sent (sent or held for a person).
 (--rebalance) rebalance - two generation workers in one group, a third joining and one
              SIGKILLed mid-run (apps/chaos_rebalance.py): every request one draft, 0 lost,
              0 duplicates.
@@ -67,11 +67,7 @@ class ChaosReport:
     sender_duplicate_sends: int = 0
     sender_kills: int = 0
     redis_outages: int = 0
-    hostile_leads: int = 0
-    hostile_outcomes: int = 0
-    hostile_drafts: int = 0
-    hostile_injected: int = 0
-    worker_kills: int = 0
+    hostile: dict[str, Any] = field(default_factory=dict)  # HostileFigures, when run
     rebalance: dict[str, Any] = field(default_factory=dict)  # RebalanceFigures, when run
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -91,15 +87,10 @@ class ChaosReport:
             ("  duplicate sends", self.sender_duplicate_sends),
             ("Redis stopped and restarted (once per fault phase)", self.redis_outages),
         ]
-        if self.hostile_leads:
-            rows += [
-                (f"hostile-text leads (4 fields x 16 injections), worker SIGKILLed "
-                 f"x{self.worker_kills}", self.hostile_leads),
-                ("  with exactly one outcome (draft, held for review, or dead letter)",
-                 self.hostile_outcomes),
-                ("  drafts written", self.hostile_drafts),
-                ("  drafts containing injected text", self.hostile_injected),
-            ]
+        if self.hostile:
+            from apps.chaos_hostile import report_rows as hostile_rows
+
+            rows += hostile_rows(self.hostile)
         if self.rebalance:
             from apps.chaos_rebalance import report_rows
 
@@ -188,7 +179,8 @@ def run_chaos(settings: Settings, out: Path, leads: int = 1000, fuzz: int = 10_0
         run = sink.configure(base.with_connections(stack.bootstrap_servers, stack.redis_url))
         redis_proc = next((p for p in stack.processes if "redis" in str(p.args[0])), None)
         redis = RedisControl(stack.redis_url, out / "stack", redis_proc)
-        campaign = add_campaign(run, EXAMPLE_CAMPAIGN).campaign_id
+        brief = add_campaign(run, EXAMPLE_CAMPAIGN)
+        campaign = brief.campaign_id
         services = Services(run, out / "logs")
         producer = make_producer(run)
         try:
@@ -197,13 +189,14 @@ def run_chaos(settings: Settings, out: Path, leads: int = 1000, fuzz: int = 10_0
                         timeout_s)
             report.seconds["fuzz"] = round(time.monotonic() - started, 1)
             if hostile:  # loads the default model: minutes on 2 cores
-                from apps.chaos_hostile import hostile_phase
+                from apps.chaos_hostile import as_dict, hostile_phase
 
                 # Before the intake phase: its 1,000 requests would otherwise queue ahead of
                 # the hostile leads on the worker's partitions (~30 min of drafting on 2 cores).
                 started = time.monotonic()
-                hostile_phase(run, services, producer, campaign, kills > 0, report, say,
-                              timeout_s)
+                report.hostile = as_dict(hostile_phase(run, services, producer, brief,
+                                                       kills > 0, say, timeout_s,
+                                                       out / "hostile-outcomes.json"))
                 report.seconds["hostile"] = round(time.monotonic() - started, 1)
             if rebalance:  # loads the default model three times: minutes on 2 cores
                 from apps.chaos_rebalance import rebalance_phase

@@ -55,8 +55,9 @@ def register(app: typer.Typer) -> None:
                                                 "report.json.")] = Path("chaos-out"),
               seed: Annotated[int, typer.Option()] = 7,
               hostile: Annotated[bool, typer.Option(
-                  help="Also the hostile-text set through a real generation worker (default "
-                  "model, SIGKILLed once); slow: 64 leads took >15 min on 2 busy cores.")
+                  help="Also the hostile set (apps/hostile_set.py, 286 leads, every field) "
+                  "through intake and a real generation worker (the served model, SIGKILLed "
+                  "once), judging drafts for remnants; slow: tens of minutes on 2 busy cores.")
               ] = False,
               rebalance: Annotated[bool, typer.Option(
                   help="Also two generation workers in one group, a third joining and one "
@@ -65,6 +66,7 @@ def register(app: typer.Typer) -> None:
         """Fault and abuse suite on a private embedded stack: fuzzed records, SIGKILLs of intake
         and the sender, Redis stopped and restarted; prints the figures (README: Reliability)."""
         from apps.chaos import report_dict, run_chaos
+        from apps.chaos_hostile import failed as hostile_failed
         from apps.chaos_rebalance import failed as rebalance_failed
         from outreach.cli_support import require_positive
 
@@ -77,6 +79,6 @@ def register(app: typer.Typer) -> None:
         typer.echo(report.markdown())
         failed = report.intake_lost or report.sender_lost or report.intake_crashes or (
             report.fuzz_dead_lettered < report.fuzz_records) or report.fuzz_without_reason or (
-            report.hostile_injected or report.hostile_outcomes < report.hostile_leads) or (
+            hostile_failed(report.hostile)) or (
             rebalance_failed(report.rebalance))
         raise typer.Exit(1 if failed else 0)
