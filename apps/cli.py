@@ -261,6 +261,29 @@ def _register_stage_commands() -> None:
     register_approvals(app)
 
 
+
+@app.command()
+def quality(
+    config: ConfigOpt = None,
+    leads: Annotated[int, typer.Option(help="Fresh Faker leads per held-out campaign and "
+                                       "seed.")] = 20,
+    seeds: Annotated[int, typer.Option(help="Sampling seeds (each draws its own leads).")] = 2,
+    world_seed: Annotated[Optional[int], typer.Option(help="Pin the lead world (default: a "
+                                                      "new one each run).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for emails.jsonl, report.md/json and "
+                                      "blind-read.md.")] = Path("training-runs/quality"),
+) -> None:
+    """The served miniature on the 12 held-out campaigns and fresh world leads, the worker's
+    own way (screening, attempts, the one checks entry point): first-try pass, sent without a
+    person, each rejection class, by script group and seed, and 30 sent emails to read blind."""
+    from apps import quality_eval
+
+    settings = load_cli_settings(config)
+    report = quality_eval.run(settings, out, leads_per_campaign=leads, seeds=seeds,
+                              world_seed=world_seed)
+    typer.echo(quality_eval.markdown(report))
+
+
 _register_stage_commands()
 
 

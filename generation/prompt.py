@@ -28,10 +28,11 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from generation import relevance
 from outreach.ids import prompt_hash
 from outreach.settings import Settings
 from schemas.campaign import Campaign, Fact
@@ -70,6 +71,10 @@ State no fact, number, customer or link that is not in the data lines.
 # sentence about the lead's own problem instead of wandering off. The examples use the same frame.
 PREFILL_TEMPLATE = ("Subject: A quick idea for {company}\n\nHi {first_name},\n\n"
                     "I noticed that one challenge at {company} is")
+# Without a pain the campaign addresses, the prefill must not ask the model to name one (it
+# would invent it): the email opens from the lead's company and role instead.
+PREFILL_NO_PAIN = ("Subject: A quick idea for {company}\n\nHi {first_name},\n\n"
+                   "I am writing to you at {company} because")
 
 
 @dataclass(frozen=True)
@@ -215,7 +220,7 @@ def evidence_line(evidence: Sequence[Fact]) -> str:
     return "Evidence: " + _json(evidence_data(evidence)) + "\n"
 
 
-def lead_data(lead: dict[str, Any], max_chars: int) -> dict[str, Any]:
+def lead_data(lead: Mapping[str, Any], max_chars: int) -> dict[str, Any]:
     """The lead fields the prompt shows, cleaned and capped; unset fields are left out."""
     data: dict[str, Any] = {}
     for name in LEAD_FIELDS:
@@ -236,11 +241,27 @@ def lead_line(data: dict[str, Any]) -> str:
     return "Lead: " + _json(data)
 
 
-def trained_prompt_text(lead: dict[str, Any], campaign: Campaign, evidence: Sequence[Fact],
+def shown_lead(lead: Mapping[str, Any], campaign: Campaign) -> Mapping[str, Any]:
+    """The lead as the prompt shows it: without a pain point the campaign does not address.
+
+    A CRM's pain field is often unrelated to the campaign the lead sits in; shown anyway, the
+    miniature glues it to the product ("a contract-review tool for field technicians'
+    paperwork"). generation.relevance decides, the same rule the teacher follows, so the
+    training prompts and the served prompts agree.
+    """
+    # Decided per (campaign, pain), not on this lead's evidence: relevance.pain_fits says why.
+    pain = lead.get("pain_point")
+    if not pain or relevance.pain_fits(campaign, str(pain)):
+        return lead
+    return {name: value for name, value in lead.items() if name != "pain_point"}
+
+
+def trained_prompt_text(lead: Mapping[str, Any], campaign: Campaign, evidence: Sequence[Fact],
                         field_max_chars: int) -> str:
     """The byte-exact prompt a trained miniature is fine-tuned on and served with."""
+    shown = shown_lead(lead, campaign)
     return (campaign_prefix(campaign) + evidence_line(evidence)
-            + lead_line(lead_data(lead, field_max_chars)) + TRAINED_CUE)
+            + lead_line(lead_data(shown, field_max_chars)) + TRAINED_CUE)
 
 
 def _example_email(example: Example, campaign: Campaign, index: int) -> tuple[Fact, str]:
@@ -262,21 +283,22 @@ def few_shot_prefix(campaign: Campaign) -> str:
     return campaign_prefix(campaign) + INSTRUCTIONS + "\n" + "".join(blocks)
 
 
-def chat_user(lead: dict[str, Any], campaign: Campaign, evidence: Sequence[Fact],
+def chat_user(lead: Mapping[str, Any], campaign: Campaign, evidence: Sequence[Fact],
               field_max_chars: int) -> str:
     """The user message of a chat endpoint: the trained prompt's quoted data lines."""
+    shown = shown_lead(lead, campaign)
     return (campaign_prefix(campaign) + evidence_line(evidence)
-            + lead_line(lead_data(lead, field_max_chars)))
+            + lead_line(lead_data(shown, field_max_chars)))
 
 
-def chat_messages(lead: dict[str, Any], campaign: Campaign, evidence: Sequence[Fact],
+def chat_messages(lead: Mapping[str, Any], campaign: Campaign, evidence: Sequence[Fact],
                   settings: Settings) -> tuple[str, str]:
     """(system instructions, user data) for a chat endpoint: the same quoted data lines."""
     return CHAT_INSTRUCTIONS, chat_user(lead, campaign, evidence,
                                         settings.checks.field_max_chars)
 
 
-def build_prompt(lead: dict[str, Any], campaign: Campaign, evidence: Sequence[Fact] | None,
+def build_prompt(lead: Mapping[str, Any], campaign: Campaign, evidence: Sequence[Fact] | None,
                  settings: Settings) -> Prompt:
     """The prompt for one lead of ``campaign`` in the model's style (settings.model.prompt_style).
 
@@ -294,8 +316,9 @@ def build_prompt(lead: dict[str, Any], campaign: Campaign, evidence: Sequence[Fa
         return Prompt(text=text, prefill="", prompt_hash=prompt_hash(text),
                       static_chars=len(campaign_prefix(campaign)), sender=sender,
                       evidence_ids=ids)
-    data = lead_data(lead, settings.checks.field_max_chars)
-    prefill = PREFILL_TEMPLATE.format(first_name=data.get("first_name", "there"),
+    data = lead_data(shown_lead(lead, campaign), settings.checks.field_max_chars)
+    template = PREFILL_TEMPLATE if "pain_point" in data else PREFILL_NO_PAIN
+    prefill = template.format(first_name=data.get("first_name", "there"),
                                       company=data.get("company", "your team"))
     static = few_shot_prefix(campaign)
     text = static + evidence_line(evidence) + lead_line(data) + TRAINED_CUE + prefill

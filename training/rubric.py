@@ -3,8 +3,8 @@
 Components (each 0..1; ``overall`` is their mean):
 - personalization: first name, company and the lead's stated pain point are used (1/3 each;
   the pain point counts when at least half of its content words appear). The pain point is
-  expected only when the campaign addresses it (training.relevance, on the evidence the
-  worker's retrieval picks for the lead); a pain used where the campaign does not address it
+  expected only when the campaign addresses it (generation.relevance.pain_fits, the rule the
+  prompt applies); a pain used where the campaign does not address it
   is flagged ("a cold-chain sensor as the answer to hiring engineers").
 - grounding: names (capitalised words), numbers and stock claims that appear in neither the lead
   nor the request's OWN campaign are flagged; score = 1 / (1 + flags), so one invention already
@@ -27,8 +27,7 @@ from typing import Any
 
 from schemas.campaign import Campaign
 from generation.prompt import NAME_MAX_CHARS, clean_field
-from generation.retrieval import evidence_for
-from training import relevance
+from generation import relevance
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _CAPITALISED = re.compile(r"(?<![\w'])([A-Z][a-zA-Z\-]*)(?:'s)?")
@@ -146,7 +145,7 @@ def pain_expected(lead: dict[str, Any], campaign: Campaign | None) -> bool:
     pain = str(lead.get("pain_point") or "")
     if not pain.strip() or campaign is None:
         return bool(pain.strip())
-    return relevance.addresses(campaign, pain, evidence_for(campaign, lead))
+    return relevance.pain_fits(campaign, pain)
 
 
 def personalization(text: str, lead: dict[str, Any],

@@ -29,7 +29,8 @@ from generation import frame
 from generation.prompt import NAME_MAX_CHARS, clean_field, sender_name
 from generation.retrieval import evidence_for
 from schemas.campaign import Campaign, Fact
-from training import proof, relevance
+from generation import relevance
+from training import proof
 from training import teacher_lines as lines
 from training.english import article, with_article
 from training.grammar import fix_doubled_words, possessive, possessive_ok
@@ -130,7 +131,7 @@ def _parts(lead: dict[str, Any], campaign: Campaign, evidence: Sequence[Fact],
     rng.shuffle(benefits)
     benefit, other_benefit = (benefits * 2)[:2] if benefits else ("", "")
     fill = {**slots, "benefit": benefit, "team": _benefit_team(slots["team"], campaign)}
-    pain_ok = relevance.addresses(campaign, lead.get("pain_point"), evidence)
+    pain_ok = relevance.pain_fits(campaign, lead.get("pain_point"))
     note = lines.note_line(lead.get("notes"), rng.randrange(2))
     opener = rng.choice(lines.openers(slots, pain_ok))
     opening = opener.template.format(**slots, benefit=benefit)

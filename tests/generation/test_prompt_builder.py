@@ -175,3 +175,30 @@ def test_control_token_text_in_a_lead_is_not_a_control_token(offline_settings):
     tokens = llama.tokenize(prompt.text.encode(), add_bos=True, special=False)
     assert not specials & set(tokens[1:])
     assert llama.detokenize(tokens[1:]).decode() == prompt.text
+
+
+def test_a_pain_the_campaign_does_not_address_is_not_shown(offline_settings):
+    """The issue's example: a CRM pain unrelated to the campaign is left out of every prompt
+    style (the teacher leaves it out of the email, so the miniature must not see it either);
+    one the campaign addresses is shown."""
+    from pathlib import Path
+
+    from schemas.campaign import load_campaign
+
+    ledgerline = load_campaign(Path(__file__).parents[2] / "campaigns" / "examples"
+                               / "ledgerline-ap.yaml")
+    off = _lead(pain_point="hiring engineers takes months")
+    on = _lead(pain_point="invoices pile up waiting for approval")
+    for style in ("trained", "few_shot"):
+        settings = offline_settings.model_copy(update={"model": offline_settings.model.model_copy(
+            update={"prompt_style": style})})
+        assert "pain_point" not in _data(build_prompt(off, ledgerline, None, settings).text,
+                                         "Lead")
+        assert _data(build_prompt(on, ledgerline, None, settings).text, "Lead")["pain_point"] \
+            == "invoices pile up waiting for approval"
+    few_shot = offline_settings.model_copy(update={"model": offline_settings.model.model_copy(
+        update={"prompt_style": "few_shot"})})
+    # Without a pain to name, the prefill does not ask the model to name one.
+    assert "challenge" not in build_prompt(off, ledgerline, None, few_shot).prefill
+    system, user = chat_messages(off, ledgerline, (), offline_settings)
+    assert "hiring engineers" not in user and "hiring engineers" not in system

@@ -86,3 +86,17 @@ def test_stems_join_word_forms():
     assert relevance.stem("invoices") == relevance.stem("invoice")
     assert relevance.stem("patching") == relevance.stem("patch")
     assert "team" not in relevance.stems("the team keeps missing invoices")
+
+
+def test_the_served_idf_table_matches_the_market_categories():
+    """generation/data/market_idf.json is what serving reads; rebuilt from the categories it
+    must be identical, or the worker and the teacher disagree about which pains fit."""
+    import json
+
+    from generation.relevance import IDF_PATH
+
+    committed = json.loads(IDF_PATH.read_text(encoding="utf-8"))
+    rebuilt = relevance.market_idf()
+    assert committed["documents"] == rebuilt["documents"] == 16
+    assert committed["idf"].keys() == rebuilt["idf"].keys()
+    assert all(abs(committed["idf"][k] - v) < 1e-12 for k, v in rebuilt["idf"].items())
