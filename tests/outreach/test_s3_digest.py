@@ -36,3 +36,23 @@ def test_the_directory_registry_builds_no_path_from_a_bad_digest(tmp_path):
     with pytest.raises(RegistryError, match="not a sha256"):
         store.blob_uri("../../../etc/passwd")
     assert store.blob_uri("ab" * 32).endswith("ab" * 32 + ".gguf")
+
+
+def test_the_s3_registry_builds_no_key_from_a_bad_digest(tmp_path):
+    """blob_uri and put_blob refuse before any request: the endpoint is a closed port, so a
+    request would fail as "cannot reach", not as "not a sha256"."""
+    pytest.importorskip("boto3")
+    from releases.registry import S3Store
+
+    base = load_settings(config_file=None)
+    settings = base.model_copy(update={"registry": base.registry.model_copy(
+        update={"uri": "s3://models/outreach", "s3_endpoint_url": "http://127.0.0.1:9"})})
+    store = S3Store(settings)
+    src = tmp_path / "m.gguf"
+    src.write_bytes(b"GGUF")
+    for value in BAD:
+        with pytest.raises(RegistryError, match="not a sha256"):
+            store.blob_uri(value)
+        with pytest.raises(RegistryError, match="not a sha256"):
+            store.put_blob(src, value)
+    assert store.blob_uri("ab" * 32) == f"s3://models/outreach/blobs/sha256/{'ab' * 32}.gguf"
