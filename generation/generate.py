@@ -25,7 +25,8 @@ from generation.prompt_budget import over_budget
 from generation.untrusted import domains_in
 from generation.engine import Completion, Generator, SharedPrefix
 from generation.model import ModelInfo
-from generation.prompt import STOP_SEQUENCES, build_prompt
+from generation.followup import draft_fields, thread_subject, with_previous_email
+from generation.prompt import STOP_SEQUENCES, TRAINED_CUE, build_prompt
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,9 @@ def draft_for_request(request: dict[str, Any], generator: Generator, model: Mode
     the lead's campaign (the caller resolves Lead.campaign; there is no default product).
     """
     lead = request["lead"]
-    prompt = build_prompt(lead, campaign, None, settings)
+    # A follow-up (sequence step > 1) also quotes the previous email (generation/followup.py).
+    prompt = with_previous_email(build_prompt(lead, campaign, None, settings), request,
+                                 campaign, TRAINED_CUE)
     outcome = Outcome(request_id=request["request_id"], lead_id=lead["lead_id"], model=model,
                       campaign_version=campaign.version, evidence_ids=prompt.evidence_ids)
     # Every prompt of one campaign version (and prompt style) starts with the same text: an
@@ -119,7 +122,8 @@ def draft_for_request(request: dict[str, Any], generator: Generator, model: Mode
 
     draft = run_attempts(outcome, settings.worker.max_attempts, write, check)
     if draft is not None:
-        outcome.draft = _email_draft(request, draft.subject, draft.body, prompt.prompt_hash,
+        subject = thread_subject(request, draft.subject)  # a follow-up keeps the thread's
+        outcome.draft = _email_draft(request, subject, draft.body, prompt.prompt_hash,
                                      outcome.completions, model, settings,
                                      campaign_version=campaign.version,
                                      evidence_ids=prompt.evidence_ids, sender=campaign.sender)
@@ -183,4 +187,5 @@ def _email_draft(request: dict[str, Any], subject: str, body: str, prompt_hash: 
         "from_email": sender.email if sender else "",
         "reply_to": (sender.reply_to or sender.email) if sender else "",
         "postal_address": sender.postal_address if sender else "",
+        **draft_fields(request),
     }

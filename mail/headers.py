@@ -50,3 +50,15 @@ def ascii_address(address: str) -> tuple[str, str]:
         raise SchemaError(f"local part {local!r} is not ASCII: needs a relay with SMTPUTF8",
                           code="needs_smtputf8")
     return local, domain
+
+
+def thread_headers(earlier_message_ids: list[str]) -> dict[str, str]:
+    """In-Reply-To and References of a follow-up (RFC 5322 3.6.4), from the Message-IDs of the
+    thread's earlier emails, oldest first: In-Reply-To names the latest, References all of them,
+    so every client files the follow-up under the first email. Empty for a first email."""
+    ids = [header_text(i) for i in earlier_message_ids if i]
+    if not ids:
+        return {}
+    # References may grow long in a long thread; clients need the first and the last few.
+    kept = ids if len(ids) <= 10 else [ids[0], *ids[-9:]]
+    return {"In-Reply-To": ids[-1], "References": " ".join(kept)}

@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any
 
-from mail.headers import ascii_address, header_text
+from mail.headers import ascii_address, header_text, thread_headers
 from outreach.errors import SchemaError
 
 DRAFT_ID_HEADER = "X-Outreach-Draft-Id"
@@ -126,6 +126,10 @@ def build_message(draft: dict[str, Any], from_address: str,
         msg["Date"] = formatdate(usegmt=True)
         msg["Message-ID"] = message_id(draft["draft_id"], from_address)
         msg[DRAFT_ID_HEADER] = _one_line(draft["draft_id"])
+        # A follow-up (sequence step > 1) threads under the earlier steps' messages.
+        earlier = [message_id(i, from_address) for i in draft.get("thread_draft_ids") or []]
+        for name, value in thread_headers(earlier).items():
+            msg[name] = value
         mailto = list_unsubscribe(draft["draft_id"], from_address)
         if unsubscribe_url:
             msg["List-Unsubscribe"] = f"<{unsubscribe_url}>, {mailto}"

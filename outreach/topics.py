@@ -12,6 +12,8 @@ ENGAGEMENT = "engagement.events"
 FEEDBACK = "training.feedback"
 MODEL_UPDATES = "model.updates"
 AB_DECISIONS = "ab.decisions"  # champion/challenger decisions with their evidence
+# Outcomes per lead for the CRM (key lead_id), read by Kafka Connect sinks (docs/crm-write-back.md)
+CRM_UPDATES = "crm.updates"
 
 
 # Per-topic creation settings. `campaigns` is a table, not a stream: compaction keeps the latest
@@ -33,5 +35,5 @@ def dlq(topic: str) -> str:
 
 def all_topics() -> list[str]:
     sources = [CAMPAIGNS, LEADS, LEADS_JSON, *[requests_topic(t) for t in TIERS], DRAFTS,
-               ENGAGEMENT, FEEDBACK, MODEL_UPDATES, AB_DECISIONS]
+               ENGAGEMENT, FEEDBACK, MODEL_UPDATES, AB_DECISIONS, CRM_UPDATES]
     return sources + sorted({dlq(t) for t in sources})

@@ -107,6 +107,21 @@ class Sender(_Frozen):
                                      "name.")
 
 
+MAX_STEPS = 6  # sales sequences run 3-5 emails; past that it reads as spam
+MAX_DELAY_BUSINESS_DAYS = 30
+
+
+class Step(_Frozen):
+    """One email of the sequence: the first (delay 0), then follow-ups after business days.
+
+    ``brief`` says what the step adds (a short bump, a new proof point, a last note); it is
+    quoted into the follow-up prompt as data, like every campaign field.
+    """
+
+    delay_business_days: int = Field(ge=0, le=MAX_DELAY_BUSINESS_DAYS)
+    brief: str = Field("", max_length=SENTENCE_MAX_CHARS)
+
+
 class Campaign(_Frozen):
     """One version of a campaign. ``(campaign_id, version)`` identifies it everywhere."""
 
@@ -129,6 +144,8 @@ class Campaign(_Frozen):
     subject_max_chars: int = Field(90, ge=20, le=200)
     body_min_words: int = Field(25, ge=1, le=1000)
     body_max_words: int = Field(220, ge=10, le=1000)
+    steps: tuple[Step, ...] = Field((), max_length=MAX_STEPS, description="The sequence; "
+                                    "empty = one email per lead, as before sequences.")
     updated_at: int = Field(0, ge=0, description="Epoch milliseconds of this version.")
 
     @field_validator("value_proposition")
@@ -159,7 +176,16 @@ class Campaign(_Frozen):
             seen.add(fact.id)
         if self.body_min_words >= self.body_max_words:
             raise ValueError("body_min_words must be below body_max_words")
+        if self.steps and self.steps[0].delay_business_days != 0:
+            raise ValueError("steps[0] is the first email: its delay_business_days is 0")
+        if any(step.delay_business_days < 1 for step in self.steps[1:]):
+            raise ValueError("a follow-up waits at least one business day")
         return self
+
+    @property
+    def sequence(self) -> tuple[Step, ...]:
+        """The steps to send; a campaign without steps sends one email (step 1)."""
+        return self.steps or (Step(delay_business_days=0),)
 
     @property
     def facts(self) -> tuple[Fact, ...]:

@@ -52,6 +52,10 @@ class GenerationRequest(TypedDict):
     review: bool
     withheld: dict[str, str]
     screening_reasons: list[str]
+    step: int
+    previous_subject: str
+    previous_body: str
+    thread_draft_ids: list[str]
 
 
 class EmailDraft(TypedDict):
@@ -87,6 +91,8 @@ class EmailDraft(TypedDict):
     from_email: str
     reply_to: str
     postal_address: str
+    step: int
+    thread_draft_ids: list[str]
 
 
 EngagementType = Literal["DELIVERED", "OPENED", "CLICKED", "REPLIED", "BOUNCED",
@@ -185,6 +191,11 @@ class CampaignFact(TypedDict):
     customer: Optional[str]
 
 
+class CampaignStep(TypedDict):
+    delay_business_days: int
+    brief: str
+
+
 class Campaign(TypedDict):
     campaign_id: str
     version: int
@@ -202,6 +213,7 @@ class Campaign(TypedDict):
     subject_max_chars: int
     body_min_words: int
     body_max_words: int
+    steps: list[CampaignStep]
     updated_at: int
 
 

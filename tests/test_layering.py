@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 FOUNDATION = "outreach"
 CONTRACTS = "schemas"
 STAGES = ("streams", "generation", "workers", "mail", "engagement", "training", "quantize",
-          "releases", "bench")
+          "releases", "bench", "sequences")
 TOP = "apps"
 PACKAGES = (FOUNDATION, CONTRACTS, *STAGES, TOP)
 # Stage -> stage imports a data contract demands (the stage on the right owns the contract):
@@ -29,6 +29,8 @@ ALLOWED_STAGE_PAIRS = {
     ("bench", "generation"),     # the benchmark harness measures the inference library
     ("quantize", "bench"),       # the trim report measures decode ceilings with the harness
     ("engagement", "streams"),   # the dashboard reads the KPI and A/B state the feedback stream keeps
+    ("sequences", "streams"),    # a reply stops a sequence by its class (the reply classifier)
+    ("mail", "sequences"),       # the sender asks the sequence gate (stopped contact, contact cap)
 }
 # No stage imports the Kafka runtime (workers) for inference: only apps/ starts workers.
 

@@ -1,0 +1,214 @@
+"""The sequence scheduler (`outreach sequences`): event-driven, durable in Redis, at-least-once.
+
+Consumes (group ``<group_prefix>-sequences``, manual commits):
+    email.requests.<tier>  step-1 requests: the lead a follow-up will quote
+    email.drafts           a step was written: schedule the next one after its business-day
+                           delay, or finish the sequence; crm.updates SENT
+    engagement.events      reply / unsubscribe / bounce / complaint: stop the sequence (and the
+                           contact's other sequences, per settings); crm.updates with the class
+and, every ``sequences.tick_s``, requests the follow-ups that are due (contact cap permitting)
+and re-publishes drafts the contact cap deferred once their time has come.
+
+Order per batch: Redis transitions, then every output is produced and acknowledged, then the
+outbox records them, then offsets are committed. A crash anywhere replays the batch; the
+transitions answer from the state they left and the outbox drops outputs already acknowledged,
+so a restart loses no step and repeats none (the one window: a crash between the broker's
+acknowledgement and the outbox write repeats those outputs with the same ids, which the worker,
+the sender and a CRM sink all de-duplicate).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer
+
+from outreach.errors import KafkaError, SchemaError, StoreError
+from outreach.kafka import consumer_config, make_producer
+from outreach.settings import TIERS, Settings
+from outreach.shutdown import stop_on_signals
+from outreach.topics import CRM_UPDATES, DRAFTS, ENGAGEMENT, requests_topic
+from schemas.crm import crm_codec
+from sequences.cap import ContactCap
+from sequences.clock import Clock
+from sequences.handlers import Handlers, Output, StepsOf
+from sequences.state import SequenceStore
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+@dataclass
+class SchedulerStats:
+    records: int = 0
+    requested: int = 0  # follow-up requests produced
+    crm_updates: int = 0
+    redelivered_drafts: int = 0  # drafts the cap deferred, re-published
+    outputs_skipped: int = 0  # already acknowledged before a restart (the outbox)
+    by_topic: dict[str, int] = field(default_factory=dict)
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, steps_of: StepsOf, clock: Clock | None = None,
+                 group_id: str | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or Clock.from_settings(settings.sequences)
+        self.store = SequenceStore(settings)
+        self.codec = crm_codec(settings.kafka.schema_registry_url)
+        self.handlers = Handlers(settings, self.store, ContactCap(settings, self.store.redis),
+                                 self.clock, steps_of, self.codec)
+        self.stats = SchedulerStats()
+        self._errors: list[Any] = []  # delivery failures since the last flush
+        self._producer: Producer = make_producer(settings)
+        group = group_id or f"{settings.kafka.group_prefix}-sequences"
+        try:
+            self._consumer = Consumer(consumer_config(settings, group))
+            self._consumer.subscribe([DRAFTS, ENGAGEMENT, *(requests_topic(t) for t in TIERS)])
+        except KafkaException as exc:
+            raise KafkaError(f"sequence scheduler cannot subscribe as {group}: {exc}") from exc
+
+    def run(self, stop: threading.Event) -> SchedulerStats:
+        with stop_on_signals(stop, "finishing the current batch"):
+            while not stop.is_set():
+                self.poll_once(self.settings.sequences.tick_s)
+        return self.stats
+
+    def poll_once(self, timeout_s: float) -> None:
+        """One batch of records, then one pass of the timer."""
+        try:
+            messages = self._consumer.consume(BATCH, timeout=timeout_s)
+        except KafkaException as exc:
+            raise KafkaError(f"consume failed: {exc}") from exc
+        outputs: list[Output] = []
+        for msg in messages:
+            if msg.error():
+                if msg.error().fatal():
+                    raise KafkaError(f"consumer failed: {msg.error()}")
+                continue
+            outputs += self._handle(msg)
+        self._emit(outputs)
+        if messages:
+            self._commit()
+        # Due steps only once every engagement event up to now is read: a scheduler that
+        # starts after hours down (or rejoins its group) must see the replies that arrived
+        # meanwhile before it requests the steps they stop.
+        if len(messages) < BATCH and self._caught_up():
+            self.tick()
+
+    def tick(self) -> None:
+        """Due follow-ups and deferred drafts: produce, acknowledge, then record."""
+        due = self.handlers.due_requests()
+        self._emit([out for _, _, out in due if out is not None])
+        for d, step, out in due:
+            if self.store.mark_requested(d, step) and out is not None:
+                self.stats.requested += 1
+        for draft_id, raw in self.store.due_drafts(self.clock.now_ms()):
+            self._produce(Output(f"redo:{draft_id}", DRAFTS, draft_id, raw))
+            self._flush()
+            self.store.release_draft(draft_id)
+            self.stats.redelivered_drafts += 1
+
+    def _caught_up(self) -> bool:
+        """True when this consumer has partitions and has read each engagement.events
+        partition it owns to its high watermark (only those carry stops; a step is scheduled
+        only by reading its previous draft, so drafts cannot be behind a due step)."""
+        try:
+            assignment = self._consumer.assignment()
+            if not assignment:
+                return False  # joining the group: the records may not be ours to read yet
+            owned = [tp for tp in assignment if tp.topic == ENGAGEMENT]
+            for tp in self._consumer.position(owned):
+                low, high = self._consumer.get_watermark_offsets(tp, timeout=2, cached=False)
+                offset = tp.offset
+                if offset < 0:  # nothing fetched yet: where the group will start
+                    committed = self._consumer.committed([tp], timeout=2)[0].offset
+                    offset = committed if committed >= 0 else low
+                if offset < high:
+                    return False
+        except KafkaException as exc:
+            log.warning("cannot tell the consumer lag (%s); due steps wait", exc)
+            return False
+        return True
+
+    def _handle(self, msg: Any) -> list[Output]:
+        topic = msg.topic()
+        self.stats.records += 1
+        self.stats.by_topic[topic] = self.stats.by_topic.get(topic, 0) + 1
+        try:
+            if topic == DRAFTS:
+                return self.handlers.on_draft(self.codec.decode(msg.value(), "EmailDraft"))
+            if topic == ENGAGEMENT:
+                raw = msg.value()
+                return self.handlers.on_event(self.codec.decode(raw, "EngagementEvent"), raw)
+            return self.handlers.on_request(self.codec.decode(msg.value(), "GenerationRequest"))
+        except SchemaError as exc:
+            # Not ours to dead-letter: the sender, the feedback stream and the workers own these
+            # topics and their dead letters; a record we cannot read schedules nothing.
+            log.warning("skipping %s[%d]@%d: %s", topic, msg.partition(), msg.offset(), exc)
+            return []
+
+    def _emit(self, outputs: list[Output]) -> None:
+        unique: dict[str, Output] = {}
+        for out in outputs:
+            unique.setdefault(out.output_id, out)
+        ids = list(unique)
+        fresh = [unique[i] for i, done in zip(ids, self.store.already_out(ids)) if not done]
+        self.stats.outputs_skipped += len(ids) - len(fresh)
+        for out in fresh:
+            self._produce(out)
+        self._flush()
+        self.store.mark_out([out.output_id for out in fresh])
+        self.stats.crm_updates += sum(1 for out in fresh if out.topic == CRM_UPDATES)
+
+    def _produce(self, out: Output) -> None:
+        def delivered(err: Any, _msg: Any) -> None:
+            if err is not None:
+                self._errors.append(err)
+
+        try:
+            self._producer.produce(out.topic, value=out.value, key=out.key,
+                                   on_delivery=delivered)
+        except BufferError:
+            self._producer.flush(30)
+            self._producer.produce(out.topic, value=out.value, key=out.key,
+                                   on_delivery=delivered)
+        except KafkaException as exc:
+            raise KafkaError(f"cannot produce to {out.topic}: {exc}") from exc
+
+    def _flush(self) -> None:
+        remaining = self._producer.flush(30)
+        errors, self._errors = self._errors, []
+        if errors or remaining:
+            # Nothing is committed: the batch is replayed by this process's successor.
+            raise KafkaError(f"outputs not acknowledged: {errors[0] if errors else 'timeout'}")
+
+    def _commit(self) -> None:
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            # Replaying these records is harmless (transitions and the outbox are idempotent).
+            log.warning("commit failed, the batch may be replayed: %s", exc)
+
+    def close(self) -> None:
+        with contextlib.suppress(KafkaException):
+            self._consumer.close()
+        self._producer.flush(10)
+        self.store.close()
+
+
+def run_scheduler(settings: Settings, steps_of: StepsOf, stop: threading.Event | None = None,
+                  clock: Clock | None = None) -> SchedulerStats:
+    """Run until ``stop`` is set (SIGINT/SIGTERM set it in the main thread)."""
+    stop = stop or threading.Event()
+    scheduler = Scheduler(settings, steps_of, clock)
+    try:
+        return scheduler.run(stop)
+    except StoreError:
+        log.exception("Redis failed; stopping (the batch is replayed on restart)")
+        raise
+    finally:
+        scheduler.close()
