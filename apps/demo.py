@@ -6,6 +6,7 @@ import collections
 import shutil
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,9 +129,11 @@ def produce_leads(settings: Settings, batch: leadgen.LeadBatch, codec: AvroCodec
 
 
 def run_demo(settings: Settings, console: Console | None = None, timeout_s: float = 900,
-             feedback: bool = False, serve: bool = False, llm_url: str | None = None) -> Summary:
+             feedback: bool = False, serve: bool = False, llm_url: str | None = None,
+             on_done: Callable[[Settings, Summary], None] | None = None) -> Summary:
     """Run the demo; ``feedback`` adds the engagement loop (simulator, KPIs, A/B, dashboard),
-    ``serve`` keeps every service (and the dashboard) running after the summary until Ctrl-C."""
+    ``serve`` keeps every service (and the dashboard) running after the summary until Ctrl-C.
+    ``on_done`` is called with the running stack's settings after the summary (tests)."""
     console = console or Console(stderr=True)
     out_dir = Path(settings.demo.out_dir).resolve()
     mail_dir = out_dir / "mail"
@@ -186,7 +189,8 @@ def run_demo(settings: Settings, console: Console | None = None, timeout_s: floa
                 summary.feedback = wait_for_feedback(settings, summary.drafts_out,
                                                      time.monotonic() + 180, dashboard_url,
                                                      services)
-            summary.one_click = click_one(mail_dir, store)
+            summary.one_click = click_one(mail_dir, store,  # a self-test: never a KPI
+                                          key_prefix=settings.redis.key_prefix)
             summary.wall_s = time.monotonic() - started
             stats = store.stats()
             summary.duplicates_dropped = stats.get("duplicate", 0)
@@ -195,6 +199,8 @@ def run_demo(settings: Settings, console: Console | None = None, timeout_s: floa
             if summary.feedback is not None:
                 console.print(summary.feedback.table())
             console.print(rung_table(settings, list(watcher.outcomes.drafts.values())))
+            if on_done is not None:
+                on_done(settings, summary)
             if serve:
                 console.print("services keep running (dashboard above); Ctrl-C stops them")
                 _wait_for_interrupt()

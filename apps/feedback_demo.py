@@ -28,7 +28,9 @@ from outreach.store import async_client
 from outreach.topics import FEEDBACK
 from schemas.codec import AvroCodec
 from streams.ab_evaluator import load_ab_state
-from streams.kpi import KpiStore, rates
+from engagement.ab_tables import arm_rows
+from streams.kpi import KpiStore, effective, rates
+from streams.synthetic import SIMULATED
 
 # Demo-sized windows, used unless the settings file changed them: outcomes close 15 s after a
 # draft (not 72 h), KPI windows are 10 s so the plots move, the A/B test re-evaluates every 5 s.
@@ -43,31 +45,44 @@ class FeedbackSummary:
     kpis: dict[str, dict[str, Any]] = field(default_factory=dict)
     ab_state: dict[str, Any] = field(default_factory=dict)
     examples: dict[str, int] = field(default_factory=dict)  # kind -> count
+    variants: list[dict[str, Any]] = field(default_factory=list)  # abtest.variants, dumped
     complete: bool = False
 
     def table(self) -> Table:
-        table = Table(title=f"engagement feedback (SIMULATED) - dashboard {self.dashboard_url}")
-        for column in ("variant", "sent", "open", "reply", "positive reply", "unsubscribe",
-                       "$ / positive reply"):
+        """Per arm: intention to treat (what decides) beside per-writer figures, escalations
+        on their own lines (engagement/ab_tables.py); synthetic counts said in the title."""
+        table = Table(title=f"engagement feedback (SIMULATED engagement, counted; the one-click "
+                            f"self-test is not) - dashboard {self.dashboard_url}")
+        for column in ("arm", "figures", "written by", "sent", "open", "reply",
+                       "positive reply", "unsubscribe", "$ / positive reply"):
             table.add_column(column, justify="right")
-        for dim, kpi in sorted(self.kpis.items()):
-            if not dim.startswith("variant:"):
-                continue
-            r = kpi["rates"]
-            pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
-            cost = r["cost_per_positive_reply_usd"]
-            table.add_row(dim.split(":", 1)[1], str(int(kpi["counts"].get("sent", 0))),
-                          pct(r["open_rate"]), pct(r["reply_rate"]),
-                          pct(r["positive_reply_rate"]), pct(r["unsubscribe_rate"]),
-                          "-" if cost is None else f"{cost:.4f}")
+        for arm in arm_rows(self.kpis, self.variants):
+            lines = [("intention to treat", "any rung", arm["itt"]),
+                     ("per writer", arm["own_writer"], arm["per_writer"]),
+                     *(("escalated", rung, c) for rung, c in arm["escalated"].items())]
+            for figures, writer, counts in lines:
+                r = rates(counts)
+                cost = r["cost_per_positive_reply_usd"]
+                table.add_row(arm["arm"], figures, writer, str(int(counts.get("sent", 0))),
+                              _pct(r["open_rate"]), _pct(r["reply_rate"]),
+                              _pct(r["positive_reply_rate"]), _pct(r["unsubscribe_rate"]),
+                              "-" if cost is None else f"${cost:.4f}")
         state = self.ab_state
-        evidence = "; ".join(f"{name}: {ev['action']} (p={ev.get('p_value')}, "
-                             f"P(beat)={ev.get('prob_beat')})"
+        evidence = "; ".join(f"{name}: {ev['action']} (p={_num(ev.get('p_value'))}, "
+                             f"P(beat)={_num(ev.get('prob_beat'))})"
                              for name, ev in state.get("evidence", {}).items())
         table.caption = (f"A/B champion {state.get('champion')} ({state.get('allocation')}); "
-                         f"{evidence or 'not evaluated'}. FeedbackExamples on {FEEDBACK}: "
-                         f"{self.examples or 'none yet'}")
+                         f"{evidence or 'not evaluated'}; decisions use intention to treat. "
+                         f"FeedbackExamples on {FEEDBACK}: {self.examples or 'none yet'}")
         return table
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None) -> str:
+    return "- (too few sends)" if value is None else f"{value:.3f}"
 
 
 def extend_demo(services: Services, settings: Settings, simulator: bool = True) -> str:
@@ -77,6 +92,8 @@ def extend_demo(services: Services, settings: Settings, simulator: bool = True) 
     for env, (name, value) in DEMO_ENV.items():
         if getattr(settings.feedback, name) == getattr(defaults, name):
             services.extra_env.setdefault(env, value)
+    if simulator:  # the simulator is all the engagement the demo has: its A/B counts it
+        services.extra_env.setdefault("OUTREACH_ABTEST__INCLUDE_SIMULATED", "true")
     services.start("feedback")
     if simulator:
         services.start("simulate", name="simulator")
@@ -95,7 +112,10 @@ async def _read_state(settings: Settings) -> tuple[dict[str, Any], dict[str, Any
                        settings.feedback.kpi_windows_kept, settings.feedback.state_ttl_s)
         totals = await kpi.totals()
         state = await load_ab_state(client, settings.redis.key_prefix, settings.abtest)
-        return ({dim: {"counts": c, "rates": rates(c)} for dim, c in totals.items()},
+        # The demo's engagement is all simulated: counted (as its A/B decisions do), the
+        # self-test never.
+        counts = {dim: effective(c, (SIMULATED,)) for dim, c in totals.items()}
+        return ({dim: {"counts": c, "rates": rates(c)} for dim, c in counts.items()},
                 state.__dict__)
     finally:
         await client.aclose()
@@ -107,7 +127,8 @@ def wait_for_feedback(settings: Settings, drafts: int, deadline: float,
     """Wait (until ``deadline``, time.monotonic) for ``drafts`` drafts to be counted and their
     outcome examples published; returns what was reached either way. ``variants`` limits the
     count to those arms (other runs may share the topics)."""
-    summary = FeedbackSummary(dashboard_url=dashboard_url)
+    summary = FeedbackSummary(dashboard_url=dashboard_url,
+                              variants=[v.model_dump() for v in settings.abtest.variants])
     codec = AvroCodec(registry_url=settings.kafka.schema_registry_url)
     consumer = Consumer(consumer_config(settings, f"demo-feedback-{uuid.uuid4().hex[:6]}"))
     consumer.subscribe([FEEDBACK])

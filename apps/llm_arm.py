@@ -127,4 +127,4 @@ def start_approvals(services: Any, out_dir: Path) -> str:
     services.extra_env["OUTREACH_TRAINING__REVIEW__PORT"] = str(port)  # the dashboard links it
     services.start("approvals", "--db", str(out_dir / "review.sqlite"), "--port", str(port),
                    name="approvals")
-    return f"http://127.0.0.1:{port}/?token={token} (then /drafts/)"
+    return f"http://127.0.0.1:{port}/drafts/?token={token}"  # opens the queue itself

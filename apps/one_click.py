@@ -86,14 +86,26 @@ def _post_one_click(url: str) -> int:
         return exc.code
 
 
-def click_one(mail_dir: Path, store: SyncStore, wait_s: float = 60.0) -> OneClickResult | None:
+def click_one(mail_dir: Path, store: SyncStore, wait_s: float = 60.0,
+              key_prefix: str | None = None) -> OneClickResult | None:
     """POST the one-click body to the first written message's link, as Gmail would, and time
-    how long until its recipient is suppressed; None when no message carries a one-click link."""
+    how long until its recipient is suppressed; None when no message carries a one-click link.
+    With ``key_prefix`` the click is first registered as a self-test (streams/synthetic.py),
+    so no KPI, guardrail or training label counts it as a recipient's unsubscribe."""
+    from engagement.unsubscribe import unsubscribe_event
+    from mail.message import DRAFT_ID_HEADER
+    from streams.synthetic import mark_self_test
+
     for eml in sorted(mail_dir.glob("*.eml")):
         link = one_click_link(eml)
         if link is None:
             continue
         url, recipient = link
+        if key_prefix is not None:
+            message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+            draft_id = str(message.get(DRAFT_ID_HEADER, "")).strip()
+            if draft_id:
+                mark_self_test(store.redis, key_prefix, unsubscribe_event(draft_id, 0)["event_id"])
         status = _post_one_click(url)
         started = time.monotonic()
         if status != 200:

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from engagement.campaign_page import CAMPAIGN_ID, campaign_view, render_campaign
 from engagement.dashboard import render
 from engagement.operator import OperatorCollector, OperatorView
 from engagement.ops_reader import OpsReader
@@ -103,6 +104,29 @@ def add_dashboard_routes(app: FastAPI, settings: Settings, prefix: str = "") -> 
             return HTMLResponse(f"<h1>dashboard unavailable</h1><p>{html.escape(str(exc))}</p>",
                                 status_code=503)
         return HTMLResponse(render(data, settings.dashboard.refresh_s, prefix))
+
+    @app.get(f"{prefix}/api/campaigns/{{campaign_id}}")
+    async def campaign_json(campaign_id: str) -> Response:
+        if not CAMPAIGN_ID.fullmatch(campaign_id):
+            return JSONResponse({"error": "malformed campaign id"}, status_code=400)
+        try:
+            data = await (await resources.snapshot()).collect()
+        except OutreachError as exc:
+            log.warning("campaign view unavailable: %s", exc)
+            return JSONResponse({"error": "campaign view unavailable (see the server log)"},
+                                status_code=503)
+        return JSONResponse(campaign_view(data, campaign_id))
+
+    @app.get(f"{prefix}/campaigns/{{campaign_id}}", response_class=HTMLResponse)
+    async def campaign_page(campaign_id: str) -> Response:
+        if not CAMPAIGN_ID.fullmatch(campaign_id):
+            return HTMLResponse("<h1>malformed campaign id</h1>", status_code=400)
+        try:
+            data = await (await resources.snapshot()).collect()
+        except OutreachError as exc:
+            return HTMLResponse(f"<h1>campaign view unavailable</h1><p>{html.escape(str(exc))}"
+                                "</p>", status_code=503)
+        return HTMLResponse(render_campaign(data, campaign_id, prefix))
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -10,6 +10,7 @@ import html
 from datetime import datetime, timezone
 from typing import Any
 
+from engagement.ab_tables import arms_table, campaigns_table, synthetic_note
 from engagement.ops_page import ops_section
 
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2")
@@ -59,6 +60,8 @@ def line_chart(series: dict[str, list[dict[str, Any]]], field: str, title: str,
     values = [p.get(field) for points in series.values() for p in points]
     finite = [v for v in values if isinstance(v, (int, float))]
     top = max(finite, default=0.0) or 1.0
+    if percent:  # windowed rates can pass 100% (a window's opens of earlier sends): clip
+        top = min(top, 1.0)
     starts = sorted({p["window_start"] for points in series.values() for p in points})
     span = max(1, len(starts) - 1)
     x_of = {s: pad_l + i * (width - pad_l - pad_r) / span for i, s in enumerate(starts)}
@@ -78,7 +81,7 @@ def line_chart(series: dict[str, list[dict[str, Any]]], field: str, title: str,
                          f'text-anchor="{anchor}">{_time(s)}</text>')
     for index, (name, points) in enumerate(series.items()):
         color = PALETTE[index % len(PALETTE)]
-        xy = [(x_of[p["window_start"]], y_of(p[field])) for p in points
+        xy = [(x_of[p["window_start"]], y_of(min(p[field], top))) for p in points
               if isinstance(p.get(field), (int, float))]
         if not xy:
             continue
@@ -148,6 +151,14 @@ def ab_section(ab: dict[str, Any]) -> str:
     return "".join(out) + "</ul>"
 
 
+def queue_url(snapshot: dict[str, Any], prefix: str) -> str:
+    """The approval queue: beside a mounted dashboard (the operator app) its own /drafts/,
+    else the operator app's address (the standalone dashboard has no queue)."""
+    if prefix:
+        return "/drafts/"
+    return (snapshot.get("ops") or {}).get("review_url") or "/drafts/"
+
+
 def render(snapshot: dict[str, Any], refresh_s: float, prefix: str = "") -> str:
     kpis, series = snapshot["kpis"], snapshot["series"]
     variant_series = {d.split(":", 1)[1]: pts for d, pts in series.items()
@@ -169,9 +180,13 @@ def render(snapshot: dict[str, Any], refresh_s: float, prefix: str = "") -> str:
 JSON at <a href="{_e(prefix)}/api/snapshot">{_e(prefix)}/api/snapshot</a>, Prometheus at <a href="/metrics">/metrics</a></div>
 <div class="cards" id="totals">{''.join(f'<div class="card">{_e(k)}<b>{v}</b></div>'
                                          for k, v in cards)}</div>
+<p id="queue-link"><a href="{_e(queue_url(snapshot, prefix))}">Approval queue</a> &middot; <a href="#campaign-kpis">campaigns</a></p>
 <h2>A/B test</h2>{ab_section(snapshot['ab'])}
+{synthetic_note(kpis, snapshot.get('include_simulated', False))}
+{arms_table(kpis, snapshot['ab']['variants'], snapshot['ab'].get('basis', ''))}
 <h2>Operations: escalation ladder, LLM budget, approval queue</h2>{ops_section(snapshot.get('ops') or {}, kpis)}
-<h2>KPIs per variant</h2>{kpi_table(kpis, 'variant:', 'cumulative, per variant')}
+<h2>Campaigns</h2>{campaigns_table(kpis, prefix)}
+<h2>KPIs per variant (intention to treat)</h2>{kpi_table(kpis, 'variant:', 'cumulative, per variant')}
 <h2>KPIs per model version</h2>{kpi_table(kpis, 'model:', 'cumulative, per model id@version')}
 <h2>Over time</h2>
 {line_chart(variant_series, 'positive_reply_rate', 'Positive-reply rate per variant (per window)', True)}

@@ -8,6 +8,7 @@ Money is in USD.
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -67,6 +68,9 @@ class OperatorView:
                 spent, blocked = today_spend(self.redis, self.settings.redis.key_prefix)
                 out["budget"].update(spent_usd=spent, blocked=blocked)
                 out["approval"] = self.held.counts()
+                # Waiting per campaign, for the campaign view's funnel.
+                out["held_by_campaign"] = dict(collections.Counter(
+                    str(i.draft.get("campaign")) for i in self.held.pending(limit=10_000)))
             except (StoreError, redis.RedisError) as exc:
                 log.warning("operator view: %s", exc)
         for group, topics in lag_groups(self.settings).items():

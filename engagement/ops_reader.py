@@ -11,6 +11,7 @@ the current load rather than the whole history.
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import statistics
 import threading
@@ -24,6 +25,7 @@ from outreach.kafka import consumer_config
 from outreach.settings import Settings
 from outreach.topics import DRAFTS, all_topics
 from schemas.codec import AvroCodec
+from schemas.records import DeadLetter
 
 log = logging.getLogger(__name__)
 LATENCY_KEPT = 2000
@@ -42,6 +44,10 @@ class RungTally:
 class OpsTally:
     dead_letters: collections.Counter[tuple[str, str]] = field(
         default_factory=collections.Counter)  # (topic, error_type) -> records
+    # campaign -> (topic, error_type) -> records; "-" when the record names none
+    campaign_letters: dict[str, collections.Counter[tuple[str, str]]] = field(
+        default_factory=dict)
+    campaign_drafts: dict[str, RungTally] = field(default_factory=dict)
     rungs: dict[str, RungTally] = field(default_factory=dict)
     latencies_ms: collections.deque[float] = field(
         default_factory=lambda: collections.deque(maxlen=LATENCY_KEPT))
@@ -66,6 +72,12 @@ class OpsTally:
             "dead_letters": [{"topic": t, "reason": r, "count": n}
                              for (t, r), n in sorted(self.dead_letters.items())],
             "rungs": {r: vars(t).copy() for r, t in sorted(self.rungs.items())},
+            "campaigns": {c: {"drafts": vars(self.campaign_drafts.get(c, RungTally())).copy(),
+                              "dead_letters": [
+                                  {"topic": topic, "reason": reason, "count": n} for
+                                  (topic, reason), n in
+                                  self.campaign_letters.get(c, collections.Counter()).most_common()]}
+                          for c in sorted(set(self.campaign_drafts) | set(self.campaign_letters))},
             "lead_to_draft_s": self.latency_quantiles_s(),
             "tokens_per_s": self.tokens_per_s(),
         }
@@ -119,14 +131,43 @@ class OpsReader:
         finally:
             consumer.close()
 
+    def _campaign_of(self, letter: DeadLetter) -> str:
+        """The campaign a dead letter's record names, "-" when it cannot be read (a malformed
+        record is exactly what dead letters hold, so every failure here is expected)."""
+        raw, source = letter.get("value"), letter.get("source_topic", "")
+        if not raw:
+            return "-"
+        try:
+            found = json.loads(raw)
+            if isinstance(found, dict):
+                lead = found.get("lead") if isinstance(found.get("lead"), dict) else {}
+                return str(found.get("campaign") or lead.get("campaign") or "-")
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+            pass
+        schema = ("Lead" if source.startswith("leads") else "EmailDraft" if source == DRAFTS
+                  else "GenerationRequest" if source.startswith("email.requests") else None)
+        if schema is None:
+            return "-"
+        try:
+            record = self.codec.decode(raw, schema)
+        except SchemaError:
+            return "-"
+        return str(record.get("campaign") or record.get("lead", {}).get("campaign") or "-")
+
     def _count(self, topic: str, value: bytes) -> None:
         try:
-            record = self.codec.decode(value, "EmailDraft" if topic == DRAFTS else "DeadLetter")
+            if topic != DRAFTS:
+                letter = self.codec.decode(value, "DeadLetter")
+            else:
+                record = self.codec.decode(value, "EmailDraft")
         except SchemaError:
             return  # the sender dead-letters undecodable drafts; it shows up there
         with self._lock:
             if topic != DRAFTS:
-                self.tally.dead_letters[(topic, record["error_type"])] += 1
+                self.tally.dead_letters[(topic, letter["error_type"])] += 1
+                self.tally.campaign_letters.setdefault(
+                    self._campaign_of(letter), collections.Counter())[
+                        (topic, letter["error_type"])] += 1
                 return
             if record["draft_id"] in self._seen:
                 return
@@ -139,4 +180,7 @@ class OpsReader:
             tally.cost_usd += record["estimated_cost_usd"]
             tally.completion_tokens += record["completion_tokens"]
             tally.generation_s += record["latency_ms"] / 1000
+            per = self.tally.campaign_drafts.setdefault(record["campaign"], RungTally())
+            per.drafts += 1
+            per.cost_usd += record["estimated_cost_usd"]
             self.tally.latencies_ms.append(record["lead_to_draft_ms"])

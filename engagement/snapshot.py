@@ -21,7 +21,9 @@ from outreach.kafka import consumer_config
 from outreach.settings import TIERS, Settings
 from outreach.topics import DRAFTS, ENGAGEMENT, LEADS, LEADS_JSON, requests_topic
 from streams.ab_evaluator import load_ab_state
-from streams.kpi import KpiStore, rates
+from streams.abtest import DECISION_BASIS
+from streams.kpi import KpiStore, effective, rates, synthetic_events
+from streams.synthetic import included
 
 log = logging.getLogger(__name__)
 LAG_CACHE_S = 5.0
@@ -59,6 +61,13 @@ def consumer_lag(settings: Settings, group: str, topics: list[str]) -> dict[str,
         consumer.close()
 
 
+def kpi_entry(raw: dict[str, float], include: tuple[str, ...]) -> dict[str, Any]:
+    counts = effective(raw, include)
+    return {"counts": counts, "rates": rates(counts),
+            "synthetic": {origin: n for origin, n in synthetic_events(raw).items()
+                          if origin not in include}}
+
+
 class SnapshotSource:
     def __init__(self, settings: Settings, client: aioredis.Redis,
                  operator: Any = None) -> None:
@@ -89,7 +98,8 @@ class SnapshotSource:
         dims = await self.kpi.dims()
         totals = await self.kpi.totals(dims)
         variants = [d for d in dims if d.startswith("variant:")]
-        series = await self.kpi.series(now_ms, SERIES_WINDOWS, [*variants, "all"])
+        include = included(self.settings.abtest.include_simulated)
+        series = await self.kpi.series(now_ms, SERIES_WINDOWS, [*variants, "all"], include)
         state = await load_ab_state(self.redis, self.settings.redis.key_prefix,
                                     self.settings.abtest)
         try:
@@ -101,14 +111,17 @@ class SnapshotSource:
         return {
             "generated_at": now_ms,
             "window_s": self.settings.feedback.kpi_window_s,
-            "kpis": {dim: {"counts": counts, "rates": rates(counts)}
-                     for dim, counts in totals.items()},
+            # The counts decisions use: real events, plus simulated ones when the A/B test is
+            # told to include them; what was left out is listed per dimension ("synthetic").
+            "kpis": {dim: kpi_entry(counts, include) for dim, counts in totals.items()},
+            "include_simulated": self.settings.abtest.include_simulated,
             "series": series,
             "ab": {"enabled": self.settings.abtest.enabled,
                    "variants": [v.model_dump() for v in self.settings.abtest.variants],
                    "min_sends": self.settings.abtest.min_sends,
                    "alpha": self.settings.abtest.alpha,
                    "promote_probability": self.settings.abtest.promote_probability,
+                   "basis": DECISION_BASIS,
                    "state": state.__dict__},
             "suppression": {"addresses": suppressed,
                             "suppressed_at_intake": stats.get("suppressed", 0),

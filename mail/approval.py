@@ -10,6 +10,10 @@ once, whichever process restarts.
 An edit is also kept as a preference pair (FeedbackExample kind PREFERENCE_PAIR: the edited
 text is chosen, the model's original rejected), produced before the draft leaves the outbox,
 with a deterministic example_id so a republish is a duplicate the training export drops.
+
+Undo: a decision is published ``approval.undo_s`` after it was made (``start`` runs a flush
+every half second); until then the reviewer can take it back (HeldDrafts.undo). A flush first
+claims each draft (outbox -> publishing), so an undo and a publish never both happen.
 """
 
 from __future__ import annotations
@@ -17,25 +21,33 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import cast
 
 from confluent_kafka import Producer
 
+from outreach.errors import OutreachError
 from outreach.held import EDITED, HeldDrafts, HeldItem
 from outreach.kafka import make_producer, produce_sync
 from outreach.settings import Settings
 from outreach.topics import DRAFTS, FEEDBACK
 from schemas.codec import AvroCodec
+from schemas.records import EmailDraft, FeedbackExample, Lead
 
 log = logging.getLogger(__name__)
 
 
-def preference_pair(item: HeldItem) -> dict[str, Any]:
+def held_records(item: HeldItem) -> tuple[EmailDraft, Lead]:
+    """The held draft and its lead as records: the worker held them (workers.ladder), the
+    foundation keeps them as JSON without naming their schema."""
+    return cast(EmailDraft, item.draft), cast(Lead, item.lead)
+
+
+def preference_pair(item: HeldItem) -> FeedbackExample:
     """The FeedbackExample of an edit: the person's text beats the model's."""
-    draft, original = item.draft, item.original or {}
+    (draft, lead), original = held_records(item), item.original or {}
     return {
         "example_id": f"pref-edit-{item.draft_id}", "kind": "PREFERENCE_PAIR",
-        "lead": item.lead, "draft_id": item.draft_id,
+        "lead": lead, "draft_id": item.draft_id,
         "subject": draft["subject"], "body": draft["body"],
         "rejected_draft_id": item.draft_id, "rejected_subject": original.get("subject"),
         "rejected_body": original.get("body"),
@@ -51,21 +63,41 @@ class ApprovalPublisher:
     def __init__(self, settings: Settings, held: HeldDrafts,
                  producer: Producer | None = None) -> None:
         self.held = held
+        self.undo_s = settings.approval.undo_s
         self.codec = AvroCodec(registry_url=settings.kafka.schema_registry_url)
         self.producer = producer or make_producer(settings)
         self._lock = threading.Lock()  # one flush at a time: each draft produced once per flush
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def flush(self) -> int:
-        """Publish every decided draft still in the outbox; returns how many."""
+        """Publish every decided draft whose undo window has passed; returns how many."""
+        cutoff = int((time.time() - self.undo_s) * 1000)
         with self._lock:
-            items = self.held.outbox()
-            for item in items:
+            published = 0
+            for item in self.held.outbox():
+                if (item.decided_at or 0) > cutoff or not self.held.claim(item.draft_id):
+                    continue
                 self._publish(item)
-            return len(items)
+                published += 1
+            return published
+
+    def start(self, interval_s: float = 0.5) -> ApprovalPublisher:
+        """Flush in the background (decisions leave once their undo window passes)."""
+        def run() -> None:
+            while not self._stop.wait(interval_s):
+                try:
+                    self.flush()
+                except OutreachError as exc:  # Redis or broker away: the next round retries
+                    log.warning("approval outbox not flushed: %s", exc)
+
+        self._thread = threading.Thread(target=run, name="approval-publisher", daemon=True)
+        self._thread.start()
+        return self
 
     def _publish(self, item: HeldItem) -> None:
-        draft = {**item.draft, "review_status": item.status,
-                 "reviewed_by": item.reviewer or ""}
+        draft: EmailDraft = {**held_records(item)[0], "review_status": item.status,
+                             "reviewed_by": item.reviewer or ""}
         if item.status == EDITED:
             pair = preference_pair(item)
             produce_sync(self.producer, FEEDBACK,
@@ -78,4 +110,7 @@ class ApprovalPublisher:
                  item.reviewer, DRAFTS)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
         self.producer.flush(10)

@@ -8,6 +8,9 @@ An edit is checked before anything is recorded or published: ``score`` (injected
 mail/ needs no generation code) runs the workers' own post-checks on the edited text. An edit
 that fails them is refused (422 with every reason) unless the reviewer overrides with a
 reason, which is recorded with the decision beside the failed checks.
+
+Every decision waits ``approval.undo_s`` before it is published (mail/approval.py); POST
+``/api/held/<id>/undo`` takes it back meanwhile (409 once it is too late).
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ def create_router(held: HeldDrafts, publisher: ApprovalPublisher,
 
     @router.get("/api/held")
     def pending() -> dict[str, Any]:
-        return {"items": [vars(i) for i in held.pending()], "counts": held.counts()}
+        return {"items": [vars(i) for i in held.pending()], "counts": held.counts(),
+                "undo_s": publisher.undo_s}
 
     @router.post("/api/held/{draft_id}")
     async def decide(draft_id: str, decision: DraftDecision, request: Request) -> Response:
@@ -75,7 +79,18 @@ def create_router(held: HeldDrafts, publisher: ApprovalPublisher,
                                decision.subject, decision.body, checks)
         except DataError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
-        await asyncio.to_thread(publisher.flush)
+        await asyncio.to_thread(publisher.flush)  # at once when there is no undo window
+        return JSONResponse({"item": vars(item), "counts": held.counts(),
+                             "undo_until": (item.decided_at or 0) + int(publisher.undo_s * 1000)})
+
+    @router.post("/api/held/{draft_id}/undo")
+    async def undo(draft_id: str) -> Response:
+        if not DRAFT_ID.fullmatch(draft_id):
+            raise HTTPException(status_code=400, detail="malformed draft id")
+        try:
+            item = await asyncio.to_thread(held.undo, draft_id, publisher.undo_s)
+        except DataError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from exc
         return JSONResponse({"item": vars(item), "counts": held.counts()})
 
     return router

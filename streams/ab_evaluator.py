@@ -19,7 +19,8 @@ from outreach.settings import ABTestSettings, Settings
 from outreach.topics import AB_DECISIONS
 from schemas.codec import AvroCodec
 from streams.abtest import ABState, ArmStats, decision_record, evaluate, state_key
-from streams.kpi import KpiStore
+from streams.kpi import KpiStore, effective
+from streams.synthetic import included
 
 log = logging.getLogger(__name__)
 CHAMPION = Gauge("outreach_ab_champion", "1 for the current champion variant", ["variant"])
@@ -92,7 +93,10 @@ class ABEvaluator:
             raise StoreError(f"cannot take the A/B lock: {exc}") from exc
         dims = [f"variant:{v.name}" for v in self.cfg.variants]
         totals = await self.kpi.totals(dims)
-        arms = {v.name: arm_stats(totals.get(f"variant:{v.name}", {})) for v in self.cfg.variants}
+        # Intention to treat (abtest.DECISION_BASIS), real events plus, when asked, simulated.
+        include = included(self.cfg.include_simulated)
+        arms = {v.name: arm_stats(effective(totals.get(f"variant:{v.name}", {}), include))
+                for v in self.cfg.variants}
         state, decisions = evaluate(await self.load(), arms, self.cfg, now_ms)
         try:
             await self.redis.set(state_key(self.prefix), state.to_json())

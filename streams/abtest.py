@@ -13,8 +13,10 @@ Decision rule for a challenger C against the champion H on positive-reply rate:
     continue    otherwise
 and for the champion itself, when it was promoted earlier:
     rollback    it breaks a guardrail, or the previous champion now beats it by the rule above
-"""
 
+The counts are intention to treat (DECISION_BASIS); synthetic events are left out
+(streams/synthetic.py) unless ``include_simulated``.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -29,9 +31,19 @@ import redis
 
 from outreach.errors import StoreError
 from outreach.settings import ABTestSettings, RoutingRule, VariantSpec
+from schemas.records import ABDecision, Lead
 from streams.significance import posterior, prob_b_beats_a, thompson_draw, two_proportion_ztest
 
 log = logging.getLogger(__name__)
+
+# Arms are compared on every lead assigned to them (intention to treat), whoever wrote the
+# email: assignment is random, escalation is not. Per-writer figures drop the drafts a
+# miniature failed (the hardest leads) from the miniature arm only, which would flatter it, so
+# they are shown beside the decision (dashboard, demo summary), never used for it.
+DECISION_BASIS = ("intention to treat: every lead assigned to an arm counts for that arm, also "
+                  "when its email was escalated to another writer (assignment is random, "
+                  "escalation is not, so per-writer figures would drop the miniature arm's "
+                  "hardest leads and flatter it); per-writer figures are shown beside it")
 
 Action = Literal["collecting", "continue", "promote", "retire", "stop", "rollback"]
 STATE_CHANGING: frozenset[str] = frozenset({"promote", "retire", "stop", "rollback"})
@@ -96,13 +108,13 @@ class ABState:
 
 
 # -- allocation ------------------------------------------------------------------------------
-def lead_rng(lead: dict[str, Any], salt: str = "") -> random.Random:
+def lead_rng(lead: Lead, salt: str = "") -> random.Random:
     """A generator seeded by lead_id + campaign: a redelivered lead gets the same variant."""
     seed = hashlib.sha256(f"{lead.get('lead_id')}\x1f{lead.get('campaign')}\x1f{salt}".encode())
     return random.Random(int.from_bytes(seed.digest()[:8], "big"))
 
 
-def choose_variant(lead: dict[str, Any], variants: list[VariantSpec], state: ABState,
+def choose_variant(lead: Lead, variants: list[VariantSpec], state: ABState,
                    rng: random.Random, prior_successes: int = 1,
                    prior_failures: int = 1) -> VariantSpec:
     """Pick the arm that writes this lead's email.
@@ -126,7 +138,7 @@ def choose_variant(lead: dict[str, Any], variants: list[VariantSpec], state: ABS
     return rng.choices(live, weights=weights, k=1)[0]
 
 
-def apply_variant(rule: RoutingRule, lead: dict[str, Any], cfg: ABTestSettings,
+def apply_variant(rule: RoutingRule, lead: Lead, cfg: ABTestSettings,
                   state: ABState) -> RoutingRule:
     """The routing rule with the A/B arm's variant (and tier, when the arm sets one).
 
@@ -237,7 +249,7 @@ def _rollback(state: ABState, cfg: ABTestSettings) -> Evidence | None:
                     f"previous champion {previous} is significantly better")
 
 
-def decision_record(ev: Evidence, decided_at_ms: int) -> dict[str, Any]:
+def decision_record(ev: Evidence, decided_at_ms: int) -> ABDecision:
     """An ABDecision record (schemas/avro/ab_decision.avsc) with a deterministic id."""
     digest = hashlib.sha256(f"{ev.action}\x1f{ev.champion}\x1f{ev.challenger}\x1f"
                             f"{ev.champion_sends}\x1f{ev.challenger_sends}".encode())

@@ -24,10 +24,11 @@ import redis
 import redis.asyncio as aioredis
 
 from outreach.errors import StoreError
+from schemas.records import EmailDraft, EngagementEvent, Lead
 
 DRAFT_FIELDS = ("draft_id", "request_id", "lead_id", "campaign", "to_email", "to_name",
                 "company", "subject", "body", "tier", "variant", "model_id", "model_version",
-                "prompt_hash", "estimated_cost_usd", "created_at")
+                "prompt_hash", "estimated_cost_usd", "created_at", "rung", "campaign_version")
 
 # KEYS: draft, held, held-due, open. ARGV: draft json, ttl s, draft_id, outcome deadline ms.
 # Returns {1 if the draft is new else 0, held entries...}. The held list is deleted only after
@@ -67,7 +68,7 @@ def draft_summary(draft: dict[str, Any]) -> dict[str, Any]:
     return {name: draft.get(name) for name in DRAFT_FIELDS}
 
 
-def held_entry(event: dict[str, Any], raw: bytes | None, topic: str, partition: int,
+def held_entry(event: EngagementEvent, raw: bytes | None, topic: str, partition: int,
                offset: int, key: bytes | None, held_at_ms: int) -> str:
     """A held event with what its dead letter needs if its draft never comes."""
     return json.dumps({"event": event, "topic": topic, "partition": partition, "offset": offset,
@@ -97,7 +98,7 @@ class JoinStore:
     def key(self, kind: str, ident: str = "") -> str:
         return f"{self.prefix}:{kind}:{ident}" if ident else f"{self.prefix}:{kind}"
 
-    async def put_draft(self, draft: dict[str, Any], outcome_deadline_ms: int
+    async def put_draft(self, draft: EmailDraft, outcome_deadline_ms: int
                         ) -> tuple[bool, list[dict[str, Any]]]:
         """Store a draft; returns (new?, the events that were waiting for it)."""
         draft_id = draft["draft_id"]
@@ -162,13 +163,13 @@ class JoinStore:
         except redis.RedisError as exc:
             raise StoreError(f"cannot drop expired events of {draft_id}: {exc}") from exc
 
-    async def put_lead(self, request_id: str, lead: dict[str, Any]) -> None:
+    async def put_lead(self, request_id: str, lead: Lead) -> None:
         try:
             await self.redis.set(self.key("lead", request_id), json.dumps(lead), ex=self.ttl_s)
         except redis.RedisError as exc:
             raise StoreError(f"cannot store lead of {request_id}: {exc}") from exc
 
-    async def get_lead(self, request_id: str) -> dict[str, Any] | None:
+    async def get_lead(self, request_id: str) -> Lead | None:
         try:
             found = await self.redis.get(self.key("lead", request_id))
         except redis.RedisError as exc:

@@ -15,13 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
 
 from outreach.errors import StoreError
 from outreach.settings import FeedbackSettings
+from schemas.records import FeedbackExample, Lead
 
 # Most severe first: a complaint outweighs the open that preceded it.
 OUTCOME_ORDER = ("complained", "unsubscribed", "unsubscribe_request", "bounced", "interested",
@@ -50,8 +52,16 @@ return 1
 
 
 def flag_names(raw_flags: set[str]) -> set[str]:
-    """KPI flags (engagement types, reply labels) -> outcome labels (lower case)."""
-    return {flag.lower().removeprefix("reply:") for flag in raw_flags} - {"positive"}
+    """KPI flags (engagement types, reply labels) -> outcome labels (lower case). Simulated
+    flags label as their real kind (the demo learns from its simulator); a self-test never
+    labels a draft (streams/synthetic.py)."""
+    names = set()
+    for flag in raw_flags:
+        flag = flag.lower()
+        if flag.startswith("self_test:"):
+            continue
+        names.add(flag.removeprefix("simulated:").removeprefix("reply:"))
+    return names - {"positive"}
 
 
 def primary_outcome(labels: set[str]) -> str:
@@ -75,24 +85,24 @@ def redact_text(text: str | None, mode: str, salt: str = "") -> str | None:
     return PHONE_RE.sub(lambda m: _pii(re.sub(r"\D", "", m.group(0)), "phone", mode, salt), text)
 
 
-def redact_lead(lead: dict[str, Any], mode: str, salt: str = "") -> dict[str, Any]:
+def redact_lead(lead: Lead, mode: str, salt: str = "") -> Lead:
     if mode == "keep":
-        return dict(lead)
-    out = {key: redact_text(value, mode, salt) if isinstance(value, str) else value
+        return lead.copy()
+    out: Lead = cast(Lead, {key: redact_text(value, mode, salt) if isinstance(value, str) else value
            for key, value in lead.items()}
     out["email"] = _pii(lead.get("email") or "", "email", mode, salt)
     return out
 
 
-def lead_from_draft(draft: dict[str, Any]) -> dict[str, Any]:
+def lead_from_draft(draft: Mapping[str, Any]) -> Lead:
     """What the draft itself tells about its lead, when email.requests was not seen."""
     return {"lead_id": draft["lead_id"], "campaign": draft["campaign"], "email": draft["to_email"],
             "first_name": draft.get("to_name") or "", "company": draft.get("company") or "",
             "created_at": draft.get("created_at") or 0}
 
 
-def outcome_example(draft: dict[str, Any], lead: dict[str, Any], labels: set[str],
-                    cfg: FeedbackSettings, now_ms: int) -> dict[str, Any]:
+def outcome_example(draft: Mapping[str, Any], lead: Lead, labels: set[str],
+                    cfg: FeedbackSettings, now_ms: int) -> FeedbackExample:
     primary = primary_outcome(labels)
     ordered = [primary] + sorted(labels - {primary})
     return {
@@ -110,8 +120,8 @@ def outcome_example(draft: dict[str, Any], lead: dict[str, Any], labels: set[str
     }
 
 
-def preference_example(chosen: dict[str, Any], rejected: dict[str, Any],
-                       cfg: FeedbackSettings, now_ms: int) -> dict[str, Any]:
+def preference_example(chosen: FeedbackExample, rejected: FeedbackExample,
+                       cfg: FeedbackSettings, now_ms: int) -> FeedbackExample:
     """A PREFERENCE_PAIR record from two outcome examples (chosen = positive reply)."""
     digest = hashlib.sha256(f"{chosen['draft_id']}\x1f{rejected['draft_id']}".encode())
     return {**chosen, "example_id": "fbp-" + digest.hexdigest()[:24], "kind": "PREFERENCE_PAIR",
@@ -164,11 +174,11 @@ class FeedbackState:
             raise StoreError(f"cannot read outcome flags of {draft_id}: {exc}") from exc
         return flag_names({f.decode() for f in raw})
 
-    def bucket(self, lead: dict[str, Any]) -> str:
+    def bucket(self, lead: Lead) -> str:
         key = json.dumps([str(lead.get(name) or "").lower() for name in self.cfg.similar_by])
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
-    async def pair(self, example: dict[str, Any], lead: dict[str, Any]) -> dict[str, Any] | None:
+    async def pair(self, example: FeedbackExample, lead: Lead) -> FeedbackExample | None:
         """Match a finished example with a waiting opposite one, or leave it waiting."""
         primary = example["labels"][0]
         if primary in CHOSEN:

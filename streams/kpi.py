@@ -1,8 +1,15 @@
-"""KPI tables: counters per variant and per model version, cumulative and in tumbling windows.
+"""KPI tables: counters per variant, writer, rung, model and campaign, cumulative and windowed.
 
-Hashes in Redis (``<prefix>:kpi:``), one per dimension ("variant:<name>", "model:<id>@<ver>",
-"rung:<rung>", "all"): ``total:<dim>`` for A/B decisions and ``w:<window start ms>:<dim>`` for plots over time,
-expiring after ``kpi_windows_kept`` windows. A record is counted by one Lua script that first
+Hashes in Redis (``<prefix>:kpi:``), one per dimension: "all", "variant:<arm>" (intention to
+treat: every lead the A/B test assigned to the arm, whoever wrote its email), "writer:<arm>/<rung>"
+(the arm's drafts by the rung that wrote them: per-writer figures), "rung:<rung>",
+"model:<id>@<ver>", "campaign:<id>" and "campaign-arm:<id>/<arm>". Every record counts in every dimension of its draft, so
+each family of tables sums to "all". ``total:<dim>`` for A/B decisions and
+``w:<window start ms>:<dim>`` for plots over time, expiring after ``kpi_windows_kept`` windows.
+
+Synthetic events (streams/synthetic.py) count in the same hashes under prefixed fields
+("simulated:opened", "self_test:unsubscribed") and per-draft flags, so a real open after a
+simulated one still counts, and ``effective`` decides per reader which origins are included. A record is counted by one Lua script that first
 claims its id (SET NX) and then increments, so a redelivered or duplicated record counts once
 even across a crash; an engagement type counts once per draft (two opens = one opened draft).
 
@@ -12,6 +19,7 @@ cumulative totals are the cohort-correct numbers and the ones A/B decisions use.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,12 +67,41 @@ class Increment:
     fields: dict[str, float]
 
 
-def dimensions(draft: dict[str, Any]) -> list[str]:
+def dimensions(draft: Mapping[str, Any]) -> list[str]:
     version = draft.get("model_version") or "-"
-    # rung: the escalation rung that wrote the draft (miniature | llm | review), so KPIs and
-    # cost are reported per rung of the ladder.
-    return ["all", f"variant:{draft.get('variant')}", f"model:{draft.get('model_id')}@{version}",
-            f"rung:{draft.get('rung') or 'miniature'}"]
+    # rung: the escalation rung that wrote the draft (miniature | llm | review). The draft
+    # summary the join keeps must carry it (streams/attribution.DRAFT_FIELDS), or every event
+    # would be filed under the miniature.
+    rung = draft.get("rung") or "miniature"
+    return ["all", f"variant:{draft.get('variant')}", f"writer:{draft.get('variant')}/{rung}",
+            f"rung:{rung}", f"model:{draft.get('model_id')}@{version}",
+            f"campaign:{draft.get('campaign')}",
+            f"campaign-arm:{draft.get('campaign')}/{draft.get('variant')}"]
+
+
+def tagged(increments: list[Increment], origin: str) -> list[Increment]:
+    """``increments`` of a synthetic event: flags and fields prefixed by its origin."""
+    if not origin:
+        return increments
+    return [Increment(f"{origin}:{inc.flag}" if inc.flag else "",
+                      {f"{origin}:{name}": amount for name, amount in inc.fields.items()})
+            for inc in increments]
+
+
+def effective(counts: dict[str, float], include: tuple[str, ...] = ()) -> dict[str, float]:
+    """Real counts plus those of the synthetic origins in ``include``."""
+    out = {name: value for name, value in counts.items() if ":" not in name}
+    for name, value in counts.items():
+        origin, _, plain = name.partition(":")
+        if plain and origin in include:
+            out[plain] = out.get(plain, 0.0) + value
+    return out
+
+
+def synthetic_events(counts: dict[str, float]) -> dict[str, float]:
+    """Synthetic events counted per origin (shown beside the tables that leave them out)."""
+    return {name.partition(":")[0]: value for name, value in counts.items()
+            if name.endswith(":events")}
 
 
 def rates(counts: dict[str, float]) -> dict[str, float | None]:
@@ -91,7 +128,7 @@ class KpiStore:
     def window_start(self, at_ms: int) -> int:
         return at_ms - at_ms % self.window_ms
 
-    async def count_once(self, claim_id: str, claim: str, draft: dict[str, Any], at_ms: int,
+    async def count_once(self, claim_id: str, claim: str, draft: Mapping[str, Any], at_ms: int,
                          increments: list[Increment]) -> bool:
         """Count a record (draft or event) unless ``claim_id`` was counted before."""
         dims = dimensions(draft)
@@ -132,9 +169,10 @@ class KpiStore:
             raise StoreError(f"cannot read KPI totals: {exc}") from exc
         return {dim: _floats(h) for dim, h in zip(dims, raw)}
 
-    async def series(self, now_ms: int, windows: int, dims: list[str] | None = None
-                     ) -> dict[str, list[dict[str, Any]]]:
-        """The last ``windows`` windows per dimension, oldest first (empty windows included)."""
+    async def series(self, now_ms: int, windows: int, dims: list[str] | None = None,
+                     include: tuple[str, ...] = ()) -> dict[str, list[dict[str, Any]]]:
+        """The last ``windows`` windows per dimension, oldest first (empty windows included);
+        counts of the synthetic origins in ``include`` added to the real ones."""
         dims = dims if dims is not None else await self.dims()
         last = self.window_start(now_ms)
         starts = [last - i * self.window_ms for i in range(min(windows, self.windows_kept))][::-1]
@@ -150,7 +188,8 @@ class KpiStore:
         for index, dim in enumerate(dims):
             rows = raw[index * len(starts):(index + 1) * len(starts)]
             out[dim] = [{"window_start": start, **dict.fromkeys((*COUNTS, "events"), 0.0),
-                         **_floats(h), **rates(_floats(h))} for start, h in zip(starts, rows)]
+                         **effective(_floats(h), include), **rates(effective(_floats(h), include))}
+                        for start, h in zip(starts, rows)]
         return out
 
 

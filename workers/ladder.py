@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+import re
 
 from confluent_kafka import Producer
 
@@ -31,6 +31,7 @@ from outreach.settings import Settings
 from outreach.store import sync_client
 from outreach.topics import requests_topic
 from schemas.codec import AvroCodec
+from schemas.records import EmailDraft, GenerationRequest
 from generation.generate import Outcome, _email_draft
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,31 @@ MINIATURE, LLM, REVIEW = "miniature", "llm", "review"
 RUNGS = (MINIATURE, LLM, REVIEW)
 
 
-def rung_of(request: dict[str, Any]) -> str:
+def rung_of(request: GenerationRequest) -> str:
     """The rung a request is on: set by an escalation, else its tier's."""
     return request.get("rung") or (LLM if request["tier"] == "llm" else MINIATURE)
+
+
+ATTEMPT = re.compile(r"^(?:(\w+) )?attempt (\d+): (.*)$", re.S)
+
+
+def labelled(rung: str, reason: str) -> str:
+    """``reason`` of ``rung`` with the rung named once: "llm attempt 2: ..." (the LLM's own
+    label already says "llm attempt"), "miniature attempt 1: ...", "llm: budget spent"."""
+    found = ATTEMPT.match(reason)
+    if found:
+        return f"{rung} attempt {found.group(2)}: {found.group(3)}"
+    return reason if reason.startswith(f"{rung}: ") else f"{rung}: {reason}"
+
+
+def on_screen(rung: str, reasons: list[str], attempts: int) -> list[str]:
+    """What applies to the text a reviewer sees (the last attempt's): its own failures, said
+    first, so earlier attempts' reasons are not read as this text's."""
+    last = [m.group(3) for m in map(ATTEMPT.match, reasons)
+            if m and int(m.group(2)) == attempts]
+    if not last:  # no attempt reached the model (budget, refusal): the reasons are the rung's
+        last = [r for r in reasons if not ATTEMPT.match(r)]
+    return [f"text on screen ({rung} attempt {attempts}) fails: {r}" for r in last]
 
 
 def qc_sampled(draft_id: str, rate: float) -> bool:
@@ -51,8 +74,8 @@ def qc_sampled(draft_id: str, rate: float) -> bool:
     return bucket < rate * 2 ** 32
 
 
-def stub_draft(request: dict[str, Any], outcome: Outcome, settings: Settings,
-               cost_usd: float | None = None, prefill: str = "") -> dict[str, Any]:
+def stub_draft(request: GenerationRequest, outcome: Outcome, settings: Settings,
+               cost_usd: float | None = None, prefill: str = "") -> EmailDraft:
     """An EmailDraft of a failed request's last attempt (after the prompt's ``prefill``): what
     a reviewer starts from. Its draft_id is the one a passing draft of that model would have
     had."""
@@ -97,7 +120,7 @@ class Ladder:
         return bool(self.settings.escalation.review and self.held is not None)
 
     # -- drafts that passed ---------------------------------------------------------------
-    def mark(self, request: dict[str, Any], draft: dict[str, Any]) -> None:
+    def mark(self, request: GenerationRequest, draft: EmailDraft) -> None:
         """Record on ``draft`` the rung that wrote it and why the request got there."""
         rung = rung_of(request)
         reasons = list(request.get("rung_reasons") or [])
@@ -105,7 +128,7 @@ class Ladder:
             reasons = [f"routing rule {request.get('rule', '?')} sends this lead to the LLM tier"]
         draft["rung"], draft["rung_reasons"] = rung, reasons
 
-    def hold_reason(self, request: dict[str, Any], draft: dict[str, Any]) -> str | None:
+    def hold_reason(self, request: GenerationRequest, draft: EmailDraft) -> str | None:
         """Why ``draft`` must wait for a person, or None to send it now."""
         if self.held is None:
             return None
@@ -122,18 +145,22 @@ class Ladder:
             return f"quality-control sample ({approval.qc_sample_rate:.0%} of drafts)"
         return None
 
-    def hold(self, request: dict[str, Any], draft: dict[str, Any], reason: str) -> bool:
+    def hold(self, request: GenerationRequest, draft: EmailDraft, reason: str) -> bool:
         """Queue ``draft`` for approval; False when it was queued before (a redelivery)."""
         assert self.held is not None
-        item = HeldItem(draft=draft, lead=request["lead"], rung=draft.get("rung", ""),
-                        reasons=[*draft.get("rung_reasons", []), f"held: {reason}"])
+        # The text on screen passed every check on its own rung (generation.checks through
+        # checked_draft): said first, so earlier rungs' failures are not read as this text's.
+        rung = draft.get("rung", "")
+        item = HeldItem(draft=draft, lead=request["lead"], rung=rung,
+                        reasons=[f"text on screen ({rung}): passes every check",
+                                 *draft.get("rung_reasons", []), f"held: {reason}"])
         fresh = self.held.hold(item)
         log.info("draft %s held for approval (%s)%s", draft["draft_id"], reason,
                  "" if fresh else ", already held")
         return fresh
 
     # -- requests that failed ---------------------------------------------------------------
-    def escalate(self, request: dict[str, Any], outcome: Outcome, draft_stub: dict[str, Any],
+    def escalate(self, request: GenerationRequest, outcome: Outcome, draft_stub: EmailDraft,
                  reasons: list[str]) -> str | None:
         """Move a failed request up one rung: "llm" or "review", or None (dead-letter it).
 
@@ -141,9 +168,9 @@ class Ladder:
         ``reasons`` this rung's reasons.
         """
         rung = rung_of(request)
-        history = [*(request.get("rung_reasons") or []), *(f"{rung}: {r}" for r in reasons)]
+        history = [*(request.get("rung_reasons") or []), *(labelled(rung, r) for r in reasons)]
         if rung == MINIATURE and self.llm_rung:
-            up = {**request, "tier": "llm", "rung": LLM, "rung_reasons": history}
+            up: GenerationRequest = {**request, "tier": "llm", "rung": LLM, "rung_reasons": history}
             topic = requests_topic("llm")
             produce_sync(self.producer, topic,
                          self.codec.encode("GenerationRequest", up, topic=topic),
@@ -154,18 +181,19 @@ class Ladder:
         if rung != REVIEW and self.review_rung:
             draft_stub["rung"], draft_stub["rung_reasons"] = REVIEW, history
             assert self.held is not None
+            screen = on_screen(rung, reasons, len(outcome.completions))
             self.held.hold(HeldItem(draft=draft_stub, lead=request["lead"], rung=REVIEW,
-                                    reasons=history))
+                                    reasons=[*screen, *history]))
             log.info("request %s held for a person: %s", request["request_id"],
                      "; ".join(reasons)[:200])
             return REVIEW
         return None
 
     @staticmethod
-    def dead_letter_reason(request: dict[str, Any] | None, reasons: list[str]) -> str:
+    def dead_letter_reason(request: GenerationRequest | None, reasons: list[str]) -> str:
         """Every rung's reasons, for a request no rung is left for."""
         if request is None:
             return "; ".join(reasons)
         rung = rung_of(request)
         return "; ".join([*(request.get("rung_reasons") or []),
-                          *(f"{rung}: {r}" for r in reasons)])
+                          *(labelled(rung, r) for r in reasons)])

@@ -70,3 +70,5 @@ class ApprovalSettings(BaseModel):
                                   "for quality control (chosen by draft_id, so stable).")
     item_ttl_s: int = Field(30 * 24 * 3600, ge=3600, description="How long a decided item "
                             "stays in Redis.")
+    undo_s: float = Field(10.0, ge=0, le=300, description="A decision waits this long before "
+                          "it is published, so the reviewer can undo it (0 = publish at once).")

@@ -69,6 +69,10 @@ class ABTestSettings(BaseModel):
     prior_failures: int = Field(1, ge=1)
     evaluate_interval_s: float = Field(15.0, gt=0)
     state_refresh_s: float = Field(5.0, gt=0, description="How often routers re-read the state.")
+    # Synthetic engagement (the simulator's events) stays out of decisions and guardrails unless
+    # asked for: `demo --feedback` asks, since the simulator is all the engagement it has. The
+    # demo's own self-test (its one-click check) is never counted, whatever this says.
+    include_simulated: bool = Field(False, description="Count simulator events in A/B decisions.")
 
     @model_validator(mode="after")
     def _champion_is_a_variant(self) -> ABTestSettings:

@@ -36,6 +36,12 @@ def _lead(n: int, campaign: str) -> dict:
             "source": "crm", "created_at": 1_767_225_600_000}
 
 
+def no_undo(settings: Settings) -> Settings:
+    """Decisions published at once (the undo window has its own browser test)."""
+    return settings.model_copy(update={"approval": settings.approval.model_copy(
+        update={"undo_s": 0.0})})
+
+
 def _feedback_pairs(settings: Settings, draft_id: str) -> list[dict]:
     codec = AvroCodec()
     consumer = Consumer(consumer_config(settings, f"fb-{uuid.uuid4().hex[:8]}",
@@ -61,6 +67,7 @@ def _feedback_pairs(settings: Settings, draft_id: str) -> list[dict]:
 
 def test_held_drafts_wait_for_approval_and_are_sent_once(mail_settings: Settings,
                                                          sink: SinkInfo, tmp_path):
+    mail_settings = no_undo(mail_settings)
     campaign = f"c{uuid.uuid4().hex[:10]}"
     held = HeldDrafts(sync_client(mail_settings.redis_url), mail_settings.redis.key_prefix, 3600)
     approve, edit, reject, normal = (make_draft(campaign, n, rung="llm",
@@ -149,6 +156,7 @@ def test_keyboard_edit_and_approve_in_chromium(mail_settings: Settings, tmp_path
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
+    mail_settings = no_undo(mail_settings)
     campaign = f"c{uuid.uuid4().hex[:10]}"
     held = HeldDrafts(sync_client(mail_settings.redis_url), mail_settings.redis.key_prefix, 3600)
     first, second = (make_draft(campaign, n, rung="review",

@@ -78,7 +78,7 @@ def test_a_request_the_miniature_fails_climbs_to_the_llm_then_to_review(
     (up,) = [codec.decode(m.value(), "GenerationRequest")
              for m in read_topic(small, requests_topic("llm"), 1)]
     assert up["request_id"] == request["request_id"] and up["rung"] == "llm"
-    assert up["rung_reasons"] and all(r.startswith("miniature: attempt") for r in up["rung_reasons"])
+    assert up["rung_reasons"] and all(r.startswith("miniature attempt") for r in up["rung_reasons"])
     assert any("body too short" in r for r in up["rung_reasons"])
 
     (event,) = _run(_settings(worker_settings, "llm", llm_base_url))
@@ -108,7 +108,7 @@ def test_with_no_rung_left_the_request_is_dead_lettered_with_its_reasons(
                                                                             request))])
     (event,) = _run(settings, generator)
     assert event["kind"] == "dead_letter" and event["error_type"] == "checks_failed"
-    assert "miniature: attempt 1:" in event["error"] and "body too short" in event["error"]
+    assert "miniature attempt 1:" in event["error"] and "body too short" in event["error"]
 
 
 def test_routing_rules_flag_review_and_a_qc_sample_is_held(worker_settings):

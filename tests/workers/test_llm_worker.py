@@ -106,7 +106,10 @@ def test_requests_are_served_through_429_and_503(worker_settings, llm_base_url, 
             assert event["to"] == "review"  # decides, starting from the last attempt's text
             item = held.get(event["draft_id"])
             assert item is not None and item.rung == "review"
-            assert any(r.startswith("llm: llm attempt 2:") for r in item.reasons)
+            # Each rung named once, and the last attempt's reasons said to apply on screen.
+            assert any(r.startswith("llm attempt 2:") for r in item.reasons)
+            assert not any("llm: llm" in r for r in item.reasons)
+            assert item.reasons[0].startswith("text on screen (llm attempt 2) fails: ")
     assert committed_everything(settings, TOPIC)
 
 
