@@ -87,6 +87,7 @@ def create_review_app(settings: Settings, store: ReviewStore,
     published = publisher.flush()
     if published:
         log.info("published %d approved draft(s) left in the outbox", published)
+    publisher.start()  # later decisions leave once their undo window passes
     return app, publisher
 
 

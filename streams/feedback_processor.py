@@ -28,7 +28,8 @@ from schemas.codec import AvroCodec
 from streams.attribution import JoinStore, held_entry
 from streams.engagement import SUPPRESSING, parse_event
 from streams.feedback import DECISIVE, FeedbackState, lead_from_draft, outcome_example
-from streams.kpi import Increment, KpiStore
+from streams.kpi import Increment, KpiStore, tagged
+from streams.synthetic import SELF_TEST, event_origin
 from streams.replies import ReplyClassifier
 
 log = logging.getLogger(__name__)
@@ -146,13 +147,15 @@ class FeedbackProcessor:
                             event["event_id"], draft["draft_id"])
             else:
                 await self.suppress(draft["to_email"], label or kind.lower())
+        # Synthetic events count apart (prefixed fields and flags): decisions leave them out.
+        origin = await event_origin(self.redis, self.settings.redis.key_prefix, event)
         counted = await self.kpi.count_once(f"evt:{event['event_id']}", kind, draft,
-                                            event["occurred_at"], increments)
+                                            event["occurred_at"], tagged(increments, origin))
         if not counted:
             EVENTS.labels("event", "duplicate").inc()
             return Result()
-        EVENTS.labels("event", "attributed").inc()
-        if (label or kind.lower()) in DECISIVE:
+        EVENTS.labels("event", "attributed" if not origin else origin).inc()
+        if origin != SELF_TEST and (label or kind.lower()) in DECISIVE:
             return await self.finalize(draft, force=True)
         return Result()
 
