@@ -88,8 +88,8 @@ def redact_text(text: str | None, mode: str, salt: str = "") -> str | None:
 def redact_lead(lead: Lead, mode: str, salt: str = "") -> Lead:
     if mode == "keep":
         return lead.copy()
-    out: Lead = cast(Lead, {key: redact_text(value, mode, salt) if isinstance(value, str) else value
-           for key, value in lead.items()}
+    out: Lead = cast(Lead, {key: redact_text(value, mode, salt) if isinstance(value, str)
+                            else value for key, value in lead.items()})
     out["email"] = _pii(lead.get("email") or "", "email", mode, salt)
     return out
 
