@@ -67,3 +67,21 @@ def test_chaos_run_with_the_rebalance_row(tmp_path):
     assert figures["requests"] == 18 and figures["lost"] == 0 and figures["duplicates"] == 0
     assert figures["records_before_kill"] == 0 and figures["outcomes_at_kill"] < 18
     assert figures["drafts"] + figures["dead_letters"] == 18
+
+
+@pytest.mark.slow
+def test_chaos_run_with_the_hostile_set(tmp_path):
+    """The whole hostile set (286 leads) through intake and the served model, the worker
+    SIGKILLed once: every lead one outcome, 0 remnants in drafts that can be sent (tens of
+    minutes on 2 cores; docs/results/2026-12-07-hostile-e2e.md)."""
+    from apps.chaos_hostile import failed
+
+    report = run_chaos(load_settings(), tmp_path, leads=20, fuzz=50, kills=1,
+                       redis_down_s=2.0, timeout_s=600, hostile=True)
+    print(report.markdown())
+    check(report, 20, 50)
+    figures = report.hostile
+    assert figures["leads"] >= 200 and figures["worker_kills"] == 1
+    identity = figures["by_expect"]["dead_letter"]  # every hostile name or company
+    assert identity == {"dead-lettered at intake": sum(identity.values())}, identity
+    assert not failed(figures), figures["examples"]
