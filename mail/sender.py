@@ -47,6 +47,7 @@ from outreach.store import IN_FLIGHT, SyncStore
 from outreach.store import SENT as ALREADY_SENT
 from outreach.topics import DRAFTS, dlq
 from schemas.codec import AvroCodec
+from sequences.gate import SEND, SendGate
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class _DraftHandler:
         self._store = store
         self._codec = AvroCodec(registry_url=settings.kafka.schema_registry_url)
         self._producer = make_producer(settings)
+        # Sequences: a stopped contact's drafts are dropped, a capped one waits (sequences/gate.py)
+        self._gate = SendGate(settings)
 
     def handle(self, record: Message) -> tuple[str, dict[str, Any] | None]:
         try:
@@ -123,6 +126,9 @@ class _DraftHandler:
         draft_id = draft["draft_id"]
         if self._store.is_suppressed(draft["to_email"]):
             return SUPPRESSED, draft
+        verdict = self._gate.decide(draft, record.value())
+        if verdict != SEND:
+            return verdict, draft
         claim = self._store.claim_draft(draft_id)
         if claim == ALREADY_SENT:
             return DUPLICATE, draft
@@ -170,6 +176,7 @@ class _DraftHandler:
 
     def close(self) -> None:
         self._producer.flush(10)
+        self._gate.close()
 
 
 def run_sender(settings: Settings, stop: threading.Event | None = None,

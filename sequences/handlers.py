@@ -148,7 +148,8 @@ class Handlers:
                                                          self.cfg.business_days))
                 continue
             request_id = step_request_id(seq["lead_id"], seq["campaign"], step)
-            decision = self.cap.reserve(seq["email"], request_id, now)
+            # Peek only: the slot is taken when the sender decides to send (sequences/gate.py).
+            decision = self.cap.reserve(seq["email"], request_id, now, reserve=False)
             if not decision.allowed:
                 self.store.postpone(d, decision.retry_at_ms)
                 continue
