@@ -95,6 +95,17 @@ def send(config: ConfigOpt = None,
 
 
 @app.command()
+def sequences(config: ConfigOpt = None) -> None:
+    """Run the sequence scheduler: follow-ups after business-day delays, stopped by a reply,
+    unsubscribe, bounce or complaint; outcomes to crm.updates (docs/crm-write-back.md)."""
+    from sequences.scheduler import run_scheduler
+
+    settings = load_cli_settings(config)
+    check_services(settings)
+    run_scheduler(settings)
+
+
+@app.command()
 def demo(config: ConfigOpt = None,
          leads: Annotated[Optional[int], typer.Option(help="Valid sample leads to produce.")] = None,
          out: Annotated[Optional[Path], typer.Option(help="Folder for .eml files and logs.")] = None,

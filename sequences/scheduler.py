@@ -27,11 +27,13 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
 
-from outreach.errors import KafkaError, SchemaError, StoreError
+from outreach.campaign_log import CampaignLog
+from outreach.errors import CampaignError, KafkaError, SchemaError, StoreError
 from outreach.kafka import consumer_config, make_producer
 from outreach.settings import TIERS, Settings
 from outreach.shutdown import stop_on_signals
 from outreach.topics import CRM_UPDATES, DRAFTS, ENGAGEMENT, requests_topic
+from schemas.campaign import Campaign, Step
 from schemas.crm import crm_codec
 from sequences.cap import ContactCap
 from sequences.clock import Clock
@@ -200,15 +202,33 @@ class Scheduler:
         self.store.close()
 
 
-def run_scheduler(settings: Settings, steps_of: StepsOf, stop: threading.Event | None = None,
+def steps_from_topic(log_table: CampaignLog[Any]) -> StepsOf:
+    """campaign id -> the newest version's steps, read from the compacted `campaigns` topic; ()
+    for a campaign the topic does not hold or cannot validate (one email, no follow-ups)."""
+    def steps_of(campaign_id: str) -> tuple[Step, ...]:
+        record = log_table.latest(campaign_id)
+        if record is None:
+            return ()
+        try:
+            return Campaign.from_record(record).sequence
+        except CampaignError as exc:
+            log.warning("campaign %s has no usable steps: %s", campaign_id, exc)
+            return ()
+    return steps_of
+
+
+def run_scheduler(settings: Settings, stop: threading.Event | None = None,
                   clock: Clock | None = None) -> SchedulerStats:
-    """Run until ``stop`` is set (SIGINT/SIGTERM set it in the main thread)."""
+    """Follow the `campaigns` topic and schedule until ``stop`` is set (SIGINT/SIGTERM set it
+    in the main thread)."""
     stop = stop or threading.Event()
-    scheduler = Scheduler(settings, steps_of, clock)
-    try:
-        return scheduler.run(stop)
-    except StoreError:
-        log.exception("Redis failed; stopping (the batch is replayed on restart)")
-        raise
-    finally:
-        scheduler.close()
+    codec = crm_codec(settings.kafka.schema_registry_url)
+    with CampaignLog(settings, lambda raw: codec.decode(raw, "Campaign")) as table:
+        scheduler = Scheduler(settings, steps_from_topic(table), clock)
+        try:
+            return scheduler.run(stop)
+        except StoreError:
+            log.exception("Redis failed; stopping (the batch is replayed on restart)")
+            raise
+        finally:
+            scheduler.close()

@@ -21,9 +21,11 @@ from outreach.settings import SequenceSettings, Settings
 from outreach.topics import CRM_UPDATES, DRAFTS, all_topics, requests_topic
 from schemas.campaign import Step
 from schemas.crm import crm_codec
-from sequences.scheduler import Scheduler
+from outreach.campaign_log import CampaignLog
+from sequences.scheduler import Scheduler, steps_from_topic
+from tests.support.campaigns import publish_example
 from sequences.state import SequenceStore
-from seq_support import (Audience, StandInWorker, first_request, lead, produce, read_topic)
+from seq_support import CODEC, Audience, StandInWorker, first_request, lead, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -66,11 +68,14 @@ def test_300_sequences_stop_on_reply_survive_a_restart(settings: Settings, uniqu
     campaign = f"seq-{unique}"
     leads = [lead(f"l{unique}-{i}", campaign, f"p{i}@{unique}.example") for i in range(N)]
     plan, expected = make_plan([item["lead_id"] for item in leads])
-    steps_of = {campaign: STEPS}.get
+    publish_example(settings, campaign, steps=STEPS)  # the steps come from the campaigns topic
+    table = CampaignLog(settings, lambda raw: CODEC.decode(raw, "Campaign")).start(30)
+    steps_of = steps_from_topic(table)
+    assert len(steps_of(campaign)) == 3
     worker, audience = StandInWorker(settings, {campaign}), Audience(settings, plan)
     worker.start(), audience.start()
 
-    first = Scheduler(settings, lambda cid: steps_of(cid, ()))
+    first = Scheduler(settings, steps_of)
     stop_first = threading.Event()
     runner = threading.Thread(target=first.run, args=(stop_first,), daemon=True)
     runner.start()
@@ -84,7 +89,7 @@ def test_300_sequences_stop_on_reply_survive_a_restart(settings: Settings, uniqu
     taken_by_first = first.stats.requested
     assert 0 < taken_by_first < follow_ups
 
-    second = Scheduler(settings, lambda cid: steps_of(cid, ()))
+    second = Scheduler(settings, steps_of)
     stop_second = threading.Event()
     runner = threading.Thread(target=second.run, args=(stop_second,), daemon=True)
     runner.start()
@@ -98,6 +103,7 @@ def test_300_sequences_stop_on_reply_survive_a_restart(settings: Settings, uniqu
         second.close()
         worker.close(), audience.close()
         store.close()
+        table.close()
 
     ours = lambda record: record.get("campaign", record.get("lead", {}).get("campaign")) == campaign
     drafts = read_topic(settings, DRAFTS, "EmailDraft", ours)
@@ -106,7 +112,8 @@ def test_300_sequences_stop_on_reply_survive_a_restart(settings: Settings, uniqu
         steps_by_lead[draft["lead_id"]].add(int(draft["step"]))
     wrong = {lead_id: sorted(steps_by_lead[lead_id]) for lead_id, n in expected.items()
              if steps_by_lead[lead_id] != set(range(1, n + 1))}
-    assert not wrong, f"{len(wrong)} sequences with lost or extra steps: " + str([(k, v, plan[k], expected[k]) for k, v in list(wrong.items())[:8]])
+    assert not wrong, f"{len(wrong)} sequences with lost or extra steps: " + str(
+        [(k, v, plan[k], expected[k]) for k, v in list(wrong.items())[:8]])
 
     stopped = {lead_id for lead_id, events in plan.items()
                if events and events[0][2] != OUT_OF_OFFICE}
