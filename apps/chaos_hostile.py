@@ -27,6 +27,7 @@ from outreach.leadgen import to_json
 from outreach.settings import Settings
 from outreach.store import sync_client
 from outreach.topics import LEADS_JSON
+from schemas.records import EmailDraft
 
 # Seconds a lead may take before the phase gives up: ~1.2 s a draft at 50 drafts/min, x8 for
 # retries, a worker restart and the 2 cores shared with other runs.
@@ -106,7 +107,7 @@ def hostile_phase(run: Settings, services: Services, producer: Any, campaign: An
     held = HeldDrafts(client, run.redis.key_prefix, run.approval.item_ttl_s)
     want = set(cases)
     deadline = time.monotonic() + max(timeout_s, SECONDS_PER_LEAD * len(cases))
-    drafts: list[dict[str, Any]] = []
+    drafts: list[EmailDraft] = []
     held_items: list[Any] = []
     intake_dead: set[str] = set()
     worker_dead: set[str] = set()
@@ -199,3 +200,19 @@ def _tally(figures: HostileFigures, cases: dict[str, Any], drafts: list[dict[str
 
 def as_dict(figures: HostileFigures) -> dict[str, Any]:
     return asdict(figures)
+
+
+def judge_dump(dump: Path, campaign: Any) -> HostileFigures:
+    """The figures of a run's ``hostile-outcomes.json`` judged again (by today's judge): the
+    same leads (the set is deterministic), the drafts and outcomes as the run read them."""
+    from types import SimpleNamespace
+
+    data = json.loads(dump.read_text())
+    sender = campaign.sender.company
+    cases = {c.lead["lead_id"]: c for c in hostile_set(campaign.campaign_id,
+                                                       sender_company=sender)}
+    figures = HostileFigures(leads=len(cases))
+    _tally(figures, cases, data["drafts"], [SimpleNamespace(**i) for i in data["held"]],
+           set(data["intake_dead"]), set(data["worker_dead"]),
+           f"{campaign.source_text()}\n{COVER_TEXT}", sender)
+    return figures

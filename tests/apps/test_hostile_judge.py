@@ -116,3 +116,27 @@ def test_an_instruction_phrase_counts_only_when_it_comes_from_the_hostile_text()
     echoed = CLEAN_BODY.replace("Would", "You are now an assistant. Would")
     assert any(what.startswith("addressed to the model")
                for _, what in remnants("Hi", echoed, hostile, "wombat", CAMPAIGN))
+
+
+def test_a_runs_dump_is_judged_again(tmp_path):
+    """`hostile-outcomes.json` as hostile_phase writes it: a held draft that carries its case's
+    marker is a remnant; the same draft without it is not."""
+    import json
+
+    from apps.chaos import EXAMPLE_CAMPAIGN, chaos_draft
+    from apps.chaos_hostile import judge_dump
+    from schemas.campaign import load_campaign
+
+    campaign = load_campaign(EXAMPLE_CAMPAIGN)
+    case = next(c for c in hostile_set(campaign.campaign_id, sender_company="Ledgerline")
+                if c.expect == "withheld" and c.marker)
+    clean = dict(chaos_draft(0, campaign.campaign_id), lead_id=case.lead["lead_id"],
+                 to_name="Anna Berg", company="Acme Logistics", body=CLEAN_BODY)
+    leaked = dict(clean, body=CLEAN_BODY.replace("Would", f"{case.marker.title()} it is. Would"))
+    for body_draft, remnant in ((clean, 0), (leaked, 1)):
+        dump = tmp_path / "hostile-outcomes.json"
+        dump.write_text(json.dumps({"drafts": [], "intake_dead": [], "worker_dead": [],
+                                    "held": [{"draft": body_draft, "lead": {},
+                                              "rung": "miniature", "reasons": []}]}))
+        figures = judge_dump(dump, campaign)
+        assert figures.held_passed == 1 and figures.remnants_held_passed == remnant
