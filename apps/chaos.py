@@ -168,7 +168,8 @@ def _restart(services: Services, name: str, command: str, report: ChaosReport) -
 def run_chaos(settings: Settings, out: Path, leads: int = 1000, fuzz: int = 10_000,
               kills: int = 2, redis_down_s: float = 10.0, seed: int = 7,
               timeout_s: float = 900.0, say=print,  # noqa: ANN001
-              hostile: bool = False, rebalance: bool = False) -> ChaosReport:
+              hostile: bool = False, rebalance: bool = False,
+              hostile_timeout_s: float | None = None) -> ChaosReport:
     from apps.campaigns import add_campaign
     from mail.smtp_sink import smtp_sink
 
@@ -196,7 +197,8 @@ def run_chaos(settings: Settings, out: Path, leads: int = 1000, fuzz: int = 10_0
                 started = time.monotonic()
                 report.hostile = as_dict(hostile_phase(run, services, producer, brief,
                                                        kills > 0, say, timeout_s,
-                                                       out / "hostile-outcomes.json"))
+                                                       out / "hostile-outcomes.json",
+                                                       hostile_timeout_s))
                 report.seconds["hostile"] = round(time.monotonic() - started, 1)
             if rebalance:  # loads the default model three times: minutes on 2 cores
                 from apps.chaos_rebalance import rebalance_phase

@@ -85,11 +85,14 @@ def report_rows(figures: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def hostile_phase(run: Settings, services: Services, producer: Any, campaign: Any,
                   kill_worker: bool, say: Any, timeout_s: float,
-                  dump: Path | None = None) -> HostileFigures:
+                  dump: Path | None = None,
+                  phase_timeout_s: float | None = None) -> HostileFigures:
     """``campaign``: the schemas.campaign.Campaign the leads are for (its text is what a draft
     may legitimately say; its sender's company is an implausible recipient). ``dump``: a JSON
     file for every outcome as read (drafts, held items, dead-lettered lead ids), written
-    before they are judged, so a run's drafts can be read and judged again."""
+    before they are judged, so a run's drafts can be read and judged again.
+    ``phase_timeout_s``: when the phase stops waiting (default: SECONDS_PER_LEAD a lead); the
+    leads still without an outcome then are counted, and the run fails."""
     sender = campaign.sender.company
     cases = {c.lead["lead_id"]: c for c in hostile_set(campaign.campaign_id,
                                                        sender_company=sender)}
@@ -106,7 +109,8 @@ def hostile_phase(run: Settings, services: Services, producer: Any, campaign: An
     client = sync_client(run.redis_url)
     held = HeldDrafts(client, run.redis.key_prefix, run.approval.item_ttl_s)
     want = set(cases)
-    deadline = time.monotonic() + max(timeout_s, SECONDS_PER_LEAD * len(cases))
+    deadline = time.monotonic() + (phase_timeout_s if phase_timeout_s is not None
+                                   else max(timeout_s, SECONDS_PER_LEAD * len(cases)))
     drafts: list[EmailDraft] = []
     held_items: list[Any] = []
     intake_dead: set[str] = set()

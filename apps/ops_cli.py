@@ -59,6 +59,9 @@ def register(app: typer.Typer) -> None:
                   "through intake and a real generation worker (the served model, SIGKILLed "
                   "once), judging drafts for remnants; slow: tens of minutes on 2 busy cores.")
               ] = False,
+              hostile_timeout: Annotated[float | None, typer.Option(
+                  help="Seconds the hostile phase waits for outcomes (default 10 a lead); "
+                  "leads still without one then fail the run.")] = None,
               rebalance: Annotated[bool, typer.Option(
                   help="Also two generation workers in one group, a third joining and one "
                   "SIGKILLed mid-run (default model, 18 requests): 0 lost, 0 duplicates.")
@@ -74,7 +77,8 @@ def register(app: typer.Typer) -> None:
         settings = load_cli_settings(config)
         report = run_chaos(settings, out, leads=leads, fuzz=fuzz, kills=kills,
                            redis_down_s=redis_down, seed=seed, say=typer.echo,
-                           hostile=hostile, rebalance=rebalance)
+                           hostile=hostile, rebalance=rebalance,
+                           hostile_timeout_s=hostile_timeout)
         (out / "report.json").write_text(json.dumps(report_dict(report), indent=2))
         typer.echo(report.markdown())
         failed = report.intake_lost or report.sender_lost or report.intake_crashes or (
