@@ -14,13 +14,14 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from outreach.ids import step_request_id
 from outreach.settings import Settings
 from outreach.topics import CRM_UPDATES, requests_topic
 from schemas.campaign import Step
 from schemas.crm import CRM_UPDATE, CrmUpdate
+from schemas.records import EmailDraft, EngagementEvent, GenerationRequest, Lead
 from sequences import outcomes
 from sequences.cap import ContactCap
 from sequences.clock import Clock, add_business_days
@@ -52,7 +53,7 @@ class Handlers:
         self.classifier = ReplyClassifier()
 
     # -- email.requests.*: remember the lead of a step-1 request --------------------------------
-    def on_request(self, request: dict[str, Any]) -> list[Output]:
+    def on_request(self, request: GenerationRequest) -> list[Output]:
         if int(request.get("step") or 1) > 1:
             return []  # our own follow-up requests
         lead = request["lead"]
@@ -60,7 +61,7 @@ class Handlers:
         return []
 
     # -- email.drafts: a step was written; schedule the next or finish -------------------------
-    def step_of(self, draft: dict[str, Any], n_steps: int) -> int:
+    def step_of(self, draft: EmailDraft, n_steps: int) -> int:
         if int(draft.get("step") or 1) > 1:
             return int(draft["step"])
         for step in range(2, n_steps + 1):  # drafts from workers that do not copy the step
@@ -68,7 +69,7 @@ class Handlers:
                 return step
         return 1
 
-    def on_draft(self, draft: dict[str, Any]) -> list[Output]:
+    def on_draft(self, draft: EmailDraft) -> list[Output]:
         steps = self.steps_of(draft["campaign"]) or (Step(delay_business_days=0),)
         step = self.step_of(draft, len(steps))
         written_ms = self.clock.virtual(int(draft["created_at"]))  # deterministic on replay
@@ -88,7 +89,7 @@ class Handlers:
         return outputs
 
     # -- engagement.events: outcomes for the CRM; a stop ends the sequence(s) -------------------
-    def on_event(self, event: dict[str, Any], raw: bytes) -> list[Output]:
+    def on_event(self, event: EngagementEvent, raw: bytes) -> list[Output]:
         d = self.store.sequence_of_draft(event["draft_id"])
         if d is None:
             self.store.park(event["draft_id"], raw)
@@ -108,7 +109,7 @@ class Handlers:
                     int(event["occurred_at"]))))
         return outputs
 
-    def _classify(self, event: dict[str, Any]) -> tuple[Any, str, str]:
+    def _classify(self, event: EngagementEvent) -> tuple[Any, str, str]:
         """(CRM type or None, reply class, stop reason or '')."""
         etype = event["type"]
         if etype == "CLICKED":
@@ -132,7 +133,7 @@ class Handlers:
 
         The caller produces the outputs, then calls ``store.mark_requested`` for each."""
         now = self.clock.now_ms()
-        found = []
+        found: list[tuple[str, int, Output | None]] = []
         for d in self.store.take_due(now, limit):
             seq = self.store.sequence(d)
             step = int(seq.get("next_step") or 0)
@@ -157,18 +158,21 @@ class Handlers:
         return found
 
     def _request(self, seq: dict[str, str], step: int, request_id: str) -> Output:
-        lead = lead_of(seq) or {"lead_id": seq["lead_id"], "campaign": seq["campaign"],
-                                "email": seq["email"], "first_name": "", "company": "",
-                                "created_at": 0}
+        # A draft carries only name and company: without the step-1 request's lead (not seen,
+        # or expired) the follow-up is written from those.
+        lead = cast(Lead, lead_of(seq) or {
+            "lead_id": seq["lead_id"], "campaign": seq["campaign"], "email": seq["email"],
+            "first_name": "", "company": "", "created_at": 0})
         real_now = self.clock.real_now_ms()
-        request = {
-            "request_id": request_id, "lead": lead, "tier": seq.get("tier") or "small",
+        tier = seq.get("tier") or "small"
+        request: GenerationRequest = {
+            "request_id": request_id, "lead": lead, "tier": tier,
             "variant": seq.get("variant") or "", "rule": "sequence", "attempt": 0,
             "received_at": real_now, "routed_at": real_now, "campaign_id": seq["campaign"],
             "campaign_version": 0,  # the worker writes with the newest active version
             "step": step, "previous_subject": seq.get("subject", ""),
             "previous_body": seq.get("body", ""), "thread_draft_ids": thread_ids(seq)}
-        topic = requests_topic(request["tier"])
+        topic = requests_topic(tier)
         return Output(request_id, topic, seq["lead_id"],
                       self.codec.encode("GenerationRequest", request, topic=topic))
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from outreach.ids import crm_event_id
 from schemas.crm import CrmUpdate, CrmUpdateType
+from schemas.records import EmailDraft, EngagementEvent
 
 # Engagement type -> CRM type (DELIVERED/OPENED are not CRM outcomes; CLICKED only on a
 # meeting link).
@@ -29,14 +30,14 @@ def update(kind: CrmUpdateType, source: str, *, lead_id: str, campaign_id: str, 
             "source_event_id": source_event_id, "occurred_at": occurred_at}
 
 
-def sent(draft: dict[str, Any], step: int) -> CrmUpdate:
+def sent(draft: EmailDraft, step: int) -> CrmUpdate:
     return update("SENT", draft["draft_id"], lead_id=draft["lead_id"],
                   campaign_id=draft["campaign"], email=draft["to_email"], step=step,
                   draft_id=draft["draft_id"], source_event_id=draft["draft_id"],
                   occurred_at=int(draft["created_at"]))
 
 
-def engagement(kind: CrmUpdateType, event: dict[str, Any], seq: dict[str, str],
+def engagement(kind: CrmUpdateType, event: EngagementEvent, seq: dict[str, str],
                reply_class: str = "") -> CrmUpdate:
     return update(kind, event["event_id"], lead_id=seq["lead_id"], campaign_id=seq["campaign"],
                   email=seq.get("email", ""), draft_id=event["draft_id"],

@@ -31,6 +31,7 @@ import redis
 from outreach.errors import StoreError
 from outreach.settings import Settings
 from outreach.store import sync_client
+from schemas.records import EmailDraft
 
 ACTIVE, STOPPED, FINISHED = "active", "stopped", "finished"
 COMPLETED = "completed"
@@ -169,7 +170,7 @@ class SequenceStore:
     def due_key(self) -> str:
         return f"{self.prefix}:due"
 
-    def on_draft(self, draft: dict[str, Any], step: int, n_steps: int, due_ms: int,
+    def on_draft(self, draft: EmailDraft, step: int, n_steps: int, due_ms: int,
                  lead_json: str) -> DraftResult:
         d = digest(draft["lead_id"], draft["campaign"])
         email = contact(draft["to_email"])
