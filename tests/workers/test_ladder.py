@@ -87,7 +87,11 @@ def test_a_request_the_miniature_fails_climbs_to_the_llm_then_to_review(
     item = held.get(event["draft_id"])
     assert item is not None and item.status == "pending" and item.rung == "review"
     rungs = [r.split(":", 1)[0] for r in item.reasons]
-    assert "miniature" in rungs and "llm" in rungs  # every rung's reasons travel with it
+    # Every rung's reasons travel with it, each rung named once; what applies to the text on
+    # screen (the LLM's last attempt) comes first.
+    assert "miniature attempt 1" in rungs and "llm attempt 1" in rungs
+    assert not any("llm: llm" in r or "miniature: attempt" in r for r in item.reasons)
+    assert item.reasons[0].startswith("text on screen (llm attempt 2) fails: ")
     assert item.draft["rung"] == "review" and item.draft["model_id"] == "llm:local-stand-in"
     assert item.lead["lead_id"] == "ladder-0"
     # The reviewer starts from a whole email: the prompt's prefill plus the last attempt.
@@ -145,4 +149,5 @@ def test_routing_rules_flag_review_and_a_qc_sample_is_held(worker_settings):
     held = HeldDrafts(sync_client(settings.redis_url), settings.redis.key_prefix, 3600)
     item = held.get(sampled_id)
     assert item is not None and item.status == "pending" and item.draft == qc_draft
-    assert item.lead["lead_id"] == "ladder-2" and item.reasons == [f"held: {reason}"]
+    assert item.lead["lead_id"] == "ladder-2"
+    assert item.reasons == ["text on screen (miniature): passes every check", f"held: {reason}"]
