@@ -156,6 +156,34 @@ contraseña contrasena senha hasło haslo wachtwoord пароль xox* ps p post
 TRIGGER_WORDS = frozenset(w for w in _TRIGGER_WORDS if not w.endswith("*"))
 TRIGGER_PREFIXES = tuple(w[:-1] for w in _TRIGGER_WORDS if w.endswith("*"))
 TRIGGER_WORD = re.compile(r"\w+")
+
+
+def _trie_pattern(words: frozenset[str], prefixes: tuple[str, ...]) -> str:
+    """One regex for "a \\w+ word of the text is one of ``words`` or starts with one of
+    ``prefixes``", its alternatives nested by shared beginnings (a trie): re tries one branch
+    per character instead of all ~190 alternatives at every word start."""
+    trie: dict[str, dict] = {}
+    for word, mark in [(w, "$") for w in words] + [(p, "*") for p in prefixes]:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[mark] = {}
+
+    def emit(node: dict[str, dict]) -> str:
+        if "*" in node:  # a prefix ends here: any continuation matches
+            return ""
+        alternatives = [re.escape(char) + emit(child)
+                        for char, child in sorted(node.items()) if char != "$"]
+        if "$" in node:  # a whole word ends here: the text's word must end too
+            alternatives.append(r"\b")
+        return alternatives[0] if len(alternatives) == 1 else f"(?:{'|'.join(alternatives)})"
+
+    return r"\b" + emit(trie)
+
+
+# Applied to the casefolded text, as the words were compared: the same answers as looking each
+# word up (tests/streams/test_screening.py), in ~1/4 of the time (7 fields a lead).
+TRIGGER_KEYWORD = re.compile(_trie_pattern(TRIGGER_WORDS, TRIGGER_PREFIXES))
 # CJK has no word boundaries: its phrases are searched as they are, in text that has CJK.
 TRIGGER_CJK = re.compile(f"{_IGNORE_CJK}|{_RULES_CJK}|{_REPLY_CJK}|{_ROLE_CJK}")
 HAS_CJK = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -167,7 +195,6 @@ def triggered(norm: str) -> bool:
         return True
     if any(not PLAIN_WORD.fullmatch(run) for run in TRIGGER_RUN.findall(norm)):
         return True
-    words = TRIGGER_WORD.findall(norm.casefold())
-    if not TRIGGER_WORDS.isdisjoint(words) or any(w.startswith(TRIGGER_PREFIXES) for w in words):
+    if TRIGGER_KEYWORD.search(norm.casefold()):
         return True
     return not norm.isascii() and bool(HAS_CJK.search(norm)) and bool(TRIGGER_CJK.search(norm))

@@ -204,3 +204,31 @@ def test_intake_dead_letters_or_withholds_every_hostile_case(settings, unique):
             request = codec.decode(decision.value, "GenerationRequest")
             assert request["lead"][case.field] is None and request["review"]
             assert request["withheld"][case.field] == case.lead[case.field]
+
+
+def test_the_keyword_trigger_finds_what_a_word_lookup_finds():
+    """TRIGGER_KEYWORD (one trie regex) against the lookup it replaced: each \\w+ word of the
+    casefolded text in TRIGGER_WORDS, or starting with one of TRIGGER_PREFIXES."""
+    import random
+
+    from streams.screening_rules import (TRIGGER_KEYWORD, TRIGGER_PREFIXES, TRIGGER_WORD,
+                                         TRIGGER_WORDS)
+
+    def lookup(text: str) -> bool:
+        words = TRIGGER_WORD.findall(text.casefold())
+        return not TRIGGER_WORDS.isdisjoint(words) or any(
+            w.startswith(TRIGGER_PREFIXES) for w in words)
+
+    # Every word and prefix alone, cut short, extended on either side, in odd cases, mixed
+    # with clean words and punctuation: hits and near misses both.
+    pieces = [*TRIGGER_WORDS, *TRIGGER_PREFIXES, *(w[:-1] for w in TRIGGER_WORDS),
+              *(w + "x" for w in TRIGGER_WORDS), *("x" + w for w in TRIGGER_WORDS),
+              *(p + "ung" for p in TRIGGER_PREFIXES), "ONLY", "Straße", "İ", "ẞ", "only_x",
+              "1only", "ÖNLY", "hello", "the", "é", "-", ",", "'", "\n"]
+    rng = random.Random(7)
+    texts = [" ".join(rng.choice(pieces) for _ in range(rng.randint(1, 5))) for _ in range(20_000)]
+    texts += [v for lead in generate(300, seed=3, campaign="c").leads
+              for v in lead.values() if isinstance(v, str)]
+    differs = [t for t in texts if bool(TRIGGER_KEYWORD.search(t.casefold())) != lookup(t)]
+    assert differs == []
+    assert sum(lookup(t) for t in texts) > len(texts) // 3  # the test saw hits and misses
