@@ -16,20 +16,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 from outreach.ids import prompt_hash
 from schemas.campaign import Campaign
+from schemas.records import GenerationRequest
 
-PREVIOUS_BODY_MAX_CHARS = 1200  # ~300 tokens: enough to avoid repeating it, not a second prompt
+# ~70 tokens. The served model has a 1,024-token context and a first email's prompt already
+# takes 650-800 (measured: 1,200 characters of previous email put 4 of 6 follow-up prompts past
+# the 864-token budget in `outreach demo --sequence`); the opening is what a follow-up must not
+# repeat, so the quote is the previous body's first sentences.
+PREVIOUS_BODY_MAX_CHARS = 280
 REPLY_PREFIX = "Re: "
 
 
-def step_of(request: dict[str, Any]) -> int:
+def step_of(request: GenerationRequest) -> int:
     return int(request.get("step") or 1)
 
 
-def followup_line(request: dict[str, Any], campaign: Campaign) -> str:
+def followup_line(request: GenerationRequest, campaign: Campaign) -> str:
     """``Follow-up: {...}`` + newline for step > 1, else "" (the first email is unchanged)."""
     step = step_of(request)
     if step <= 1:
@@ -38,11 +43,22 @@ def followup_line(request: dict[str, Any], campaign: Campaign) -> str:
     brief = steps[step - 1].brief if step - 1 < len(steps) else ""
     data = {"step": step, "of": len(steps), "brief": brief,
             "previous_subject": request.get("previous_subject") or "",
-            "previous_email": (request.get("previous_body") or "")[:PREVIOUS_BODY_MAX_CHARS]}
+            "previous_email": opening(request.get("previous_body") or "")}
     return "Follow-up: " + json.dumps(data, ensure_ascii=False) + "\n"
 
 
-def with_previous_email(prompt: Any, request: dict[str, Any], campaign: Campaign,
+def opening(body: str, max_chars: int = PREVIOUS_BODY_MAX_CHARS) -> str:
+    """The previous body without its greeting line, cut at a word within ``max_chars``."""
+    lines = [line.strip() for line in body.strip().splitlines() if line.strip()]
+    if lines and lines[0].endswith(","):  # "Hi Ana," is written by code, not the model
+        lines = lines[1:]
+    text = " ".join(lines)
+    if len(text) <= max_chars:
+        return text
+    return text[:max_chars].rsplit(" ", 1)[0] + " ..."
+
+
+def with_previous_email(prompt: Any, request: GenerationRequest, campaign: Campaign,
                         cue: str) -> Any:
     """``prompt`` (generation.prompt.Prompt) with the follow-up line inserted before its last
     ``cue``; the prompt unchanged for a first email. The static prefix is untouched, so a
@@ -55,7 +71,7 @@ def with_previous_email(prompt: Any, request: dict[str, Any], campaign: Campaign
     return dataclasses.replace(prompt, text=text, prompt_hash=prompt_hash(text))
 
 
-def thread_subject(request: dict[str, Any], subject: str) -> str:
+def thread_subject(request: GenerationRequest, subject: str) -> str:
     """A follow-up keeps the thread's subject ("Re: <first subject>"), whatever it wrote."""
     previous = (request.get("previous_subject") or "").strip()
     if step_of(request) <= 1 or not previous:
@@ -63,7 +79,14 @@ def thread_subject(request: dict[str, Any], subject: str) -> str:
     return previous if previous.startswith(REPLY_PREFIX) else REPLY_PREFIX + previous
 
 
-def draft_fields(request: dict[str, Any]) -> dict[str, Any]:
+class ThreadFields(TypedDict):
+    """The EmailDraft fields of a follow-up's thread (a part of schemas.records.EmailDraft)."""
+
+    step: int
+    thread_draft_ids: list[str]
+
+
+def draft_fields(request: GenerationRequest) -> ThreadFields:
     """The EmailDraft fields a follow-up copies from its request (threading in mail/)."""
     return {"step": step_of(request),
             "thread_draft_ids": list(request.get("thread_draft_ids") or [])}

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from generation.followup import (draft_fields, followup_line, thread_subject,
-                                 with_previous_email)
+from generation.followup import (PREVIOUS_BODY_MAX_CHARS, draft_fields, followup_line,
+                                 opening, thread_subject, with_previous_email)
 from generation.prompt import TRAINED_CUE, build_prompt
 from mail.message import build_message, message_id
 from outreach.errors import CampaignError
@@ -114,3 +114,11 @@ def test_a_follow_up_keeps_the_subject_and_threads_under_the_first_email() -> No
                                                                    msg1["From"])
     assert msg2["References"] == msg1["Message-ID"]
     assert msg2["Subject"] == "Re: Invoice matching at Acme"
+
+
+def test_the_quoted_previous_email_is_its_opening_within_the_context_budget() -> None:
+    body = "Hi Ana,\n\n" + "Ledgerline reads supplier invoices and matches them. " * 20 + \
+        "\n\nBest,\nPriya"
+    quoted = opening(body)
+    assert not quoted.startswith("Hi Ana") and quoted.startswith("Ledgerline reads")
+    assert len(quoted) <= PREVIOUS_BODY_MAX_CHARS + 4 and quoted.endswith(" ...")
