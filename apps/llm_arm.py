@@ -17,6 +17,7 @@ from typing import Any
 
 from outreach.settings import Settings, VariantSpec
 from outreach.stack import free_port
+from schemas.records import EmailDraft
 from generation.llama_server import LlamaServer, llama_server
 
 LLM_ARM = "llm-baseline"
@@ -87,33 +88,42 @@ def held_leads(settings: Settings) -> set[str]:
 
 
 def rung_table(settings: Settings, drafts: list[dict]) -> Any:
-    """Drafts and cost per escalation rung, plus the approval queue, for the demo summary."""
+    """Drafts and spend per escalation rung, plus the approval queue, for the demo summary.
+    Spend is the ledger's (outreach/spend.py), the one the dashboard and /metrics read."""
     from rich.table import Table
 
-    from outreach.budget import TOTAL, today_spend
+    from outreach.budget import TOTAL, day, today_spend
     from outreach.held import HeldDrafts
+    from outreach.spend import SpendLedger, totals
     from outreach.store import sync_client
 
-    table = Table(title="escalation ladder (drafts sent on, per rung)")
-    for column in ("rung", "drafts", "cost", "$ / draft", "tokens/s (per request)"):
+    client = sync_client(settings.redis_url)
+    rows = SpendLedger(client, settings.redis.key_prefix).rows()
+    spent = totals(rows, ("rung", "kind"))
+    table = Table(title="escalation ladder (drafts sent on, per rung; spend from the ledger)")
+    for column in ("rung", "drafts sent on", "cost of those", "spent (all attempts)",
+                   "of which failed", "tokens/s (per request)"):
         table.add_column(column, justify="right")
-    rungs: dict[str, list[dict]] = {}
+    rungs: dict[str, list[dict]] = {r: [] for (r, _k) in spent}
     for draft in drafts:
         rungs.setdefault(draft.get("rung") or "miniature", []).append(draft)
     for rung, items in sorted(rungs.items()):
         cost = sum(d["estimated_cost_usd"] for d in items)
         seconds = sum(d["latency_ms"] for d in items) / 1000
         tokens = sum(d["completion_tokens"] for d in items)
-        table.add_row(rung, str(len(items)), f"${cost:.5f}", f"${cost / len(items):.6f}",
-                      f"{tokens / seconds:.1f}" if seconds else "-")
-    client = sync_client(settings.redis_url)
+        written, failed = spent.get((rung, "written"), 0.0), spent.get((rung, "failed"), 0.0)
+        table.add_row(rung, str(len(items)), f"${cost:.5f}", f"${written + failed:.5f}",
+                      f"${failed:.5f}", f"{tokens / seconds:.1f}" if seconds else "-")
     counts = HeldDrafts(client, settings.redis.key_prefix, settings.approval.item_ttl_s).counts()
-    spent, blocked = today_spend(client, settings.redis.key_prefix)
+    _budget, blocked = today_spend(client, settings.redis.key_prefix)
+    today = totals([r for r in rows if r.day == day()], ("rung",))
     cap = settings.llm.budget.daily_usd
     table.caption = (f"held for review: {counts.get('pending', 0)} waiting "
-                     f"({counts.get('held', 0)} held in all); LLM spend today "
-                     f"${spent.get(TOTAL, 0.0):.5f} of {'no cap' if cap is None else f'${cap:.2f}'}"
-                     f", {blocked.get(TOTAL, 0)} escalation(s) stopped by the cap")
+                     f"({counts.get('held', 0)} held in all); spend today "
+                     f"${sum(today.values()):.5f}, of which LLM ${today.get(('llm',), 0.0):.5f} "
+                     f"of {'no cap' if cap is None else f'${cap:.2f}'}; "
+                     f"{blocked.get(TOTAL, 0)} escalation(s) stopped by the cap. Spent minus "
+                     "the cost of drafts sent on = failed attempts + drafts still held.")
     return table
 
 

@@ -52,10 +52,15 @@ def campaign_view(snapshot: dict[str, Any], campaign: str) -> dict[str, Any]:
               **{label: int(counts.get(name, 0)) for name, label in FUNNEL}}
     positive = counts.get("positive_reply", 0.0)
     cost = counts.get("cost_usd", 0.0)
-    spend_today = (ops.get("budget") or {}).get("spent_usd", {}).get(campaign, 0.0)
+    ledger = ops.get("spend") or {}
+    spent = ledger.get("by_campaign", {}).get(campaign, 0.0)
     return {"campaign": campaign, "funnel": funnel,
-            "spend": {"cost_of_sent_drafts_usd": cost, "llm_spend_today_usd": spend_today,
-                      "cost_per_positive_reply_usd": cost / positive if positive else None},
+            "spend": {"spent_usd": spent, "cost_of_sent_drafts_usd": cost,
+                      "spent_today_usd": ledger.get("today_by_campaign", {}).get(campaign, 0.0),
+                      "by_rung_usd": {r["rung"] + "/" + r["kind"]: r["usd"]
+                                      for r in ledger.get("rows", [])
+                                      if r["campaign"] == campaign},
+                      "cost_per_positive_reply_usd": spent / positive if positive else None},
             "ab": arms(snapshot, campaign), "dead_letters": letters[:TOP_LETTERS],
             "synthetic_left_out": kpi.get("synthetic", {})}
 
@@ -94,6 +99,8 @@ def render_campaign(snapshot: dict[str, Any], campaign: str, prefix: str = "") -
     spend = view["spend"]
     state = snapshot["ab"]["state"]
     arm_rows = "".join(_arm_row(a) for a in view["ab"])
+    by_rung = "".join(f"<tr><td>&nbsp;&nbsp;{_e(k)}</td><td>{_usd(v)}</td></tr>"
+                      for k, v in sorted(spend["by_rung_usd"].items()))
     letters = "".join(f"<tr><td>{_e(d['topic'])}</td><td>{_e(d['reason'])}</td>"
                       f"<td>{d['count']}</td></tr>" for d in view["dead_letters"])
     left_out = ", ".join(f"{int(n)} {o}" for o, n in sorted(view["synthetic_left_out"].items()))
@@ -107,9 +114,11 @@ th:first-child,td:first-child{{text-align:left}}</style></head><body>
 <a href="{_e(prefix)}/api/campaigns/{_e(campaign)}">JSON</a></p>
 <h1>Campaign <span id="campaign-id">{_e(campaign)}</span></h1>
 <h2>Funnel</h2><table id="funnel"><tr><th>stage</th><th>count</th></tr>{funnel}</table>
-<h2>Spend</h2><table id="spend"><tr><td>cost of sent drafts</td><td>{_usd(spend['cost_of_sent_drafts_usd'])}</td></tr>
-<tr><td>LLM spend today (UTC), failed attempts included</td><td>{_usd(spend['llm_spend_today_usd'])}</td></tr>
-<tr><td>cost per positive reply</td><td>{_usd(spend['cost_per_positive_reply_usd'])}</td></tr></table>
+<h2>Spend</h2><table id="spend"><tr><td>spent (the ledger: every attempt, every rung)</td><td>{_usd(spend['spent_usd'])}</td></tr>
+<tr><td>of which today (UTC)</td><td>{_usd(spend['spent_today_usd'])}</td></tr>
+{by_rung}
+<tr><td>cost of the drafts sent on</td><td>{_usd(spend['cost_of_sent_drafts_usd'])}</td></tr>
+<tr><td>spent per positive reply</td><td>{_usd(spend['cost_per_positive_reply_usd'])}</td></tr></table>
 <h2>A/B on this campaign's leads</h2>
 <p>Champion {_e(state['champion'])} ({_e(state['allocation'])}); decisions are taken on every
 campaign's leads together, by intention to treat. Synthetic events left out: {_e(left_out or 'none')}.</p>

@@ -20,7 +20,8 @@ from prometheus_client.registry import Collector
 
 from engagement.ops_reader import OpsReader
 from engagement.snapshot import consumer_lag, lag_groups
-from outreach.budget import TOTAL, today_spend
+from outreach.budget import TOTAL, day, today_spend
+from outreach.spend import SpendLedger, SpendRow, totals
 from outreach.errors import KafkaError, StoreError
 from outreach.held import HeldDrafts
 from outreach.settings import Settings
@@ -61,13 +62,15 @@ class OperatorView:
             "budget": {"cap_usd": budget.daily_usd, "per_campaign_usd": budget.per_campaign_usd,
                        "default_campaign_usd": budget.default_campaign_usd,
                        "spent_usd": {}, "blocked": {}},
-            "approval": {}, "lag": {},
+            "approval": {}, "lag": {}, "spend": spend_view([]),
             "review_url": f"http://{review.host}:{review.port}/drafts/"}
         if self.redis is not None and self.held is not None:
             try:
                 spent, blocked = today_spend(self.redis, self.settings.redis.key_prefix)
                 out["budget"].update(spent_usd=spent, blocked=blocked)
                 out["approval"] = self.held.counts()
+                out["spend"] = spend_view(SpendLedger(self.redis,
+                                                      self.settings.redis.key_prefix).rows())
                 # Waiting per campaign, for the campaign view's funnel.
                 out["held_by_campaign"] = dict(collections.Counter(
                     str(i.draft.get("campaign")) for i in self.held.pending(limit=10_000)))
@@ -81,6 +84,21 @@ class OperatorView:
         out.update(self.reader.snapshot() if self.reader is not None else
                    {"dead_letters": [], "rungs": {}, "lead_to_draft_s": {}, "tokens_per_s": {}})
         return out
+
+
+def spend_view(rows: list[SpendRow]) -> dict[str, Any]:
+    """The spend ledger as the dashboard, the campaign view and /metrics read it."""
+    today = day()
+    return {"today": today,
+            "rows": [vars(r) for r in rows],
+            "by_rung": {k[0]: v for k, v in totals(rows, ("rung",)).items()},
+            "by_rung_kind": {f"{k[0]}/{k[1]}": v for k, v in
+                             totals(rows, ("rung", "kind")).items()},
+            "by_campaign": {k[0]: v for k, v in totals(rows, ("campaign",)).items()},
+            "today_by_rung": {k[0]: v for k, v in
+                              totals([r for r in rows if r.day == today], ("rung",)).items()},
+            "today_by_campaign": {k[0]: v for k, v in totals(
+                [r for r in rows if r.day == today], ("campaign",)).items()}}
 
 
 def _gauge(name: str, doc: str, labels: list[str],
@@ -126,6 +144,13 @@ class OperatorCollector(Collector):
         yield _gauge("outreach_llm_budget_blocked_today", "Escalations the cap sent to review "
                      "today.", ["campaign"],
                      [([c], n) for c, n in budget["blocked"].items()] or [([TOTAL], 0)])
+        spend = v.get("spend") or spend_view([])
+        cells = totals([SpendRow(**r) for r in spend["rows"]], ("campaign", "rung", "kind"))
+        yield _gauge("outreach_spend_usd", "USD spent per campaign, escalation rung and "
+                     "outcome (written | failed) over the ledger's days (outreach/spend.py: the "
+                     "dashboard and the demo summary read the same ledger).",
+                     ["campaign", "rung", "kind"],
+                     [(list(k), usd) for k, usd in sorted(cells.items())])
         approval = v["approval"]
         yield _gauge("outreach_approval_drafts", "Drafts in the approval queue by state "
                      "(pending = waiting for a person).", ["state"],

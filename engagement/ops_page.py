@@ -32,8 +32,11 @@ def budget_cards(ops: dict[str, Any]) -> str:
     # Every part escaped here (the model name is a setting an endpoint may echo: never HTML).
     endpoint = (_e(llm["model"]) + (f" &mdash; {_e(llm['label'])}" if llm["label"] else "")
                 if llm["configured"] else _e("not configured (no LLM rung)"))
-    cards = [("LLM spend today (UTC)", f"{_usd(spent)} of {_usd(cap, 2) if cap else 'no cap'}"
-              f"<small>{_e(share)}</small>"),
+    ledger = ops.get("spend") or {}
+    today = ledger.get("today_by_rung", {})
+    cards = [("spend today (UTC), all rungs", _usd(sum(today.values()))),
+             ("LLM spend today (UTC)", f"{_usd(today.get('llm', 0.0))} of "
+              f"{_usd(cap, 2) if cap else 'no cap'}<small>{_e(share)}</small>"),
              ("escalations stopped by the cap today", blocked),
              ("drafts awaiting review", int(approval.get("pending", 0))),
              ("lead-to-draft p50 / p95", f"{_sec(latency.get('p50'))} / "
@@ -50,8 +53,10 @@ def rung_table(ops: dict[str, Any], kpis: dict[str, dict[str, Any]]) -> str:
     rungs = ops.get("rungs", {})
     names = sorted(set(rungs) | {d.split(":", 1)[1] for d in kpis if d.startswith("rung:")})
     speed = ops.get("tokens_per_s", {})
+    ledger = (ops.get("spend") or {}).get("by_rung_kind", {})
     for rung in names:
         tally = rungs.get(rung, {})
+        written, failed = ledger.get(f"{rung}/written", 0.0), ledger.get(f"{rung}/failed", 0.0)
         kpi = kpis.get(f"rung:{rung}", {"counts": {}, "rates": {}})
         positive = kpi["counts"].get("positive_reply", 0)
         rate = kpi["rates"].get("positive_reply_rate")
@@ -59,17 +64,21 @@ def rung_table(ops: dict[str, Any], kpis: dict[str, dict[str, Any]]) -> str:
         tok = speed.get(rung)
         rows.append(f'<tr data-rung="{_e(rung)}"><td>{_e(rung)}</td>'
                     f"<td>{int(tally.get('drafts', 0))}</td>"
-                    f"<td>{_usd(tally.get('cost_usd', 0.0))}</td>"
+                    f"<td>{_usd(written + failed)}</td><td>{_usd(failed)}</td>"
+                    f"<td>{_usd(kpi['counts'].get('cost_usd', 0.0))}</td>"
                     f"<td>{int(kpi['counts'].get('sent', 0))}</td><td>{int(positive)}</td>"
                     f"<td>{'-' if rate is None else f'{100 * rate:.2f}%'}</td>"
                     f"<td>{_usd(per_positive)}</td>"
                     f"<td>{'-' if tok is None else f'{tok:.1f}'}</td></tr>")
-    head = ("<tr><th>rung</th><th>drafts written</th><th>cost</th><th>sent</th>"
+    head = ("<tr><th>rung</th><th>drafts written</th><th>spent (ledger)</th>"
+            "<th>of which failed attempts</th><th>cost of sent drafts</th><th>sent</th>"
             "<th>positive replies</th><th>positive-reply rate</th><th>$ / positive reply</th>"
             "<th>tokens/s (per request)</th></tr>")
-    empty = '<tr><td colspan="8">no drafts yet</td></tr>'
+    empty = '<tr><td colspan="10">no drafts yet</td></tr>'
     return (f'<table id="rung-kpis"><caption>cumulative, per escalation rung (miniature &rarr; '
-            f"LLM &rarr; human review)</caption>{head}{''.join(rows) or empty}</table>")
+            f"LLM &rarr; human review). Spent = the spend ledger (every attempt, also failed "
+            f"ones and drafts still held); cost of sent drafts = the part that reached the mail "
+            f"sender (the KPI tables' figure).</caption>{head}{''.join(rows) or empty}</table>")
 
 
 def dead_letter_table(ops: dict[str, Any]) -> str:

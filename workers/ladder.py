@@ -27,6 +27,7 @@ from confluent_kafka import Producer
 
 from outreach.held import HeldDrafts, HeldItem
 from outreach.kafka import produce_sync
+from outreach.spend import SpendLedger
 from outreach.settings import Settings
 from outreach.store import sync_client
 from outreach.topics import requests_topic
@@ -107,9 +108,11 @@ class Ladder:
         self.producer = producer
         self.codec = codec
         self.held: HeldDrafts | None = None
+        self.spend: SpendLedger | None = None
         if settings.redis_url:
-            self.held = HeldDrafts(sync_client(settings.redis_url), settings.redis.key_prefix,
-                                   settings.approval.item_ttl_s)
+            client = sync_client(settings.redis_url)
+            self.held = HeldDrafts(client, settings.redis.key_prefix, settings.approval.item_ttl_s)
+            self.spend = SpendLedger(client, settings.redis.key_prefix)
 
     @property
     def llm_rung(self) -> bool:
@@ -118,6 +121,12 @@ class Ladder:
     @property
     def review_rung(self) -> bool:
         return bool(self.settings.escalation.review and self.held is not None)
+
+    def record_spend(self, request: GenerationRequest, outcome: Outcome, usd: float) -> None:
+        """Add what this rung spent on ``request`` to the ledger (outreach/spend.py)."""
+        if self.spend is not None:
+            self.spend.add(request["lead"]["campaign"], rung_of(request),
+                           "written" if outcome.ok else "failed", usd)
 
     # -- drafts that passed ---------------------------------------------------------------
     def mark(self, request: GenerationRequest, draft: EmailDraft) -> None:

@@ -31,6 +31,7 @@ from outreach.errors import CampaignError, LLMRequestRejected, LLMUnavailable, S
 from outreach.settings import Settings
 from outreach.shutdown import stop_on_signals
 from outreach.store import sync_client
+from schemas.records import DeadLetter, GenerationRequest
 from workers import ladder_metrics as lm
 from workers import metrics
 from generation.generate import Outcome
@@ -57,7 +58,7 @@ class LLMWorker(Worker):
         self._rng = random.Random()
         self._costs: dict[str, float] = {}  # request_id -> USD of a failed outcome's calls
 
-    def prefill_for(self, request: dict[str, Any]) -> str:
+    def prefill_for(self, request: GenerationRequest) -> str:
         if self.settings.llm.api == "chat":
             return ""  # a chat model writes the whole email
         try:
@@ -69,7 +70,13 @@ class LLMWorker(Worker):
     def outcome_cost(self, outcome: Outcome) -> float | None:
         return self._costs.pop(outcome.request_id, None)
 
-    def process(self, msg: Message) -> Outcome | dict[str, Any] | None:
+    def spent_usd(self, outcome: Outcome) -> float:
+        # Priced per token, failed calls included (read before outcome_cost pops it).
+        if outcome.draft is not None:
+            return float(outcome.draft["estimated_cost_usd"])
+        return self._costs.get(outcome.request_id, 0.0)
+
+    def process(self, msg: Message) -> Outcome | DeadLetter | None:
         """An Outcome or DeadLetter; None when stopping while the endpoint is down (the
         consumer loop then leaves the request uncommitted, for redelivery)."""
         try:
@@ -106,7 +113,7 @@ class LLMWorker(Worker):
             lm.LLM_TOKENS.labels(kind="completion").inc(c.completion_tokens)
         return outcome
 
-    def _call_until_served(self, request: dict[str, Any],
+    def _call_until_served(self, request: GenerationRequest,
                            campaign: Any) -> tuple[Outcome, float]:
         """Hold the request while the endpoint is down; LLMUnavailable only when stopping."""
         failures = 0
