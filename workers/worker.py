@@ -40,7 +40,7 @@ from generation.engine import Generator
 from workers.consumer_loop import ConsumerLoop
 from workers.ladder import Ladder, rung_of, stub_draft
 from workers import ladder_metrics
-from generation.generate import Outcome, draft_for_request
+from generation.generate import Outcome, draft_for_request, estimated_cost_usd
 from generation.model import resolve_model
 from workers.reload import EventHook, LoadedModel, ModelHolder, ReleaseFollower, open_generator
 
@@ -163,6 +163,7 @@ class Worker:
                              model_version=result.model.version)
             # Decoded again (~50 us): the ladder needs the request's rung and reasons.
             request = self.codec.decode(msg.value(), "GenerationRequest")
+            self.ladder.record_spend(request, result, self.spent_usd(result))  # one ledger
             if result.ok:
                 self._draft(request, result, event)
             elif not self._escalate(request, result, event):
@@ -243,6 +244,12 @@ class Worker:
     def outcome_cost(self, outcome: Outcome) -> float | None:
         """USD of a failed outcome's calls when they are priced per token (the LLM tier)."""
         return None
+
+    def spent_usd(self, outcome: Outcome) -> float:
+        """What this request cost on this rung, every attempt counted (the spend ledger)."""
+        if outcome.draft is not None:
+            return float(outcome.draft["estimated_cost_usd"])
+        return estimated_cost_usd(outcome.completions, self.settings.worker.usd_per_vcpu_hour)
 
     def _dead_letter(self, msg: Message, letter: dict[str, Any], event: dict[str, Any]) -> None:
         topic = dlq(msg.topic())
