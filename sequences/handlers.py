@@ -21,7 +21,7 @@ from outreach.settings import Settings
 from outreach.topics import CRM_UPDATES, requests_topic
 from schemas.campaign import Step
 from schemas.crm import CRM_UPDATE, CrmUpdate
-from schemas.records import EmailDraft, EngagementEvent, GenerationRequest, Lead
+from schemas.records import DeadLetter, EmailDraft, EngagementEvent, GenerationRequest, Lead
 from sequences import outcomes
 from sequences.cap import ContactCap
 from sequences.clock import Clock, add_business_days
@@ -109,6 +109,18 @@ class Handlers:
                     int(event["occurred_at"]))))
         return outputs
 
+    # -- dlq.email.requests: a follow-up no rung could write ends its sequence -----------------
+    def on_dead_letter(self, letter: DeadLetter) -> list[Output]:
+        d = self.store.sequence_of_request(letter["request_id"] or "")
+        if d is None:
+            return []  # not a follow-up of ours (a first email's letter is intake's business)
+        seq = self.store.sequence(d)
+        stopped = self.store.on_stop(f"dlq:{letter['request_id']}", d, seq.get("email", ""),
+                                     "step_not_written", seq["campaign"], cross=False)
+        return [self._crm(outcomes.finished(self.store.sequence(x), "step_not_written",
+                                            letter["request_id"] or "",
+                                            int(letter["failed_at"]))) for x in stopped]
+
     def _classify(self, event: EngagementEvent) -> tuple[Any, str, str]:
         """(CRM type or None, reply class, stop reason or '')."""
         etype = event["type"]
@@ -149,6 +161,7 @@ class Handlers:
                                                          self.cfg.business_days))
                 continue
             request_id = step_request_id(seq["lead_id"], seq["campaign"], step)
+            self.store.remember_request(request_id, d)
             # Peek only: the slot is taken when the sender decides to send (sequences/gate.py).
             decision = self.cap.reserve(seq["email"], request_id, now, reserve=False)
             if not decision.allowed:

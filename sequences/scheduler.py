@@ -6,6 +6,7 @@ Consumes (group ``<group_prefix>-sequences``, manual commits):
                            delay, or finish the sequence; crm.updates SENT
     engagement.events      reply / unsubscribe / bounce / complaint: stop the sequence (and the
                            contact's other sequences, per settings); crm.updates with the class
+    dlq.email.requests     a follow-up no rung could write: its sequence finishes there
 and, every ``sequences.tick_s``, requests the follow-ups that are due (contact cap permitting)
 and re-publishes drafts the contact cap deferred once their time has come.
 
@@ -32,7 +33,7 @@ from outreach.errors import CampaignError, KafkaError, SchemaError, StoreError
 from outreach.kafka import consumer_config, make_producer
 from outreach.settings import TIERS, Settings
 from outreach.shutdown import stop_on_signals
-from outreach.topics import CRM_UPDATES, DRAFTS, ENGAGEMENT, requests_topic
+from outreach.topics import CRM_UPDATES, DRAFTS, ENGAGEMENT, dlq, requests_topic
 from schemas.campaign import Campaign, Step
 from schemas.crm import crm_codec
 from sequences.cap import ContactCap
@@ -69,7 +70,8 @@ class Scheduler:
         group = group_id or f"{settings.kafka.group_prefix}-sequences"
         try:
             self._consumer = Consumer(consumer_config(settings, group))
-            self._consumer.subscribe([DRAFTS, ENGAGEMENT, *(requests_topic(t) for t in TIERS)])
+            self._consumer.subscribe([DRAFTS, ENGAGEMENT, dlq(requests_topic("small")),
+                                      *(requests_topic(t) for t in TIERS)])
         except KafkaException as exc:
             raise KafkaError(f"sequence scheduler cannot subscribe as {group}: {exc}") from exc
 
@@ -146,6 +148,8 @@ class Scheduler:
             if topic == ENGAGEMENT:
                 raw = msg.value()
                 return self.handlers.on_event(self.codec.decode(raw, "EngagementEvent"), raw)
+            if topic == dlq(requests_topic("small")):
+                return self.handlers.on_dead_letter(self.codec.decode(msg.value(), "DeadLetter"))
             return self.handlers.on_request(self.codec.decode(msg.value(), "GenerationRequest"))
         except SchemaError as exc:
             # Not ours to dead-letter: the sender, the feedback stream and the workers own these

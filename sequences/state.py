@@ -10,6 +10,7 @@ digest ``d`` of the two):
     P:due              ZSET  d -> virtual ms when its next step is due
     P:lease:<d>        a scheduler holds this due step while it requests it
     P:draft:<draft_id> -> d: engagement events name drafts, not sequences
+    P:req:<request_id> -> d: a follow-up request, so its dead letter finds its sequence
     P:contact:<email>  SET of d: the contact's sequences in every campaign
     P:stopc:<email>    why the contact's sequences stopped (when stops cross campaigns)
     P:evt:<event_id>   the sequences an engagement event stopped (its replay answer)
@@ -184,13 +185,14 @@ class SequenceStore:
         return DraftResult(_text(outcome), _text(status), _text(reason))
 
     def on_stop(self, event_id: str, own: str | None, email: str, reason: str,
-                campaign: str) -> list[str]:
-        """Stop ``own`` (and, per settings, every sequence of the contact); the digests this
-        event stopped, the same list again when the event is replayed."""
+                campaign: str, cross: bool = True) -> list[str]:
+        """Stop ``own`` (and, per settings and ``cross``, every sequence of the contact); the
+        digests this event stopped, the same list again when the event is replayed."""
         email = contact(email)
         keys = [self.due_key, self.key("stopc", email), self.key("contact", email),
                 self.key("evt", event_id)]
-        args = [self.prefix, own or "", reason, "1" if self.cfg.stop_other_campaigns else "0",
+        others = cross and self.cfg.stop_other_campaigns
+        args = [self.prefix, own or "", reason, "1" if others else "0",
                 self.ttl_s, f"stopped_in:{campaign}:{reason}"]
         return [_text(d) for d in self._run(self._on_stop, keys, args, "stop transition")]
 
@@ -231,6 +233,16 @@ class SequenceStore:
         except redis.RedisError as exc:
             raise StoreError(f"cannot read sequence {d}: {exc}") from exc
         return {_text(k): _text(v) for k, v in raw.items()}
+
+    def remember_request(self, request_id: str, d: str) -> None:
+        try:
+            self.redis.set(self.key("req", request_id), d, ex=self.ttl_s)
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot remember request {request_id}: {exc}") from exc
+
+    def sequence_of_request(self, request_id: str) -> str | None:
+        value = self._get(self.key("req", request_id))
+        return _text(value) if value is not None else None
 
     def sequence_of_draft(self, draft_id: str) -> str | None:
         value = self._get(self.key("draft", draft_id))

@@ -143,3 +143,24 @@ def test_the_gate_defers_a_capped_draft_until_the_slot_frees(settings: Settings,
     assert gate.store.due_drafts(until) == [(second["draft_id"], b"second")]
     assert gate.decide(first, b"first") == SEND  # a redelivery of the sent draft
     gate.close()
+
+
+def test_a_follow_up_no_rung_could_write_finishes_its_sequence(settings: Settings,
+                                                              unique: str) -> None:
+    h = handlers(settings)
+    a, b = two_campaigns(h, unique)
+    d = digest(a["lead_id"], a["campaign"])
+    h.store.redis.zadd(h.store.due_key, {d: 0})  # step 2 due now
+    due = h.due_requests()
+    assert [(x, step) for x, step, out in due if out is not None] == [(d, 2)]
+    request_id = due[0][2].output_id
+    letter = {"source_topic": "email.requests.small", "source_partition": 0, "source_offset": 1,
+              "key": None, "value": None, "error_type": "checks_failed", "error": "x",
+              "stage": "worker", "request_id": request_id, "lead_id": a["lead_id"],
+              "failed_at": int(time.time() * 1000)}
+    out = h.on_dead_letter(letter)
+    assert crm_types(h, out) == [("SEQUENCE_FINISHED", a["campaign"])]
+    assert h.store.sequence(d)["reason"] == "step_not_written"
+    # A technical failure is no answer from the person: the other campaign goes on.
+    assert h.store.sequence(digest(b["lead_id"], b["campaign"]))["status"] == "active"
+    assert h.on_dead_letter({**letter, "request_id": "req-unknown"}) == []
