@@ -49,7 +49,6 @@ class SequenceSettings(BaseModel):
                                "demo runs business days in seconds).")
     clock_epoch_ms: int | None = Field(None, ge=0, description="Real epoch ms where the virtual "
                                        "clock starts to run fast; required when clock_speed != 1.")
-    metrics_port: int | None = None
 
     @model_validator(mode="after")
     def _clock(self) -> SequenceSettings:
