@@ -53,8 +53,9 @@ class FeedbackSummary:
         on their own lines (engagement/ab_tables.py); synthetic counts said in the title."""
         table = Table(title=f"engagement feedback (SIMULATED engagement, counted; the one-click "
                             f"self-test is not) - dashboard {self.dashboard_url}")
-        for column in ("arm", "figures", "written by", "sent", "open", "reply",
-                       "positive reply", "unsubscribe", "$ / positive reply"):
+        table.add_column("arm", no_wrap=True, min_width=12)  # never cut to "llm-baseli…"
+        for column in ("figures", "written by", "sent", "open", "reply", "positive reply",
+                       "unsubscribe", "$ / positive reply"):
             table.add_column(column, justify="right")
         for arm in arm_rows(self.kpis, self.variants):
             lines = [("intention to treat", "any rung", arm["itt"]),

@@ -104,7 +104,9 @@ def kpi_table(kpis: dict[str, dict[str, Any]], prefix: str, caption: str) -> str
     for name, k in rows:
         counts, rates = k["counts"], k["rates"]
         cells = "".join(f"<td>{_pct(rates[key])}</td>" for key, _ in RATE_ROWS)
-        out.append(f'<tr data-variant="{_e(name)}"><td>{_e(name)}</td>'
+        # A long model id (a path-like release name) is shortened on screen, whole on hover.
+        shown = name if len(name) <= 40 else name[:18] + "\u2026" + name[-18:]
+        out.append(f'<tr data-variant="{_e(name)}"><td title="{_e(name)}">{_e(shown)}</td>'
                    f"<td>{int(counts.get('sent', 0))}</td>{cells}"
                    f"<td>{_usd(rates['cost_per_draft_usd'])}</td>"
                    f"<td>{_usd(rates['cost_per_positive_reply_usd'])}</td></tr>")
@@ -169,7 +171,8 @@ def render(snapshot: dict[str, Any], refresh_s: float, prefix: str = "") -> str:
              ("engagement events", int(totals["counts"].get("events", 0))),
              ("positive replies", int(totals["counts"].get("positive_reply", 0))),
              ("suppressed addresses", sup["addresses"]),
-             ("leads suppressed at intake", sup["suppressed_at_intake"])]
+             ("leads suppressed at intake", sup["suppressed_at_intake"]),
+             ("duplicate leads dropped at intake", sup.get("duplicates_at_intake", 0))]
     lag_rows = "".join(f"<tr><td>{_e(group)}</td><td>{_e(topic)}</td><td>{n}</td></tr>"
                        for group, topics in lag.items() for topic, n in topics.items())
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">

@@ -69,6 +69,8 @@ class OperatorView:
                 spent, blocked = today_spend(self.redis, self.settings.redis.key_prefix)
                 out["budget"].update(spent_usd=spent, blocked=blocked)
                 out["approval"] = self.held.counts()
+                stats = self.redis.hgetall(f"{self.settings.redis.key_prefix}:stats")
+                out["intake"] = {k.decode(): int(float(v)) for k, v in stats.items()}
                 out["spend"] = spend_view(SpendLedger(self.redis,
                                                       self.settings.redis.key_prefix).rows())
                 # Waiting per campaign, for the campaign view's funnel.
@@ -151,6 +153,10 @@ class OperatorCollector(Collector):
                      "dashboard and the demo summary read the same ledger).",
                      ["campaign", "rung", "kind"],
                      [(list(k), usd) for k, usd in sorted(cells.items())])
+        intake = v.get("intake") or {}
+        yield _gauge("outreach_intake_duplicates_dropped", "Leads intake dropped as repeats of "
+                     "one already seen (same lead and campaign).", [],
+                     [([], intake.get("duplicate", 0))])
         approval = v["approval"]
         yield _gauge("outreach_approval_drafts", "Drafts in the approval queue by state "
                      "(pending = waiting for a person).", ["state"],

@@ -125,6 +125,8 @@ class SnapshotSource:
                    "state": state.__dict__},
             "suppression": {"addresses": suppressed,
                             "suppressed_at_intake": stats.get("suppressed", 0),
+                            # leads intake dropped as repeats of one seen before (lead + campaign)
+                            "duplicates_at_intake": stats.get("duplicate", 0),
                             "suppressed_at_send": stats.get("suppressed_at_send", 0)},
             "lag": ops["lag"] if ops else await self.lag(),
             "ops": ops,

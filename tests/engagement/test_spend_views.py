@@ -32,6 +32,8 @@ def test_every_reader_shows_the_ledger(settings):
     assert by_rung[("llm",)] == pytest.approx(0.004) and by_rung[("miniature",)] == \
         pytest.approx(0.00072)
 
+    # Duplicate leads intake dropped (its stats hash) are a gauge too.
+    sync_client(settings.redis_url).hincrby(f"{settings.redis.key_prefix}:stats", "duplicate", 2)
     ops = OperatorView(settings, None).collect()
     assert ops["spend"]["by_rung"]["llm"] == pytest.approx(0.004)
     assert ops["spend"]["today_by_rung"]["llm"] == pytest.approx(0.004)
@@ -47,6 +49,7 @@ def test_every_reader_shows_the_ledger(settings):
                for s in families["outreach_spend_usd"].samples}
     assert samples[("cb", "llm", "failed")] == pytest.approx(0.0023)
     assert sum(samples.values()) == pytest.approx(sum(line[3] for line in LINES))
+    assert families["outreach_intake_duplicates_dropped"].samples[0].value == 2
 
     # The campaign view and the demo's summary.
     snapshot = {"kpis": {"campaign:cb": {"counts": {"positive_reply": 1.0, "cost_usd": 0.00042},
