@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from outreach.campaign_log import CampaignLog
 from outreach.errors import CampaignError
@@ -22,6 +21,7 @@ from outreach.settings import Settings
 from outreach.topics import CAMPAIGNS
 from schemas.campaign import Campaign, load_campaign
 from schemas.codec import AvroCodec
+from schemas.records import Campaign as CampaignRecord
 
 
 def _codec(settings: Settings) -> AvroCodec:
@@ -29,13 +29,13 @@ def _codec(settings: Settings) -> AvroCodec:
 
 
 def open_log(settings: Settings, codec: AvroCodec | None = None,
-             timeout_s: float = 30.0) -> CampaignLog:
+             timeout_s: float = 30.0) -> CampaignLog[CampaignRecord]:
     """A started CampaignLog (caught up with the topic); close it after use."""
     codec = codec or _codec(settings)
     return CampaignLog(settings, lambda raw: codec.decode(raw, "Campaign")).start(timeout_s)
 
 
-def read_campaigns(settings: Settings) -> dict[str, dict[str, Any]]:
+def read_campaigns(settings: Settings) -> dict[str, CampaignRecord]:
     """The newest version of every campaign on the topic, by id."""
     table = open_log(settings)
     try:

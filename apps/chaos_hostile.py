@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,11 +160,11 @@ def hostile_phase(run: Settings, services: Services, producer: Any, campaign: An
     return figures
 
 
-def _tally(figures: HostileFigures, cases: dict[str, Any], drafts: list[dict[str, Any]],
+def _tally(figures: HostileFigures, cases: dict[str, Any], drafts: list[EmailDraft],
            held_items: list[Any], intake_dead: set[str], worker_dead: set[str],
            campaign_text: str, sender: str) -> None:
     outcome: dict[str, str] = {}
-    judged: list[tuple[str, dict[str, Any]]] = []
+    judged: list[tuple[str, Mapping[str, Any]]] = []
     for lead_id in intake_dead:
         outcome[lead_id] = "dead-lettered at intake"
     for lead_id in worker_dead:

@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Consumer
 
@@ -29,6 +29,7 @@ from outreach.kafka import consumer_config, make_producer, produce_sync
 from outreach.settings import Settings
 from outreach.topics import DRAFTS, dlq, requests_topic
 from schemas.codec import AvroCodec
+from schemas.records import DeadLetter, EmailDraft, GenerationRequest, Lead
 
 TOPIC = requests_topic("small")
 WORKERS = ("worker-a", "worker-b", "worker-c")
@@ -62,7 +63,7 @@ class RebalanceFigures:
     killed_had_partitions: bool = False  # the killed member held partitions after the join
     seconds: float = 0.0
     unknown_outcomes: int = 0  # records of requests this run never produced
-    by_request: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    by_request: dict[str, list[EmailDraft | DeadLetter]] = field(default_factory=dict, repr=False)
 
     def ok(self) -> bool:
         return (self.lost == 0 and self.duplicates == 0 and self.records_before_kill == 0
@@ -75,7 +76,7 @@ class _Outcomes:
     def __init__(self, settings: Settings, ids: set[str]) -> None:
         self.ids = ids
         self.codec = AvroCodec()
-        self.by_request: dict[str, list[dict[str, Any]]] = {}
+        self.by_request: dict[str, list[EmailDraft | DeadLetter]] = {}
         self.unknown = 0
         self.consumer = Consumer(consumer_config(
             settings, f"{settings.kafka.group_prefix}-rebalance-{uuid.uuid4().hex[:8]}"))
@@ -87,8 +88,9 @@ class _Outcomes:
                 continue
             record = self.codec.decode(msg.value(),
                                        "EmailDraft" if msg.topic() == DRAFTS else "DeadLetter")
-            if record.get("request_id") in self.ids:
-                self.by_request.setdefault(record["request_id"], []).append(record)
+            request_id = record.get("request_id")
+            if request_id in self.ids:
+                self.by_request.setdefault(str(request_id), []).append(record)
             else:
                 self.unknown += 1
 
@@ -113,7 +115,7 @@ def _log(services: Services, name: str) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-def rebalance_run(settings: Settings, log_dir: Path, requests: list[dict[str, Any]],
+def rebalance_run(settings: Settings, log_dir: Path, requests: list[GenerationRequest],
                   timeout_s: float = 600.0, say=print) -> RebalanceFigures:  # noqa: ANN001
     """Run the scenario on ``settings``' stack (the requests' campaign must be published)."""
     codec = AvroCodec()
@@ -169,7 +171,7 @@ def rebalance_run(settings: Settings, log_dir: Path, requests: list[dict[str, An
     figures.duplicates = sum(1 for records in outcomes.by_request.values()
                              if len({_identity(r) for r in records}) > 1)
     figures.redelivered_records = outcomes.extra_records() - figures.records_before_kill
-    figures.drafts = len({r["draft_id"] for records in outcomes.by_request.values()
+    figures.drafts = len({r.get("draft_id") for records in outcomes.by_request.values()
                           for r in records if "draft_id" in r})
     figures.dead_letters = sum(1 for records in outcomes.by_request.values()
                                if "draft_id" not in records[0])
@@ -183,7 +185,7 @@ def rebalance_run(settings: Settings, log_dir: Path, requests: list[dict[str, An
     return figures
 
 
-def _identity(record: dict[str, Any]) -> tuple[Any, ...]:
+def _identity(record: EmailDraft | DeadLetter) -> tuple[Any, ...]:
     """What makes two records the same outcome: a redelivery regenerates the same draft."""
     return record.get("draft_id"), record.get("subject"), record.get("body"), record.get("error")
 
@@ -194,7 +196,7 @@ def _assigned_after_revoke(text: str) -> bool:
     return revoked >= 0 and ASSIGNED.search(text, revoked) is not None
 
 
-def rebalance_requests(leads: list[dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
+def rebalance_requests(leads: list[Lead], now_ms: int) -> list[GenerationRequest]:
     """GenerationRequests for the small tier, as routing would write them."""
     from outreach.ids import request_id
 
@@ -210,9 +212,11 @@ def rebalance_phase(run: Settings, out: Path, campaign: str, seed: int, report: 
 
     from outreach.leadgen import generate
 
-    leads = generate(count, seed=seed + 2, campaign=campaign, suppressed=0, duplicates=0,
-                     malformed=0).leads
-    leads = [dict(lead, lead_id=f"rebalance-{i:03d}") for i, lead in enumerate(leads)]
+    generated = generate(count, seed=seed + 2, campaign=campaign, suppressed=0, duplicates=0,
+                         malformed=0).leads
+    # outreach.leadgen (the foundation) builds leads without naming their schema.
+    leads = [cast(Lead, dict(lead, lead_id=f"rebalance-{i:03d}"))
+             for i, lead in enumerate(generated)]
     figures = rebalance_run(run, out / "logs" / "rebalance",
                             rebalance_requests(leads, int(time.time() * 1000)), timeout_s, say)
     report.rebalance = {key: value for key, value in asdict(figures).items()

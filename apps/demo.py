@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,6 +29,7 @@ from outreach.store import SyncStore
 from outreach.topics import LEADS, LEADS_JSON
 from schemas.campaign import Campaign
 from schemas.codec import AvroCodec
+from schemas.records import Lead
 
 # Two campaigns for two different products, published before any lead (campaigns/examples).
 DEMO_CAMPAIGNS = tuple(Path(__file__).resolve().parents[1] / "campaigns" / "examples" / name
@@ -119,7 +121,9 @@ def produce_leads(settings: Settings, batch: leadgen.LeadBatch, codec: AvroCodec
         if index % 2:
             producer.produce(LEADS_JSON, key=lead["lead_id"], value=leadgen.to_json(lead))
         else:
-            producer.produce(LEADS, key=lead["lead_id"], value=codec.encode("Lead", lead, LEADS))
+            # outreach.leadgen (the foundation) builds leads without naming their schema.
+            producer.produce(LEADS, key=lead["lead_id"],
+                             value=codec.encode("Lead", cast(Lead, lead), LEADS))
         records += 1
     for raw in batch.malformed:
         producer.produce(LEADS_JSON, value=raw)

@@ -15,7 +15,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 from confluent_kafka import Consumer, KafkaException
@@ -25,6 +24,7 @@ from outreach.kafka import consumer_config
 from outreach.settings import Settings, plain_data
 from outreach.topics import DRAFTS, LEADS, LEADS_JSON, dlq, requests_topic
 from schemas.codec import AvroCodec
+from schemas.records import DeadLetter, EmailDraft
 
 
 @dataclass
@@ -104,10 +104,10 @@ class Services:
 
 @dataclass
 class Outcomes:
-    drafts: dict[str, dict[str, Any]] = field(default_factory=dict)  # draft_id -> EmailDraft
+    drafts: dict[str, EmailDraft] = field(default_factory=dict)  # by draft_id
     draft_records: int = 0  # including redelivered duplicates
-    failed_requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # request_id -> DL
-    intake_dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    failed_requests: dict[str, DeadLetter] = field(default_factory=dict)  # by request_id
+    intake_dead_letters: list[DeadLetter] = field(default_factory=list)
     undecodable: int = 0
 
     def leads_with_outcome(self) -> set[str]:
@@ -138,8 +138,10 @@ class OutcomeWatcher:
                 continue
             read += 1
             try:
-                record = self.codec.decode(
-                    msg.value(), "EmailDraft" if msg.topic() == DRAFTS else "DeadLetter")
+                if msg.topic() == DRAFTS:
+                    record = self.codec.decode(msg.value(), "EmailDraft")
+                else:
+                    letter = self.codec.decode(msg.value(), "DeadLetter")
             except SchemaError:
                 # Not ours to dead-letter: the sender does that for email.drafts. Count it.
                 self.outcomes.undecodable += 1
@@ -148,7 +150,6 @@ class OutcomeWatcher:
                 self.outcomes.draft_records += 1
                 self.outcomes.drafts[record["draft_id"]] = record
             else:
-                letter = record
                 if letter["stage"] == "intake":
                     self.outcomes.intake_dead_letters.append(letter)
                 else:

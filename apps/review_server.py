@@ -61,9 +61,7 @@ def _campaign(settings: Settings, draft: dict[str, Any]) -> Any:
         log.warning("cannot re-score the edit (campaigns unavailable): %s", exc)
         return None
     try:
-        return resolver.resolve({"campaign_id": draft["campaign"],
-                                 "campaign_version": draft.get("campaign_version", 0),
-                                 "lead": {"campaign": draft["campaign"]}})
+        return resolver.version(draft["campaign"], int(draft.get("campaign_version", 0)))
     except OutreachError as exc:
         log.warning("cannot re-score the edit: %s", exc)
         return None

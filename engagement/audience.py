@@ -19,9 +19,9 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from outreach.settings import SimulatorSettings
+from schemas.records import EmailDraft, EngagementType, Lead
 
 SPAM_RE = re.compile(r"\b(free|guarantee[d]?|act now|limited time|risk[- ]free|winner|"
                      r"click here|100%|urgent)\b|!{2,}|\$\$", re.IGNORECASE)
@@ -45,7 +45,7 @@ REPLY_TEMPLATES: dict[str, list[str]] = {
 class Reaction:
     """One simulated engagement: what, after how long, and for replies the text and truth."""
 
-    type: str  # EngagementType symbol
+    type: EngagementType
     delay_s: float
     reply_text: str | None = None
     true_label: str | None = None
@@ -68,7 +68,7 @@ class Qualities:
                 + 0.25 * self.cta) * (1 - 0.5 * self.spam)
 
 
-def measure(draft: dict[str, Any], lead: dict[str, Any]) -> Qualities:
+def measure(draft: EmailDraft, lead: Lead) -> Qualities:
     body, subject = draft.get("body") or "", draft.get("subject") or ""
     text = f"{subject}\n{body}".lower()
     mentions = [lead.get("first_name"), lead.get("company"), lead.get("role") or
@@ -97,7 +97,7 @@ class AudienceModel:
         digest = hashlib.sha256(f"{self.seed}\x1f{draft_id}".encode()).digest()
         return random.Random(int.from_bytes(digest[:8], "big"))
 
-    def react(self, draft: dict[str, Any], lead: dict[str, Any]) -> list[Reaction]:
+    def react(self, draft: EmailDraft, lead: Lead) -> list[Reaction]:
         """Everything one simulated recipient does with this draft, in time order."""
         cfg, rng, q = self.cfg, self.rng(draft["draft_id"]), measure(draft, lead)
         delay = lambda: rng.uniform(0.05, 1.0) * cfg.max_delay_s  # noqa: E731

@@ -19,7 +19,6 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from prometheus_client import Counter, start_http_server
@@ -31,6 +30,7 @@ from outreach.settings import Settings
 from outreach.shutdown import stop_on_signals
 from outreach.topics import DRAFTS, ENGAGEMENT, TIERS, requests_topic
 from schemas.codec import AvroCodec
+from schemas.records import EmailDraft, EngagementEvent, Lead
 from streams.feedback import lead_from_draft
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,8 @@ class EngagementSimulator:
         self.model = AudienceModel(self.cfg)
         self.codec = AvroCodec(registry_url=settings.kafka.schema_registry_url)
         self.stats = SimulatorStats()
-        self._leads: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._waiting: list[tuple[float, int, dict[str, Any]]] = []  # (give-up time, n, draft)
+        self._leads: OrderedDict[str, Lead] = OrderedDict()
+        self._waiting: list[tuple[float, int, EmailDraft]] = []  # (give-up time, n, draft)
         self._due: list[tuple[float, int, bytes, bytes]] = []  # (when, n, key, value)
         self._batches: list[tuple[float, list[TopicPartition]]] = []
         self._n = 0
@@ -135,11 +135,12 @@ class EngagementSimulator:
         heapq.heapify(still)
         self._waiting = still
 
-    def _schedule(self, draft: dict[str, Any], lead: dict[str, Any], now: float) -> None:
+    def _schedule(self, draft: EmailDraft, lead: Lead, now: float) -> None:
         self.stats.drafts += 1
         rng = self.model.rng(draft["draft_id"] + ":esp")
         for index, reaction in enumerate(self.model.react(draft, lead)):
-            event = {"event_id": event_id(draft["draft_id"], reaction, index),
+            event: EngagementEvent = {
+                     "event_id": event_id(draft["draft_id"], reaction, index),
                      "draft_id": draft["draft_id"], "type": reaction.type,
                      "email": draft["to_email"], "reply_text": reaction.reply_text,
                      "url": reaction.url, "source": "simulator",

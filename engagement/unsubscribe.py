@@ -26,6 +26,7 @@ from outreach.settings import Settings
 from outreach.topics import ENGAGEMENT
 from outreach.unsubscribe_token import read_token, sender_secrets
 from schemas.codec import AvroCodec
+from schemas.records import EngagementEvent
 
 log = logging.getLogger(__name__)
 MAX_FORM_BYTES = 4096  # "List-Unsubscribe=One-Click" is 26 bytes
@@ -45,7 +46,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status)
 
 
-def unsubscribe_event(draft_id: str, now_ms: int) -> dict[str, Any]:
+def unsubscribe_event(draft_id: str, now_ms: int) -> EngagementEvent:
     return {"event_id": f"unsub-{draft_id}", "draft_id": draft_id, "type": "UNSUBSCRIBED",
             "email": None, "reply_text": None, "url": None, "source": "one-click",
             "occurred_at": now_ms}

@@ -31,6 +31,7 @@ from outreach.errors import KafkaError, SchemaError
 from outreach.settings import Settings
 from outreach.topics import ENGAGEMENT
 from schemas.codec import AvroCodec
+from schemas.records import EngagementEvent
 from streams.engagement import from_webhook
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def add_webhook_route(app: FastAPI, settings: Settings, resources: dict[str, Any
                              "event_ids": [e["event_id"] for e in events]}, status_code=202)
 
 
-def _produce_all(producer: Any, events: list[dict[str, Any]], values: list[bytes]) -> None:
+def _produce_all(producer: Any, events: list[EngagementEvent], values: list[bytes]) -> None:
     """Produce every event and wait for all acknowledgements (blocking; run in a thread)."""
     errors: list[Any] = []
     for event, value in zip(events, values):

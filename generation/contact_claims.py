@@ -21,6 +21,7 @@ Each rule names the kind of contact it claims, so a CRM note can make exactly th
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 _I = re.IGNORECASE
@@ -135,7 +136,7 @@ def is_claim(sentence: str) -> bool:
     return bool(claims(sentence))
 
 
-def recorded_kinds(lead: dict[str, Any]) -> set[str]:
+def recorded_kinds(lead: Mapping[str, Any]) -> set[str]:
     """The kinds of contact the lead's CRM note records (empty for a cold lead)."""
     notes = " ".join((lead.get("notes") or "").lower().split())
     kinds: set[str] = set()
@@ -145,7 +146,7 @@ def recorded_kinds(lead: dict[str, Any]) -> set[str]:
     return kinds
 
 
-def unsupported_claims(text: str, lead: dict[str, Any]) -> list[str]:
+def unsupported_claims(text: str, lead: Mapping[str, Any]) -> list[str]:
     """The contact claims in ``text`` that the lead's CRM note does not make true."""
     recorded = recorded_kinds(lead)
     return [words for kind, words in claims(text) if kind not in recorded]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,7 +126,7 @@ def name_used(name: str, text: str) -> bool:
     return _fold(name) in _fold(text)
 
 
-def check(draft: Draft, lead: dict[str, Any], checks: ChecksSettings,
+def check(draft: Draft, lead: Mapping[str, Any], checks: ChecksSettings,
           campaign: Campaign) -> list[str]:
     """Every reason ``draft`` must not be sent to ``lead``; an empty list means it passes.
 

@@ -18,6 +18,7 @@ person by it) and a Korean one "서연님,".
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -82,7 +83,7 @@ def salutation(campaign: Campaign) -> Salutation:
     return SALUTATIONS.get(campaign.language.split("-")[0].lower(), SALUTATIONS["en"])
 
 
-def greeting(lead: dict[str, Any], campaign: Campaign) -> str:
+def greeting(lead: Mapping[str, Any], campaign: Campaign) -> str:
     """The greeting line: the lead's name exactly as written, in the campaign's salutation."""
     style = salutation(campaign)
     name = ""
@@ -134,6 +135,6 @@ def middle(text: str, campaign: Campaign) -> tuple[str, bool]:
     return strip_sign_off(strip_greeting(text.strip()), sender_name(campaign))
 
 
-def framed(text: str, lead: dict[str, Any], campaign: Campaign) -> str:
+def framed(text: str, lead: Mapping[str, Any], campaign: Campaign) -> str:
     """``text`` (a body between greeting and sign-off) inside the code-written frame."""
     return f"{greeting(lead, campaign)}\n\n{text.strip()}\n\n{signature(campaign)}"

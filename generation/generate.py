@@ -13,12 +13,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from outreach.errors import DraftRejected
 from outreach.ids import draft_id as make_draft_id
 from outreach.settings import Settings
 from schemas.campaign import Campaign, Sender
+from schemas.records import EmailDraft, GenerationRequest
 from generation.checks import parse_and_check
 from generation.draft import Draft
 from generation.prompt_budget import over_budget
@@ -31,7 +31,7 @@ from generation.prompt import STOP_SEQUENCES, TRAINED_CUE, build_prompt
 log = logging.getLogger(__name__)
 
 
-def checked_draft(prefill: str, text: str, request: dict[str, Any], settings: Settings,
+def checked_draft(prefill: str, text: str, request: GenerationRequest, settings: Settings,
                   campaign: Campaign, campaign_domains: Sequence[str] = (),
                   complete: bool = True) -> Draft:
     """Frame a completion (code's greeting and sign-off) and run every post-check through the
@@ -59,7 +59,7 @@ class Outcome:
 
     request_id: str
     lead_id: str
-    draft: dict[str, Any] | None = None
+    draft: EmailDraft | None = None
     reasons: list[str] = field(default_factory=list)
     completions: list[Completion] = field(default_factory=list)
     model: ModelInfo | None = None  # the model that wrote it (hot reload: one of two)
@@ -85,7 +85,7 @@ def estimated_cost_usd(completions: list[Completion], usd_per_vcpu_hour: float) 
     return cpu_seconds * usd_per_vcpu_hour / 3600.0
 
 
-def draft_for_request(request: dict[str, Any], generator: Generator, model: ModelInfo,
+def draft_for_request(request: GenerationRequest, generator: Generator, model: ModelInfo,
                       settings: Settings, campaign: Campaign) -> Outcome:
     """Generate, parse and check, retrying with another deterministic seed on rejection.
 
@@ -150,10 +150,10 @@ def run_attempts(outcome: Outcome, max_attempts: int, write: Callable[[int, int]
     return None
 
 
-def _email_draft(request: dict[str, Any], subject: str, body: str, prompt_hash: str,
+def _email_draft(request: GenerationRequest, subject: str, body: str, prompt_hash: str,
                  completions: list[Completion], model: ModelInfo,
                  settings: Settings, campaign_version: int | None = None,
-                 evidence_ids: Sequence[str] = (), sender: Sender | None = None) -> dict[str, Any]:
+                 evidence_ids: Sequence[str] = (), sender: Sender | None = None) -> EmailDraft:
     """An EmailDraft record (schemas/avro/email_draft.avsc).
 
     Token counts, latency and cost add up every attempt: a retried draft really cost both.

@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import Any
 
 from outreach.ids import prompt_hash
 from outreach.settings import Settings
 from schemas.campaign import Campaign
+from schemas.records import GenerationRequest
 from generation.untrusted import domains_in
 from generation.engine import Completion
 from generation.draft import Draft
@@ -59,7 +59,7 @@ def _completion(result: ChatResult) -> Completion:
                       cpu_seconds=0.0, finish_reason=result.finish_reason)
 
 
-def llm_draft_for_request(request: dict[str, Any], client: ChatClient, settings: Settings,
+def llm_draft_for_request(request: GenerationRequest, client: ChatClient, settings: Settings,
                           campaign: Campaign) -> tuple[Outcome, float]:
     """(outcome, USD the calls cost). LLMUnavailable propagates (the worker holds the
     request); a draft failing its checks is retried with the next seed, then reported."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,7 @@ def _fact_text(fact: Fact) -> str:
     return " ".join([fact.text, fact.customer or "", *fact.industries, *fact.roles])
 
 
-def _lead_text(lead: dict[str, Any]) -> str:
+def _lead_text(lead: Mapping[str, Any]) -> str:
     return " ".join(str(lead.get(name) or "") for name in QUERY_FIELDS)
 
 
@@ -81,7 +81,7 @@ class FactIndex:
             ids=[[vocab[t] for t in doc] for doc in corpus], vocab=vocab), show_progress=False)
         return cls(key=campaign.key, facts=campaign.facts, retriever=retriever, vocab=vocab)
 
-    def scores(self, lead: dict[str, Any]) -> np.ndarray:
+    def scores(self, lead: Mapping[str, Any]) -> np.ndarray:
         query = [self.vocab[t] for t in tokens(_lead_text(lead)) if t in self.vocab]
         bm25 = (np.asarray(self.retriever.get_scores(query), dtype=float) if query
                 else np.zeros(len(self.facts)))
@@ -90,7 +90,7 @@ class FactIndex:
                            + ROLE_BOOST * _tag_hit(f.roles, role) for f in self.facts])
         return bm25 + boosts
 
-    def rank(self, lead: dict[str, Any], k: int = 2) -> tuple[Fact, ...]:
+    def rank(self, lead: Mapping[str, Any], k: int = 2) -> tuple[Fact, ...]:
         """The best ``k`` facts for ``lead`` (at least one: the brief's first fact when nothing
         matches, so every email carries one piece of evidence)."""
         scores = self.scores(lead)
@@ -129,14 +129,14 @@ class Retriever:
                 self._cache.popitem(last=False)
             return found
 
-    def evidence(self, campaign: Campaign, lead: dict[str, Any], k: int = 2) -> tuple[Fact, ...]:
+    def evidence(self, campaign: Campaign, lead: Mapping[str, Any], k: int = 2) -> tuple[Fact, ...]:
         return self.index(campaign).rank(lead, k)
 
 
 _DEFAULT = Retriever()
 
 
-def evidence_for(campaign: Campaign, lead: dict[str, Any], k: int = 2) -> tuple[Fact, ...]:
+def evidence_for(campaign: Campaign, lead: Mapping[str, Any], k: int = 2) -> tuple[Fact, ...]:
     """The 1-``k`` facts of ``campaign`` most relevant to ``lead`` (process-wide cache)."""
     return _DEFAULT.evidence(campaign, lead, k)
 

@@ -21,10 +21,10 @@ import re
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
-from typing import Any
 
 from mail.headers import ascii_address, header_text, thread_headers
 from outreach.errors import SchemaError
+from schemas.records import EmailDraft
 
 DRAFT_ID_HEADER = "X-Outreach-Draft-Id"
 FALLBACK_DOMAIN = "outreach.invalid"  # RFC 2606: never resolves, so it is never mistaken
@@ -67,7 +67,7 @@ def list_unsubscribe(draft_id: str, from_address: str) -> str:
     return f"<mailto:{mailbox}?subject=unsubscribe%20{safe_token(draft_id)}>"
 
 
-def from_header(draft: dict[str, Any], from_address: str) -> str:
+def from_header(draft: EmailDraft, from_address: str) -> str:
     """The From of ``draft``: the campaign sender's name and mailbox, else the configured
     ``from_address`` under the sender's name (so the signature and the From line agree)."""
     name = _one_line(draft.get("from_name") or "")
@@ -96,7 +96,7 @@ def opt_out_line(unsubscribe_url: str | None) -> str:
     return 'Not interested? Reply "unsubscribe" and we will not write again.'
 
 
-def build_message(draft: dict[str, Any], from_address: str,
+def build_message(draft: EmailDraft, from_address: str,
                   unsubscribe_url: str | None = None) -> EmailMessage:
     """Render one decoded EmailDraft as a text/plain UTF-8 message.
 

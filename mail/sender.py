@@ -34,7 +34,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from prometheus_client import Counter, start_http_server
 
-from outreach.deadletter import dead_letter
+from schemas.deadletter import dead_letter
 from outreach.errors import (ConfigError, KafkaError, RecipientRejected, SchemaError, SendError,
                              StoreError)
 from outreach.kafka import consumer_config, make_producer, produce_sync
@@ -47,6 +47,7 @@ from outreach.store import IN_FLIGHT, SyncStore
 from outreach.store import SENT as ALREADY_SENT
 from outreach.topics import DRAFTS, dlq
 from schemas.codec import AvroCodec
+from schemas.records import EmailDraft
 from sequences.gate import SEND, SendGate
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ SKIPPED_TOTAL = Counter("outreach_sender_skipped",
 RETRIES_TOTAL = Counter("outreach_sender_retries",
                         "Transient failures (SMTP, Redis, Kafka); the draft is retried.")
 
-OnSent = Callable[[dict[str, Any]], None]
+OnSent = Callable[[EmailDraft], None]
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class _DraftHandler:
         # Sequences: a stopped contact's drafts are dropped, a capped one waits (sequences/gate.py)
         self._gate = SendGate(settings)
 
-    def handle(self, record: Message) -> tuple[str, dict[str, Any] | None]:
+    def handle(self, record: Message) -> tuple[str, EmailDraft | None]:
         try:
             draft = self._codec.decode(record.value(), "EmailDraft")
         except SchemaError as exc:
@@ -154,7 +155,7 @@ class _DraftHandler:
         return SENT, draft
 
     def _dead_letter(self, record: Message, code: str, reason: str,
-                     draft: dict[str, Any] | None) -> None:
+                     draft: EmailDraft | None) -> None:
         letter = dead_letter(
             source_topic=record.topic(), partition=record.partition(), offset=record.offset(),
             key=record.key(), value=record.value(), error_type=code, error=reason, stage=STAGE,

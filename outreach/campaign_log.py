@@ -20,8 +20,8 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from confluent_kafka import KafkaError as RdKafkaError
@@ -33,19 +33,20 @@ from outreach.topics import CAMPAIGNS
 
 log = logging.getLogger(__name__)
 
-Record = dict[str, Any]
-Decoder = Callable[[bytes], Record]
+# The caller's record type (schemas.records.Campaign for the codec's reader): the table hands
+# back what ``decode`` returned, typed as such.
+Record = TypeVar("Record", bound=Mapping[str, Any])
 # Versions kept per campaign: a request routed just before an update still finds the version
 # it was routed with; older ones are only needed by requests queued for hours.
 VERSIONS_KEPT = 8
 POLL_S = 0.2
 
 
-class CampaignLog:
+class CampaignLog(Generic[Record]):
     """Latest (and the last few) versions of every campaign on the `campaigns` topic."""
 
-    def __init__(self, settings: Settings, decode: Decoder, topic: str = CAMPAIGNS,
-                 versions_kept: int = VERSIONS_KEPT) -> None:
+    def __init__(self, settings: Settings, decode: Callable[[bytes], Record],
+                 topic: str = CAMPAIGNS, versions_kept: int = VERSIONS_KEPT) -> None:
         self._settings = settings
         self._decode = decode
         self._topic = topic
@@ -71,7 +72,7 @@ class CampaignLog:
 
     # -- life cycle --------------------------------------------------------------------------
 
-    def start(self, timeout_s: float = 30.0) -> CampaignLog:
+    def start(self, timeout_s: float = 30.0) -> CampaignLog[Record]:
         """Assign every partition from the beginning, start the reader and wait for catch-up."""
         try:
             with self._meta_lock:
@@ -106,7 +107,7 @@ class CampaignLog:
         except (KafkaException, RuntimeError) as exc:
             log.warning("closing the campaigns reader failed: %s", exc)
 
-    def __enter__(self) -> CampaignLog:
+    def __enter__(self) -> CampaignLog[Record]:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -14,6 +14,7 @@ serves the current release.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +27,7 @@ Slot = Literal["champion", "challenger"]
 SLOTS: tuple[Slot, ...] = ("champion", "challenger")
 
 
-def slot_of(release: dict[str, Any]) -> Slot:
+def slot_of(release: Mapping[str, Any]) -> Slot:
     """CHAMPION and ROLLBACK releases occupy the champion slot; CHALLENGER the challenger slot."""
     return "challenger" if release["role"] == "CHALLENGER" else "champion"
 
@@ -54,7 +55,7 @@ def read_pointer(client: redis.Redis, settings: Settings, tier: str,
         raise RegistryError(f"the {tier} {slot} pointer holds invalid JSON: {exc}") from exc
 
 
-def to_json(release: dict[str, Any]) -> str:
+def to_json(release: Mapping[str, Any]) -> str:
     """The pointer/history encoding of a ModelRelease (created_at as epoch milliseconds)."""
     return json.dumps(release, sort_keys=True, separators=(",", ":"))
 
@@ -68,7 +69,7 @@ def local_file(uri: str) -> Path:
     return Path(uri[len("file://"):] if uri.startswith("file://") else uri).expanduser()
 
 
-def release_file(settings: Settings, release: dict[str, Any]) -> Path:
+def release_file(settings: Settings, release: Mapping[str, Any]) -> Path:
     """A local copy of the release's GGUF: the file itself for a directory registry, a download
     into settings.registry.cache_dir for s3://. The caller verifies the sha256 (outreach.hashing.verify_sha256)."""
     uri = release["uri"]

@@ -11,7 +11,7 @@ with the candidate's would compare two samples of 12 leads; scoring both on the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -19,6 +19,7 @@ from outreach.errors import RegistryError
 from outreach.releases import read_pointer
 from outreach.settings import Settings
 from outreach.store import sync_client
+from schemas.records import ModelRelease
 
 
 def champion_metrics(settings: Settings, tier: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def champion_metrics(settings: Settings, tier: str, rows: list[dict[str, Any]]) 
     if release is not None:
         from releases.registry import Registry
 
-        gguf = Registry(settings).fetch(release)
+        gguf = Registry(settings).fetch(cast(ModelRelease, release))  # what publish wrote
         metrics = evaluate_candidate(gguf, rows, settings, reference_f16=None)
         return metrics | {"source": f"release {release['release_id']}",
                           "model_version": release["model_version"]}

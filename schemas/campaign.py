@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
     ValidationError, field_validator, model_validator
 
 from outreach.errors import CampaignError
+from schemas.records import Campaign as CampaignRecord
 
 # Ids travel in Kafka keys, draft records and metric labels: short, no spaces.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -210,12 +211,12 @@ class Campaign(_Frozen):
             parts += [fact.text, fact.customer or ""]
         return "\n".join(part for part in parts if part)
 
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self) -> CampaignRecord:
         """The Avro record (schemas/avro/campaign.avsc): tuples become lists."""
         return json.loads(self.model_dump_json())
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Campaign:
+    def from_record(cls, record: CampaignRecord) -> Campaign:
         """A Campaign from a decoded `campaigns` record; CampaignError if it is not valid."""
         return parse_campaign(record, source=f"campaign {record.get('campaign_id', '?')!r}")
 

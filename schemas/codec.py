@@ -18,6 +18,10 @@ and the writer schema is registered under the subject ``<topic>-value`` (TopicNa
 then fetched by id on read (both cached by confluent-kafka's client).
 
 Schemas are parsed once, when a ``SchemaStore`` is built.
+
+Records are the TypedDicts of schemas.records: ``decode``/``from_json``/``from_dict`` return, and
+``encode`` accepts, the class named by the literal record name (the overloads below), so a type
+checker sees a misspelt field at the call site; at run time they stay fastavro's plain dicts.
 """
 
 from __future__ import annotations
@@ -25,15 +29,18 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from outreach.errors import SchemaError, SchemaRegistryUnavailable
+from schemas.records import ABDecision, Campaign, DeadLetter, EmailDraft, EngagementEvent, \
+    FeedbackExample, GenerationRequest, Lead, ModelRelease
 
 AVRO_DIR = Path(__file__).parent / "avro"
 NAMESPACE = "io.miniature.outreach"
@@ -113,7 +120,35 @@ class AvroCodec:
             self._registry = SchemaRegistryClient({"url": registry_url})
 
     # -- encoding ---------------------------------------------------------------------------
-    def encode(self, name: str, record: dict[str, Any], topic: str | None = None,
+    @overload
+    def encode(self, name: Literal["Lead"], record: Lead,
+               topic: str | None = None, schema: ParsedSchema | None = None) -> bytes: ...
+    @overload
+    def encode(self, name: Literal["GenerationRequest"], record: GenerationRequest,
+               topic: str | None = None, schema: ParsedSchema | None = None) -> bytes: ...
+    @overload
+    def encode(self, name: Literal["EmailDraft"], record: EmailDraft,
+               topic: str | None = None, schema: ParsedSchema | None = None) -> bytes: ...
+    @overload
+    def encode(self, name: Literal["EngagementEvent"], record: EngagementEvent,
+               topic: str | None = None, schema: ParsedSchema | None = None) -> bytes: ...
+    @overload
+    def encode(self, name: Literal["FeedbackExample"], record: FeedbackExample,
+               topic: str | None = None, schema: ParsedSchema | None = None) -> bytes: ...
+    @overload
+    def encode(self, name: Literal["ModelRelease"], record: ModelRelease,
+               topic: str | None = None, schema: ParsedSchema | None = None) -> bytes: ...
+    @overload
+    def encode(self, name: Literal["DeadLetter"], record: DeadLetter,
+               topic: str | None = None, schema: ParsedSchema | None = None) -> bytes: ...
+    @overload
+    def encode(self, name: Literal["ABDecision"], record: ABDecision,
+               topic: str | None = None, schema: ParsedSchema | None = None) -> bytes: ...
+    @overload
+    def encode(self, name: Literal["Campaign"], record: Campaign,
+               topic: str | None = None, schema: ParsedSchema | None = None) -> bytes: ...
+    # No str fallback: a record built in code is checked key by key against its class.
+    def encode(self, name: str, record: Any, topic: str | None = None,
                schema: ParsedSchema | None = None) -> bytes:
         """Serialize ``record`` as record type ``name`` (or an explicit writer ``schema``)."""
         writer = schema or self.store.reader(name)
@@ -148,7 +183,27 @@ class AvroCodec:
         return self._registered[key]
 
     # -- decoding ---------------------------------------------------------------------------
-    def decode(self, data: bytes, name: str) -> dict[str, Any]:
+    @overload
+    def decode(self, data: bytes, name: Literal["Lead"]) -> Lead: ...
+    @overload
+    def decode(self, data: bytes, name: Literal["GenerationRequest"]) -> GenerationRequest: ...
+    @overload
+    def decode(self, data: bytes, name: Literal["EmailDraft"]) -> EmailDraft: ...
+    @overload
+    def decode(self, data: bytes, name: Literal["EngagementEvent"]) -> EngagementEvent: ...
+    @overload
+    def decode(self, data: bytes, name: Literal["FeedbackExample"]) -> FeedbackExample: ...
+    @overload
+    def decode(self, data: bytes, name: Literal["ModelRelease"]) -> ModelRelease: ...
+    @overload
+    def decode(self, data: bytes, name: Literal["DeadLetter"]) -> DeadLetter: ...
+    @overload
+    def decode(self, data: bytes, name: Literal["ABDecision"]) -> ABDecision: ...
+    @overload
+    def decode(self, data: bytes, name: Literal["Campaign"]) -> Campaign: ...
+    @overload  # a name chosen at run time (one consumer over two topics): the caller narrows
+    def decode(self, data: bytes, name: str) -> Any: ...
+    def decode(self, data: bytes, name: str) -> Any:
         """Deserialize bytes written with any known version of ``name`` into the current one."""
         if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) < 2:
             raise SchemaError("empty or truncated message", code="truncated")
@@ -198,7 +253,28 @@ class AvroCodec:
         return self._by_registry_id[schema_id]
 
     # -- JSON (leads.json) ------------------------------------------------------------------
-    def from_json(self, data: bytes | str, name: str) -> dict[str, Any]:
+    @overload
+    def from_json(self, data: bytes | str, name: Literal["Lead"]) -> Lead: ...
+    @overload
+    def from_json(self, data: bytes | str,
+                  name: Literal["GenerationRequest"]) -> GenerationRequest: ...
+    @overload
+    def from_json(self, data: bytes | str, name: Literal["EmailDraft"]) -> EmailDraft: ...
+    @overload
+    def from_json(self, data: bytes | str, name: Literal["EngagementEvent"]) -> EngagementEvent: ...
+    @overload
+    def from_json(self, data: bytes | str, name: Literal["FeedbackExample"]) -> FeedbackExample: ...
+    @overload
+    def from_json(self, data: bytes | str, name: Literal["ModelRelease"]) -> ModelRelease: ...
+    @overload
+    def from_json(self, data: bytes | str, name: Literal["DeadLetter"]) -> DeadLetter: ...
+    @overload
+    def from_json(self, data: bytes | str, name: Literal["ABDecision"]) -> ABDecision: ...
+    @overload
+    def from_json(self, data: bytes | str, name: Literal["Campaign"]) -> Campaign: ...
+    @overload
+    def from_json(self, data: bytes | str, name: str) -> Any: ...
+    def from_json(self, data: bytes | str, name: str) -> Any:
         """Parse a JSON document and validate it against the same Avro schema.
 
         Missing fields with defaults are filled in; unknown fields are rejected, so a typo in a
@@ -206,7 +282,30 @@ class AvroCodec:
         """
         return self.from_dict(json_object(data, name), name)
 
-    def from_dict(self, doc: dict[str, Any], name: str) -> dict[str, Any]:
+    @overload
+    def from_dict(self, doc: dict[str, Any], name: Literal["Lead"]) -> Lead: ...
+    @overload
+    def from_dict(self, doc: dict[str, Any],
+                  name: Literal["GenerationRequest"]) -> GenerationRequest: ...
+    @overload
+    def from_dict(self, doc: dict[str, Any], name: Literal["EmailDraft"]) -> EmailDraft: ...
+    @overload
+    def from_dict(self, doc: dict[str, Any],
+                  name: Literal["EngagementEvent"]) -> EngagementEvent: ...
+    @overload
+    def from_dict(self, doc: dict[str, Any],
+                  name: Literal["FeedbackExample"]) -> FeedbackExample: ...
+    @overload
+    def from_dict(self, doc: dict[str, Any], name: Literal["ModelRelease"]) -> ModelRelease: ...
+    @overload
+    def from_dict(self, doc: dict[str, Any], name: Literal["DeadLetter"]) -> DeadLetter: ...
+    @overload
+    def from_dict(self, doc: dict[str, Any], name: Literal["ABDecision"]) -> ABDecision: ...
+    @overload
+    def from_dict(self, doc: dict[str, Any], name: Literal["Campaign"]) -> Campaign: ...
+    @overload
+    def from_dict(self, doc: dict[str, Any], name: str) -> Any: ...
+    def from_dict(self, doc: dict[str, Any], name: str) -> Any:
         """A record of type ``name`` from an already-parsed JSON object (see from_json)."""
         reader = self.store.reader(name)
         fields = {f["name"]: f for f in reader.parsed["fields"]}
@@ -225,7 +324,7 @@ class AvroCodec:
         self.validate(name, record)
         return record
 
-    def validate(self, name: str, record: dict[str, Any]) -> None:
+    def validate(self, name: str, record: Mapping[str, Any]) -> None:
         from fastavro.validation import ValidationError, validate
 
         try:

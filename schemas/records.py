@@ -6,14 +6,15 @@ call site instead of a KeyError somewhere downstream. tests/schemas/test_records
 class against its .avsc (names, types, optionality), so a schema change without the matching
 class change fails CI.
 
+A field with an Avro default is NotRequired: a producer may leave it out (the codec writes the
+default), as records written before the field existed do; a decoded record always has it.
+
 Nested records are classes of their own (Lead inside GenerationRequest and FeedbackExample,
 CampaignSender and CampaignFact inside Campaign). timestamp-millis fields are epoch
 milliseconds (int) on the wire; the JSON path (codec.from_json) accepts ISO 8601 as well.
 """
 
-from __future__ import annotations
-
-from typing import Literal, Optional, TypedDict
+from typing import Literal, NotRequired, Optional, TypedDict
 
 
 class Lead(TypedDict):
@@ -21,18 +22,18 @@ class Lead(TypedDict):
     campaign: str
     email: str
     first_name: str
-    last_name: Optional[str]
+    last_name: NotRequired[Optional[str]]
     company: str
-    role: Optional[str]
-    industry: Optional[str]
-    company_size: Optional[int]
-    pain_point: Optional[str]
-    notes: Optional[str]
-    lead_score: int
-    deal_size: float
-    segment: str
-    priority: str
-    source: str
+    role: NotRequired[Optional[str]]
+    industry: NotRequired[Optional[str]]
+    company_size: NotRequired[Optional[int]]
+    pain_point: NotRequired[Optional[str]]
+    notes: NotRequired[Optional[str]]
+    lead_score: NotRequired[int]
+    deal_size: NotRequired[float]
+    segment: NotRequired[str]
+    priority: NotRequired[str]
+    source: NotRequired[str]
     created_at: int
 
 
@@ -42,20 +43,20 @@ class GenerationRequest(TypedDict):
     tier: str
     variant: str
     rule: str
-    attempt: int
+    attempt: NotRequired[int]
     received_at: int
     routed_at: int
-    campaign_id: str
-    campaign_version: int
-    rung: str
-    rung_reasons: list[str]
-    review: bool
-    withheld: dict[str, str]
-    screening_reasons: list[str]
-    step: int
-    previous_subject: str
-    previous_body: str
-    thread_draft_ids: list[str]
+    campaign_id: NotRequired[str]
+    campaign_version: NotRequired[int]
+    rung: NotRequired[str]
+    rung_reasons: NotRequired[list[str]]
+    review: NotRequired[bool]
+    withheld: NotRequired[dict[str, str]]
+    screening_reasons: NotRequired[list[str]]
+    step: NotRequired[int]
+    previous_subject: NotRequired[str]
+    previous_body: NotRequired[str]
+    thread_draft_ids: NotRequired[list[str]]
 
 
 class EmailDraft(TypedDict):
@@ -72,27 +73,27 @@ class EmailDraft(TypedDict):
     variant: str
     model_id: str
     model_sha256: str
-    model_version: str
+    model_version: NotRequired[str]
     prompt_hash: str
     prompt_tokens: int
     completion_tokens: int
-    attempts: int
+    attempts: NotRequired[int]
     latency_ms: float
     lead_to_draft_ms: float
     estimated_cost_usd: float
     created_at: int
-    campaign_version: int
-    evidence_ids: list[str]
-    rung: str
-    rung_reasons: list[str]
-    review_status: str
-    reviewed_by: str
-    from_name: str
-    from_email: str
-    reply_to: str
-    postal_address: str
-    step: int
-    thread_draft_ids: list[str]
+    campaign_version: NotRequired[int]
+    evidence_ids: NotRequired[list[str]]
+    rung: NotRequired[str]
+    rung_reasons: NotRequired[list[str]]
+    review_status: NotRequired[str]
+    reviewed_by: NotRequired[str]
+    from_name: NotRequired[str]
+    from_email: NotRequired[str]
+    reply_to: NotRequired[str]
+    postal_address: NotRequired[str]
+    step: NotRequired[int]
+    thread_draft_ids: NotRequired[list[str]]
 
 
 EngagementType = Literal["DELIVERED", "OPENED", "CLICKED", "REPLIED", "BOUNCED",
@@ -105,37 +106,37 @@ class EngagementEvent(TypedDict):
     event_id: str
     draft_id: str
     type: EngagementType
-    email: Optional[str]
-    reply_text: Optional[str]
-    url: Optional[str]
-    source: str
+    email: NotRequired[Optional[str]]
+    reply_text: NotRequired[Optional[str]]
+    url: NotRequired[Optional[str]]
+    source: NotRequired[str]
     occurred_at: int
 
 
 class FeedbackExample(TypedDict):
     example_id: str
-    kind: FeedbackKind
+    kind: NotRequired[FeedbackKind]
     lead: Lead
     draft_id: str
     subject: str
     body: str
-    rejected_draft_id: Optional[str]
-    rejected_subject: Optional[str]
-    rejected_body: Optional[str]
+    rejected_draft_id: NotRequired[Optional[str]]
+    rejected_subject: NotRequired[Optional[str]]
+    rejected_body: NotRequired[Optional[str]]
     model_id: str
-    model_version: str
+    model_version: NotRequired[str]
     variant: str
-    labels: list[str]
+    labels: NotRequired[list[str]]
     reward: float
     created_at: int
-    campaign_version: int
-    evidence_ids: list[str]
+    campaign_version: NotRequired[int]
+    evidence_ids: NotRequired[list[str]]
 
 
 class ModelRelease(TypedDict):
     release_id: str
     tier: str
-    role: ReleaseRole
+    role: NotRequired[ReleaseRole]
     model_id: str
     model_version: str
     uri: str
@@ -143,7 +144,7 @@ class ModelRelease(TypedDict):
     quant_type: str
     base_model: str
     manifest_uri: str
-    metrics: dict[str, float]
+    metrics: NotRequired[dict[str, float]]
     created_at: int
 
 
@@ -151,13 +152,13 @@ class DeadLetter(TypedDict):
     source_topic: str
     source_partition: int
     source_offset: int
-    key: Optional[bytes]
-    value: Optional[bytes]
+    key: NotRequired[Optional[bytes]]
+    value: NotRequired[Optional[bytes]]
     error_type: str
     error: str
     stage: str
-    request_id: Optional[str]
-    lead_id: Optional[str]
+    request_id: NotRequired[Optional[str]]
+    lead_id: NotRequired[Optional[str]]
     failed_at: int
 
 
@@ -166,54 +167,54 @@ class ABDecision(TypedDict):
     action: str
     champion: str
     challenger: str
-    p_value: Optional[float]
-    prob_beat: Optional[float]
-    reason: str
+    p_value: NotRequired[Optional[float]]
+    prob_beat: NotRequired[Optional[float]]
+    reason: NotRequired[str]
     evidence_json: str
     decided_at: int
 
 
 class CampaignSender(TypedDict):
     name: str
-    title: str
+    title: NotRequired[str]
     company: str
-    email: str
-    reply_to: str
-    postal_address: str
-    title_in_signature: bool
+    email: NotRequired[str]
+    reply_to: NotRequired[str]
+    postal_address: NotRequired[str]
+    title_in_signature: NotRequired[bool]
 
 
 class CampaignFact(TypedDict):
     id: str
     text: str
-    industries: list[str]
-    roles: list[str]
-    customer: Optional[str]
+    industries: NotRequired[list[str]]
+    roles: NotRequired[list[str]]
+    customer: NotRequired[Optional[str]]
 
 
 class CampaignStep(TypedDict):
     delay_business_days: int
-    brief: str
+    brief: NotRequired[str]
 
 
 class Campaign(TypedDict):
     campaign_id: str
     version: int
-    status: str
+    status: NotRequired[str]
     product: str
     sender: CampaignSender
     value_proposition: str
-    benefits: list[str]
-    proof_points: list[CampaignFact]
-    case_studies: list[CampaignFact]
+    benefits: NotRequired[list[str]]
+    proof_points: NotRequired[list[CampaignFact]]
+    case_studies: NotRequired[list[CampaignFact]]
     calls_to_action: list[str]
-    tone: str
-    language: str
-    allowed_urls: list[str]
-    subject_max_chars: int
-    body_min_words: int
-    body_max_words: int
-    steps: list[CampaignStep]
+    tone: NotRequired[str]
+    language: NotRequired[str]
+    allowed_urls: NotRequired[list[str]]
+    subject_max_chars: NotRequired[int]
+    body_min_words: NotRequired[int]
+    body_max_words: NotRequired[int]
+    steps: NotRequired[list[CampaignStep]]
     updated_at: int
 
 

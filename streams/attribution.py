@@ -28,7 +28,7 @@ from schemas.records import EmailDraft, EngagementEvent, Lead
 
 DRAFT_FIELDS = ("draft_id", "request_id", "lead_id", "campaign", "to_email", "to_name",
                 "company", "subject", "body", "tier", "variant", "model_id", "model_version",
-                "prompt_hash", "estimated_cost_usd", "created_at", "rung", "campaign_version")
+                "prompt_hash", "estimated_cost_usd", "created_at", "campaign_version")
 
 # KEYS: draft, held, held-due, open. ARGV: draft json, ttl s, draft_id, outcome deadline ms.
 # Returns {1 if the draft is new else 0, held entries...}. The held list is deleted only after
@@ -64,7 +64,7 @@ return redis.call('LRANGE', KEYS[2], 0, -1)
 EXPIRY_LEASE_MS = 60_000
 
 
-def draft_summary(draft: dict[str, Any]) -> dict[str, Any]:
+def draft_summary(draft: EmailDraft) -> dict[str, Any]:
     return {name: draft.get(name) for name in DRAFT_FIELDS}
 
 

@@ -12,11 +12,13 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 from outreach.errors import SchemaError
 from schemas.codec import AvroCodec, json_object
+from schemas.records import EngagementEvent
 
 TYPES = ("DELIVERED", "OPENED", "CLICKED", "REPLIED", "BOUNCED", "UNSUBSCRIBED", "COMPLAINED")
 # Events that put the address on the suppression list at once (design: no later lead drafted).
@@ -41,8 +43,9 @@ MAX_REPLY_CHARS = 20_000  # a reply with a long quoted thread; the classifier re
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
-def validate_event(event: dict[str, Any]) -> dict[str, Any]:
-    """Business rules the Avro schema cannot express; returns the event or raises SchemaError."""
+def validate_event(event: Mapping[str, Any]) -> EngagementEvent:
+    """Business rules the Avro schema cannot express; returns the event or raises SchemaError.
+    (A webhook's event is a plain dict until here: these checks are what make it a record.)"""
     problems = []
     for name in ("event_id", "draft_id"):
         if not str(event.get(name) or "").strip():
@@ -59,10 +62,10 @@ def validate_event(event: dict[str, Any]) -> dict[str, Any]:
         problems.append("email is not an address")
     if problems:
         raise SchemaError("; ".join(problems), code="invalid_event")
-    return event
+    return cast(EngagementEvent, event)
 
 
-def parse_event(raw: bytes | None, codec: AvroCodec) -> dict[str, Any]:
+def parse_event(raw: bytes | None, codec: AvroCodec) -> EngagementEvent:
     """Raw Kafka value (Avro or JSON) -> validated EngagementEvent dict."""
     if raw is None:
         raise SchemaError("record has no value (tombstone)", code="empty")
@@ -77,7 +80,7 @@ def parse_event(raw: bytes | None, codec: AvroCodec) -> dict[str, Any]:
 
 
 # -- ESP webhooks ----------------------------------------------------------------------------
-def from_webhook(payload: Any, now_ms: int | None = None) -> list[dict[str, Any]]:
+def from_webhook(payload: Any, now_ms: int | None = None) -> list[EngagementEvent]:
     """ESP webhook JSON (one object or a list) -> validated EngagementEvents, all or nothing.
 
     Raises SchemaError listing every malformed entry ("events[2]: ..."), so the caller can
@@ -98,7 +101,7 @@ def from_webhook(payload: Any, now_ms: int | None = None) -> list[dict[str, Any]
     return events
 
 
-def webhook_event(item: Any, now_ms: int) -> dict[str, Any]:
+def webhook_event(item: Any, now_ms: int) -> EngagementEvent:
     if not isinstance(item, dict):
         raise SchemaError("an event must be a JSON object", code="invalid_webhook")
     fields = dict(item)

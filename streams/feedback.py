@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import redis
 import redis.asyncio as aioredis
@@ -78,6 +78,10 @@ def _pii(value: str, kind: str, mode: str, salt: str) -> str:
     return f"<{kind}>"
 
 
+@overload
+def redact_text(text: str, mode: str, salt: str = "") -> str: ...
+@overload
+def redact_text(text: None, mode: str, salt: str = "") -> None: ...
 def redact_text(text: str | None, mode: str, salt: str = "") -> str | None:
     if text is None or mode == "keep":
         return text

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +19,13 @@ import redis
 import redis.asyncio as aioredis
 from prometheus_client import Counter
 
-from outreach.deadletter import dead_letter
 from outreach.errors import SchemaError, StoreError
 from outreach.settings import Settings
 from outreach.store import async_client
 from outreach.topics import FEEDBACK, dlq
 from schemas.codec import AvroCodec
+from schemas.deadletter import dead_letter
+from schemas.records import EngagementEvent, FeedbackExample
 from streams.attribution import JoinStore, held_entry
 from streams.engagement import SUPPRESSING, parse_event
 from streams.feedback import DECISIVE, FeedbackState, lead_from_draft, outcome_example
@@ -128,7 +129,7 @@ class FeedbackProcessor:
         return await self.apply(event, draft)
 
     # -- the join's result -------------------------------------------------------------------
-    async def apply(self, event: dict[str, Any], draft: dict[str, Any]) -> Result:
+    async def apply(self, event: EngagementEvent, draft: Mapping[str, Any]) -> Result:
         kind = event["type"]
         increments = [Increment("", {"events": 1}), Increment(kind, {kind.lower(): 1})]
         label = None
@@ -159,7 +160,7 @@ class FeedbackProcessor:
             return await self.finalize(draft, force=True)
         return Result()
 
-    async def finalize(self, draft: dict[str, Any], force: bool) -> Result:
+    async def finalize(self, draft: Mapping[str, Any], force: bool) -> Result:
         """The draft's OUTCOME example (and maybe a preference pair), once per lease."""
         now = int(time.time() * 1000)
         if not await self.state.claim_final(draft["draft_id"], now, force):
@@ -212,7 +213,7 @@ class FeedbackProcessor:
         return result
 
     # -- encoding ----------------------------------------------------------------------------
-    def _example(self, example: dict[str, Any]) -> Output:
+    def _example(self, example: FeedbackExample) -> Output:
         EXAMPLES.labels(example["kind"].lower()).inc()
         return Output(FEEDBACK, example["draft_id"].encode(),
                       self.codec.encode("FeedbackExample", example, topic=FEEDBACK))

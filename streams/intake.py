@@ -11,16 +11,17 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from outreach.campaign_log import CampaignLog
-from outreach.deadletter import MAX_VALUE_BYTES, dead_letter
 from outreach.errors import CampaignError, SchemaError, SchemaRegistryUnavailable
 from outreach.redact import redact_email
 from outreach.settings import Settings
 from outreach.store import IntakeStore, LeadClaim
 from outreach.topics import LEADS_JSON, dlq
 from schemas.codec import AvroCodec
+from schemas.deadletter import MAX_VALUE_BYTES, dead_letter
+from schemas.records import Lead
 from streams.ab_evaluator import ABStateCache
 from streams.abtest import ABState, apply_variant
 from streams.routing import build_request, choose_rule
@@ -57,7 +58,7 @@ class Decision:
     tier: str | None = None
 
 
-def validate_lead(lead: dict[str, Any]) -> None:
+def validate_lead(lead: Lead) -> None:
     """Business rules the Avro schema cannot express; raises SchemaError with the reason."""
     problems = []
     for name in ("lead_id", "campaign", "first_name", "company"):
@@ -79,7 +80,7 @@ def unexpected_record_error(exc: Exception) -> SchemaError:
     return SchemaError(f"cannot decode record: {type(exc).__name__}: {str(exc)[:300]}", code=code)
 
 
-def parse_lead(raw: bytes | None, topic: str, codec: AvroCodec) -> dict[str, Any]:
+def parse_lead(raw: bytes | None, topic: str, codec: AvroCodec) -> Lead:
     """Raw Kafka value -> validated Lead dict (Avro on `leads`, JSON on `leads.json`)."""
     if raw is None:
         raise SchemaError("record has no value (tombstone)", code="empty")
@@ -120,7 +121,7 @@ class Intake:
         """
         now_ms = int(time.time() * 1000)
         decisions: list[Decision | None] = [None] * len(records)
-        valid: list[tuple[int, RawRecord, dict[str, Any]]] = []
+        valid: list[tuple[int, RawRecord, Lead]] = []
         screenings: dict[int, Screening] = {}
         for index, record in enumerate(records):
             try:
@@ -163,7 +164,7 @@ class Intake:
                     decisions[index] = self._dead_letter(record, exc)
         return decisions  # type: ignore[return-value]  # every index was decided above
 
-    async def _campaign_versions(self, valid: list[tuple[int, RawRecord, dict[str, Any]]],
+    async def _campaign_versions(self, valid: list[tuple[int, RawRecord, Lead]],
                                  decisions: list[Decision | None]) -> dict[int, int]:
         """The active campaign version of each valid lead, by batch index; leads of an unknown
         or retired campaign are dead-lettered here, with the reason."""
@@ -218,7 +219,7 @@ class Intake:
                         self.codec.encode("DeadLetter", letter, topic=dlq(record.topic)),
                         str(exc))
 
-    def _route(self, lead: dict[str, Any], received_at_ms: int,
+    def _route(self, lead: Lead, received_at_ms: int,
                ab_state: ABState | None, campaign_version: int,
                screening: Screening | None = None) -> Decision:
         rule = choose_rule(lead, self.settings.routing)
@@ -231,8 +232,8 @@ class Intake:
                                            received_at_ms, int(time.time() * 1000),
                                            campaign_version=campaign_version)
         if screening.flagged:
-            request.update(withheld=screening.withheld, screening_reasons=screening.reasons,
-                           review=True)
+            request.update({"withheld": screening.withheld,
+                            "screening_reasons": screening.reasons, "review": True})
         value = self.codec.encode("GenerationRequest", request, topic=out_topic)
         if len(value) > MAX_VALUE_BYTES:  # the broker would refuse it on every retry of the batch
             raise SchemaError(f"request of {len(value)} bytes exceeds {MAX_VALUE_BYTES}",

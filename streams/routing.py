@@ -6,14 +6,13 @@ firewall table; an operator reads the YAML top to bottom to know where a lead go
 
 from __future__ import annotations
 
-from typing import Any
-
 from outreach.ids import request_id
 from outreach.settings import RoutingRule, RoutingSettings
 from outreach.topics import requests_topic
+from schemas.records import GenerationRequest, Lead
 
 
-def matches(rule: RoutingRule, lead: dict[str, Any]) -> bool:
+def matches(rule: RoutingRule, lead: Lead) -> bool:
     score, deal = lead.get("lead_score", 0), lead.get("deal_size", 0.0)
     checks = (
         rule.min_score is None or score >= rule.min_score,
@@ -26,7 +25,7 @@ def matches(rule: RoutingRule, lead: dict[str, Any]) -> bool:
     return all(checks)
 
 
-def choose_rule(lead: dict[str, Any], routing: RoutingSettings) -> RoutingRule:
+def choose_rule(lead: Lead, routing: RoutingSettings) -> RoutingRule:
     for rule in routing.rules:
         if matches(rule, lead):
             return rule
@@ -34,12 +33,12 @@ def choose_rule(lead: dict[str, Any], routing: RoutingSettings) -> RoutingRule:
     return routing.rules[-1]
 
 
-def build_request(lead: dict[str, Any], rule: RoutingRule, received_at_ms: int,
+def build_request(lead: Lead, rule: RoutingRule, received_at_ms: int,
                   now_ms: int, attempt: int = 0,
-                  campaign_version: int = 0) -> tuple[str, dict[str, Any]]:
+                  campaign_version: int = 0) -> tuple[str, GenerationRequest]:
     """Return (topic, GenerationRequest dict) for a routed lead; ``campaign_version`` is the
     version of the lead's campaign that intake found active (the worker writes with it)."""
-    request = {
+    request: GenerationRequest = {
         "request_id": request_id(lead["lead_id"], lead["campaign"], attempt),
         "lead": lead,
         "tier": rule.tier,

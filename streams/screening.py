@@ -19,11 +19,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import cast
 
 from outreach.errors import SchemaError
 from outreach.untrusted_text import (IPV4_RE, PHONE_RE, find_domains, find_emails, find_urls,
                                      normalize)
+from schemas.records import Lead
 from streams.screening_rules import BASE64_RE, INSTRUCTION_RULES, SECRET_RULES, triggered
 
 FREE_TEXT_FIELDS = ("role", "industry", "pain_point", "notes")
@@ -191,7 +192,7 @@ def _screen_field(name: str, value: str) -> tuple[str | None, tuple[str, ...]]:
     return None, tuple(_flags(value[:SCREEN_CHARS], name == "company", prefilter=True))
 
 
-def screen_lead(lead: dict[str, Any]) -> Screening:
+def screen_lead(lead: Lead) -> Screening:
     """Screen ``lead``'s text. Raises SchemaError("implausible_identity") when a name or the
     company cannot be a real one, SchemaError("hostile_text") when it carries instructions,
     links or secrets."""
@@ -221,8 +222,9 @@ def screen_lead(lead: dict[str, Any]) -> Screening:
     return Screening(withheld, reasons)
 
 
-def apply(lead: dict[str, Any], screening: Screening) -> dict[str, Any]:
+def apply(lead: Lead, screening: Screening) -> Lead:
     """The lead the prompt may see: withheld fields set to None (their schema default)."""
     if not screening.flagged:
         return lead
-    return {**lead, **{name: None for name in screening.withheld}}
+    # Only the optional free-text fields are withheld (FREE_TEXT_FIELDS): None is valid there.
+    return cast(Lead, {**lead, **{name: None for name in screening.withheld}})

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
 
 from outreach.campaign_log import CampaignLog
 from outreach.errors import CampaignError
 from outreach.settings import Settings
 from schemas.campaign import Campaign
 from schemas.codec import AvroCodec
+from schemas.records import Campaign as CampaignRecord, GenerationRequest
 
 # Parsed Campaign objects kept per process: one per (id, version) in use; a pydantic parse of a
 # 30-fact brief takes ~0.2 ms, so this only saves work, it bounds nothing that matters.
@@ -33,7 +33,7 @@ class CampaignResolver:
     """The Campaign of a request (CampaignError with code unknown_campaign / retired_campaign /
     invalid_campaign when there is none to write for)."""
 
-    def __init__(self, table: CampaignLog, wait_s: float) -> None:
+    def __init__(self, table: CampaignLog[CampaignRecord], wait_s: float) -> None:
         self.table = table
         self.wait_s = wait_s
         self._parsed: OrderedDict[tuple[str, int], Campaign] = OrderedDict()
@@ -49,9 +49,12 @@ class CampaignResolver:
     def close(self) -> None:
         self.table.close()
 
-    def resolve(self, request: dict[str, Any]) -> Campaign:
-        campaign_id = request.get("campaign_id") or request["lead"]["campaign"]
-        version = int(request.get("campaign_version") or 0)
+    def resolve(self, request: GenerationRequest) -> Campaign:
+        return self.version(request.get("campaign_id") or request["lead"]["campaign"],
+                            int(request.get("campaign_version") or 0))
+
+    def version(self, campaign_id: str, version: int) -> Campaign:
+        """Version ``version`` of the campaign, 0 = the newest."""
         record = self.table.wait_for(campaign_id, max(version, 1), self.wait_s)
         newest = self.table.latest(campaign_id)
         if record is None or newest is None:
@@ -68,7 +71,7 @@ class CampaignResolver:
             record = newest
         return self._parse(record)
 
-    def _parse(self, record: dict[str, Any]) -> Campaign:
+    def _parse(self, record: CampaignRecord) -> Campaign:
         key = (record["campaign_id"], int(record["version"]))
         with self._lock:
             if key in self._parsed:

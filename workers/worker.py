@@ -25,15 +25,16 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import KafkaError as RdKafkaError
 
-from outreach.deadletter import from_message
 from outreach.errors import CampaignError, KafkaError, SchemaError
 from outreach.kafka import consumer_config, make_producer, produce_sync
 from outreach.settings import Settings
 from outreach.shutdown import stop_on_signals
 from outreach.topics import DRAFTS, dlq, requests_topic
 from schemas.codec import AvroCodec
+from schemas.deadletter import from_message
 from workers import metrics
 from schemas.campaign import Campaign
+from schemas.records import DeadLetter, GenerationRequest
 from generation.batched_generator import BatchedGenerator
 from workers.campaigns import CampaignResolver
 from generation.engine import Generator
@@ -61,7 +62,7 @@ def group_id(settings: Settings) -> str:
 
 
 def dead_letter(msg: Message, error_type: str, error: str, request_id: str | None = None,
-                lead_id: str | None = None) -> dict[str, Any]:
+                lead_id: str | None = None) -> DeadLetter:
     """A DeadLetter record (schemas/avro/dead_letter.avsc) carrying the original bytes."""
     return from_message(msg, stage="worker", error_type=error_type, error=error,
                         request_id=request_id, lead_id=lead_id)
@@ -119,11 +120,11 @@ class Worker:
                                                        cfg.worker_wait_s, cfg.start_timeout_s)
             return self._resolver
 
-    def campaign_for(self, request: dict[str, Any]) -> Campaign:
+    def campaign_for(self, request: GenerationRequest) -> Campaign:
         """The request's campaign version (CampaignError: unknown, retired or invalid)."""
         return self.campaign_table().resolve(request)
 
-    def process(self, msg: Message) -> Outcome | dict[str, Any]:
+    def process(self, msg: Message) -> Outcome | DeadLetter:
         """Decode and generate (no Kafka I/O): an Outcome, or a DeadLetter for bad bytes.
         Safe to run on several threads at once (the batched generator is shared)."""
         try:
@@ -148,7 +149,7 @@ class Worker:
                                       model_version=loaded.model.version).inc()
         return outcome
 
-    def publish(self, msg: Message, result: Outcome | dict[str, Any]) -> None:
+    def publish(self, msg: Message, result: Outcome | DeadLetter) -> None:
         """Produce the outcome of ``msg`` and wait for the broker's acknowledgement."""
         self.stats.consumed += 1
         event: dict[str, Any] = {"topic": msg.topic(), "partition": msg.partition(),
@@ -196,8 +197,9 @@ class Worker:
             if event is not None and self.on_event is not None:
                 self.on_event(event)
 
-    def _draft(self, request: dict[str, Any], outcome: Outcome, event: dict[str, Any]) -> None:
+    def _draft(self, request: GenerationRequest, outcome: Outcome, event: dict[str, Any]) -> None:
         draft = outcome.draft
+        assert draft is not None  # publish calls this for an outcome that is ok
         self.ladder.mark(request, draft)
         reason = self.ladder.hold_reason(request, draft)
         if reason is not None:
@@ -215,7 +217,7 @@ class Worker:
         log.info("draft %s for request %s (%d attempt(s), %.0f ms)", draft["draft_id"],
                  outcome.request_id, outcome.attempts, draft["latency_ms"])
 
-    def _escalate(self, request: dict[str, Any], outcome: Outcome,
+    def _escalate(self, request: GenerationRequest, outcome: Outcome,
                   event: dict[str, Any]) -> bool:
         """Move a request whose drafts all failed up the ladder; False = no rung is left."""
         rung = rung_of(request)
@@ -230,7 +232,7 @@ class Worker:
                      draft_id=stub["draft_id"])
         return True
 
-    def prefill_for(self, request: dict[str, Any]) -> str:
+    def prefill_for(self, request: GenerationRequest) -> str:
         """The start of the email the prompt wrote for the model (few-shot style), so a
         reviewer starts from a whole draft; empty when the campaign cannot be read."""
         from generation.prompt import build_prompt
@@ -251,7 +253,7 @@ class Worker:
             return float(outcome.draft["estimated_cost_usd"])
         return estimated_cost_usd(outcome.completions, self.settings.worker.usd_per_vcpu_hour)
 
-    def _dead_letter(self, msg: Message, letter: dict[str, Any], event: dict[str, Any]) -> None:
+    def _dead_letter(self, msg: Message, letter: DeadLetter, event: dict[str, Any]) -> None:
         topic = dlq(msg.topic())
         produce_sync(self.producer, topic, self.codec.encode("DeadLetter", letter, topic=topic),
                      key=msg.key())

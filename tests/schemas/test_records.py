@@ -53,6 +53,12 @@ def mismatches(cls: type, schema: dict[str, Any], named: dict[str, Any]) -> list
         found.append(f"{cls.__name__}: fields {list(hints)} != "
                      f"{[f['name'] for f in schema['fields']]}")
         return found
+    # NotRequired <=> an Avro default: the codec writes the default for an omitted field, and a
+    # type checker flags a producer that omits any other.
+    defaulted = sorted(f["name"] for f in schema["fields"] if "default" in f)
+    optional = sorted(cls.__optional_keys__)
+    if optional != defaulted:
+        found.append(f"{cls.__name__}: NotRequired {optional} != defaulted {defaulted}")
     for field in schema["fields"]:
         want = expected(field["type"], named)
         got = hints[field["name"]]
@@ -107,6 +113,17 @@ def test_the_comparison_sees_a_renamed_or_retyped_field() -> None:
 
     schema = {"name": "X", "fields": [{"name": "lead_id", "type": "string"}]}
     assert mismatches(Renamed, schema, {}) and mismatches(Retyped, schema, {})
+
+
+def test_the_comparison_sees_a_defaulted_field_that_is_required() -> None:
+    class Required(TypedDict):
+        lead_id: str
+        source: str  # the schema gives it a default: NotRequired expected
+
+    schema = {"name": "X", "fields": [{"name": "lead_id", "type": "string"},
+                                      {"name": "source", "type": "string", "default": ""}]}
+    assert mismatches(Required, schema, {}) == [
+        "Required: NotRequired [] != defaulted ['source']"]
 
 
 class Fact(TypedDict):

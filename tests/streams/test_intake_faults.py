@@ -248,7 +248,7 @@ def test_schema_registry_outage_retries_the_batch_instead_of_dead_lettering(sett
 def test_a_record_near_the_message_limit_still_becomes_a_producible_dead_letter(settings):
     """Its dead letter is capped under 1 MB (value truncated, said in the reason), so the batch
     is not retried forever on a MessageSizeTooLarge."""
-    from outreach.deadletter import MAX_VALUE_BYTES
+    from schemas.deadletter import MAX_VALUE_BYTES
 
     huge = b"{" + b" " * 1_000_000 + b"nope"
     (decision,) = asyncio.run(_decide(settings, [RawRecord(huge, None, "leads.json", 0, 1)]))

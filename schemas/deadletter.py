@@ -1,10 +1,13 @@
-"""DeadLetter records: what every stage sends to dlq.<topic> instead of crashing."""
+"""DeadLetter records: what every stage sends to dlq.<topic> instead of crashing.
+
+Built here, beside the contract, so the builder is checked against schemas.records.DeadLetter."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from schemas.records import DeadLetter
 
 # Under the 1 MB default message size (broker message.max.bytes, producer max.request.size)
 # with room for the envelope (error <= 2,000 chars, ids, offsets).
@@ -13,8 +16,8 @@ MAX_VALUE_BYTES = 900_000
 
 def dead_letter(*, source_topic: str, partition: int, offset: int, key: bytes | None,
                 value: bytes | None, error_type: str, error: str, stage: str,
-                request_id: str | None = None, lead_id: str | None = None) -> dict[str, Any]:
-    """A DeadLetter dict (schemas/avro/dead_letter.avsc) carrying the raw bytes untouched."""
+                request_id: str | None = None, lead_id: str | None = None) -> DeadLetter:
+    """A DeadLetter record (schemas/avro/dead_letter.avsc) carrying the raw bytes untouched."""
     if isinstance(key, str):
         key = key.encode()
     if value is not None and len(value) > MAX_VALUE_BYTES:
@@ -30,7 +33,7 @@ def dead_letter(*, source_topic: str, partition: int, offset: int, key: bytes | 
 
 
 def from_message(msg: Any, *, stage: str, error_type: str, error: str,
-                 request_id: str | None = None, lead_id: str | None = None) -> dict[str, Any]:
+                 request_id: str | None = None, lead_id: str | None = None) -> DeadLetter:
     """The DeadLetter of a consumed confluent-kafka Message (topic, partition, offset and raw
     key/value bytes taken from it)."""
     return dead_letter(source_topic=msg.topic(), partition=msg.partition(), offset=msg.offset(),
