@@ -128,7 +128,10 @@ BASE64_RE = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}")
 # "=" "[" "{" "|" "\\", "---"; a dot before two letters (every domain's TLD; "S.A." and
 # "Sp. z o.o." are not domains) or between digits (IPv4); 3 digits or separators in a row after a
 # digit (phones, cards).
-TRIGGER_CHARS = re.compile(r"[:/<>@`~#=\[\]{}|\\]|---|\.[^\W\d_]{2}|\d\.\d|\d[\d\s().-]{2,}")
+# The lookahead names every alternative's first character, so re skips a position with one
+# set test instead of trying five branches there (1.5-2x faster on leadgen's fields).
+TRIGGER_CHARS = re.compile(r"(?=[:/<>@`~#=\[\]{}|\\.\d-])"
+                           r"(?:[:/<>@`~#=\[\]{}|\\]|---|\.[^\W\d_]{2}|\d\.\d|\d[\d\s().-]{2,})")
 # A 16+ character run is a key or base64 unless it is a plain word ("telecommunications",
 # "Versicherungsgesellschaft"): base64 of 12+ characters of text mixes cases or has digits.
 TRIGGER_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
