@@ -28,7 +28,7 @@ from schemas.records import EmailDraft, EngagementEvent, Lead
 
 DRAFT_FIELDS = ("draft_id", "request_id", "lead_id", "campaign", "to_email", "to_name",
                 "company", "subject", "body", "tier", "variant", "model_id", "model_version",
-                "prompt_hash", "estimated_cost_usd", "created_at", "campaign_version")
+                "prompt_hash", "estimated_cost_usd", "created_at", "rung", "campaign_version")
 
 # KEYS: draft, held, held-due, open. ARGV: draft json, ttl s, draft_id, outcome deadline ms.
 # Returns {1 if the draft is new else 0, held entries...}. The held list is deleted only after
