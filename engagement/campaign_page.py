@@ -42,7 +42,9 @@ def campaign_view(snapshot: dict[str, Any], campaign: str) -> dict[str, Any]:
     ops = snapshot.get("ops") or {}
     tally = (ops.get("campaigns") or {}).get(campaign, {})
     letters = tally.get("dead_letters", [])
-    drafts_out = int(tally.get("drafts", {}).get("drafts", 0))
+    # Drafts seen on email.drafts; never fewer than those counted sent (the ops reader may
+    # have started after them, or be off).
+    drafts_out = max(int(tally.get("drafts", {}).get("drafts", 0)), int(counts.get("sent", 0)))
     waiting = int((ops.get("held_by_campaign") or {}).get(campaign, 0))
     generation_letters = sum(d["count"] for d in letters
                              if d["topic"].startswith("dlq.email.requests"))

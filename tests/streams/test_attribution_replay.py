@@ -9,7 +9,8 @@ import asyncio
 
 import pytest
 
-from engagement.ab_tables import arm_rows, arms_table
+from engagement.ab_tables import arm_rows, arms_table, campaigns_table
+from engagement.campaign_page import campaign_view, render_campaign
 from engagement.snapshot import SnapshotSource
 from outreach.leadgen import generate
 from outreach.settings import VariantSpec
@@ -175,3 +176,25 @@ def test_synthetic_events_stay_out_of_decisions_and_guardrails(replayed):
     assert snapshot["kpis"]["all"]["synthetic"] == {"self_test": 1}
     counts = effective(kpi_totals(settings)["variant:control"], ("simulated",))
     assert counts["opened"] == 3 and counts.get("unsubscribed", 0) == 0
+
+
+def test_the_campaign_view_agrees_with_the_campaign_tables(replayed):
+    settings, drafts = replayed
+    _state, snapshot = _decide(settings)
+    campaign_b = drafts[1]["campaign"]
+    view = campaign_view(snapshot, campaign_b)
+    kpi = snapshot["kpis"][f"campaign:{campaign_b}"]["counts"]
+    assert view["funnel"]["sent"] == kpi["sent"] == 2
+    assert view["funnel"]["positive replies"] == 1  # the escalated draft's real reply
+    assert view["synthetic_left_out"] == {"simulated": 2}  # the reviewed draft's, shown apart
+    arms = {a["arm"]: a for a in view["ab"]}
+    assert arms["control"]["sent"] == 2 and arms["llm-baseline"]["sent"] == 0
+    # Each campaign's arm rows sum to the campaign's row.
+    for campaign in {d["campaign"] for d in drafts}:
+        rows = campaign_view(snapshot, campaign)["ab"]
+        assert sum(a["sent"] for a in rows) == snapshot["kpis"][f"campaign:{campaign}"][
+            "counts"]["sent"]
+    page = render_campaign(snapshot, campaign_b, "/dashboard")
+    assert f'<span id="campaign-id">{campaign_b}</span>' in page
+    assert f'href="/dashboard/campaigns/{campaign_b}"' in campaigns_table(snapshot["kpis"],
+                                                                           "/dashboard")
