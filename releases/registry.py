@@ -23,7 +23,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis
 
@@ -31,12 +31,13 @@ from outreach.errors import KafkaError, RegistryError, SchemaError
 from outreach.kafka import ensure_topics, make_producer, produce_sync
 from outreach.hashing import file_sha256, verify_sha256
 from outreach.s3 import require_sha256
-from outreach.releases import (history_key, is_s3, local_file, pointer_key,
+from outreach.releases import (Slot, history_key, is_s3, local_file, pointer_key,
                                read_pointer, release_file, slot_of, to_json)
 from outreach.settings import Settings
 from outreach.store import sync_client
 from outreach.topics import MODEL_UPDATES
 from schemas.codec import AvroCodec
+from schemas.records import ModelRelease
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,13 @@ class S3Store:
         return found
 
 
+def release_pointer(client: Any, settings: Settings, tier: str,
+                    slot: Slot) -> ModelRelease | None:
+    """read_pointer, typed: a pointer holds the ModelRelease ``publish`` validated and wrote
+    (the foundation, which reads it, imports no schema)."""
+    return cast("ModelRelease | None", read_pointer(client, settings, tier, slot))
+
+
 def gate_metrics(report: dict[str, Any] | None) -> dict[str, float]:
     """The numbers of a gate report as the record's flat metrics map ("candidate.rubric": 0.97).
     Booleans (passed flags) are verdicts, not metrics, and are left out."""
@@ -223,7 +231,7 @@ class Registry:
 
     def publish(self, gguf: Path, manifest: dict[str, Any], tier: str, role: PublishRole,
                 model_id: str, model_version: str,
-                gate_report: dict[str, Any] | None = None) -> dict[str, Any]:
+                gate_report: dict[str, Any] | None = None) -> ModelRelease:
         """Store ``gguf`` and its manifest, point the tier's slot at it, announce it; returns
         the ModelRelease record."""
         if tier not in GGUF_TIERS:
@@ -237,12 +245,13 @@ class Registry:
         created_at = int(time.time() * 1000)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(created_at / 1000))
         release_id = f"{tier}-{stamp}-{sha256[:8]}-{uuid.uuid4().hex[:4]}"
-        record = {"release_id": release_id, "tier": tier, "role": role, "model_id": model_id,
-                  "model_version": model_version, "uri": self.store.blob_uri(sha256),
-                  "sha256": sha256, "quant_type": _quant_type(manifest),
-                  "base_model": _base_name(manifest),
-                  "manifest_uri": self.store.manifest_uri(release_id),
-                  "metrics": gate_metrics(gate_report), "created_at": created_at}
+        record: ModelRelease = {
+            "release_id": release_id, "tier": tier, "role": role, "model_id": model_id,
+            "model_version": model_version, "uri": self.store.blob_uri(sha256),
+            "sha256": sha256, "quant_type": _quant_type(manifest),
+            "base_model": _base_name(manifest),
+            "manifest_uri": self.store.manifest_uri(release_id),
+            "metrics": gate_metrics(gate_report), "created_at": created_at}
         self._validate(record)  # before anything is written
         uri, created = self.store.put_blob(gguf, sha256)
         log.info("blob %s %s", uri, "stored" if created else "already present")
@@ -259,11 +268,11 @@ class Registry:
         self.announce(record)
         return record
 
-    def promote(self, tier: str) -> dict[str, Any]:
+    def promote(self, tier: str) -> ModelRelease:
         """The challenger becomes the champion (same release, role CHAMPION); the challenger
         slot is emptied."""
-        def decide(pipe: Any) -> dict[str, Any]:
-            challenger = read_pointer(pipe, self.settings, tier, "challenger")
+        def decide(pipe: Any) -> ModelRelease:
+            challenger = release_pointer(pipe, self.settings, tier, "challenger")
             if challenger is None:
                 raise RegistryError(f"tier {tier} has no challenger to promote")
             return {**challenger, "role": "CHAMPION"}
@@ -272,9 +281,9 @@ class Registry:
         self.announce(record)
         return record
 
-    def rollback(self, tier: str) -> dict[str, Any]:
+    def rollback(self, tier: str) -> ModelRelease:
         """The champion before the current one serves again (announced as ROLLBACK)."""
-        def decide(pipe: Any) -> dict[str, Any]:
+        def decide(pipe: Any) -> ModelRelease:
             lineage = self._champions(pipe, tier)
             if len(lineage) < 2:
                 raise RegistryError(f"tier {tier} has no earlier champion to roll back to")
@@ -284,7 +293,7 @@ class Registry:
         self.announce(record)
         return record
 
-    def announce(self, record: dict[str, Any]) -> None:
+    def announce(self, record: ModelRelease) -> None:
         """Produce ``record`` on model.updates and wait for the broker's acknowledgement.
 
         Keyed by tier, so one tier's announcements share a partition and arrive in order.
@@ -304,11 +313,11 @@ class Registry:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def current(self, tier: str) -> dict[str, dict[str, Any] | None]:
-        return {slot: read_pointer(self.redis, self.settings, tier, slot)
+    def current(self, tier: str) -> dict[str, ModelRelease | None]:
+        return {slot: release_pointer(self.redis, self.settings, tier, slot)
                 for slot in ("champion", "challenger")}
 
-    def history(self, tier: str) -> list[dict[str, Any]]:
+    def history(self, tier: str) -> list[ModelRelease]:
         """Every pointer change of ``tier``, newest first."""
         try:
             return [json.loads(raw) for raw in
@@ -320,11 +329,11 @@ class Registry:
         """Every stored release's manifest, oldest first."""
         return sorted(self.store.manifests(), key=lambda m: m["release"]["created_at"])
 
-    def fetch(self, release: dict[str, Any] | str) -> Path:
+    def fetch(self, release: ModelRelease | str) -> Path:
         """A local, verified copy of a release's GGUF (a record, or a release_id)."""
         if isinstance(release, str):
-            found = [m["release"] for m in self.store.manifests()
-                     if m["release"]["release_id"] == release]
+            found: list[ModelRelease] = [m["release"] for m in self.store.manifests()
+                                         if m["release"]["release_id"] == release]
             if not found:
                 raise RegistryError(f"no release {release} in {self.settings.registry.uri}")
             release = found[0]
@@ -345,13 +354,13 @@ class Registry:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _validate(self, record: dict[str, Any]) -> None:
+    def _validate(self, record: ModelRelease) -> None:
         try:
             self.codec.validate("ModelRelease", record)
         except SchemaError as exc:
             raise RegistryError(f"invalid release record: {exc}") from exc
 
-    def _point(self, record: dict[str, Any]) -> None:
+    def _point(self, record: ModelRelease) -> None:
         tier, value = record["tier"], to_json(record)
         try:
             with self.redis.pipeline(transaction=True) as pipe:
@@ -361,7 +370,7 @@ class Registry:
         except redis.RedisError as exc:
             raise RegistryError(f"cannot point {tier} at {record['release_id']}: {exc}") from exc
 
-    def _transition(self, tier: str, decide: Any, clear_challenger: bool) -> dict[str, Any]:
+    def _transition(self, tier: str, decide: Any, clear_challenger: bool) -> ModelRelease:
         """Read-decide-write on the tier's pointers atomically (WATCH/MULTI, retried when another
         promote/rollback/publish changed them meanwhile)."""
         keys = [pointer_key(self.settings, tier, slot) for slot in ("champion", "challenger")]
@@ -385,11 +394,11 @@ class Registry:
         except redis.RedisError as exc:
             raise RegistryError(f"cannot move the {tier} pointers: {exc}") from exc
 
-    def _champions(self, client: Any, tier: str) -> list[dict[str, Any]]:
+    def _champions(self, client: Any, tier: str) -> list[ModelRelease]:
         """The champion lineage, oldest first: CHAMPION pushes, ROLLBACK pops back to the one
         before. The history is never trimmed, so the lineage can be replayed from it (a release
         a day is ~200 KB a year)."""
-        lineage: list[dict[str, Any]] = []
+        lineage: list[ModelRelease] = []
         for raw in reversed(client.lrange(history_key(self.settings, tier), 0, -1)):
             entry = json.loads(raw)
             if entry["role"] == "CHAMPION":
