@@ -40,6 +40,7 @@ from outreach.errors import LockHeld, OutreachError, RetrainError
 from outreach.releases import SLOTS, history_key, read_pointer
 from outreach.settings import Settings
 from outreach.store import sync_client
+from schemas.records import ModelRelease
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class RunReport:
     tier: str
     started_at: str
     stages: list[StageResult] = field(default_factory=list)
-    release: dict[str, Any] | None = None
+    release: ModelRelease | None = None
     failed_stage: str | None = None
     error: str | None = None
     lock_held: bool = False  # another run holds the lock: nothing was attempted

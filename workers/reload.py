@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -42,6 +42,7 @@ from outreach.releases import SLOTS, Slot, read_pointer, release_file, slot_of
 from outreach.settings import Settings
 from outreach.topics import MODEL_UPDATES
 from schemas.codec import AvroCodec
+from schemas.records import ModelRelease
 from workers import metrics
 from generation.batched_generator import BatchedGenerator
 from generation.engine import Generator
@@ -63,7 +64,7 @@ class LoadedModel:
     generator: Generator | BatchedGenerator
     model: ModelInfo
     settings: Settings
-    release: dict[str, Any] | None = None
+    release: ModelRelease | None = None
     owned: bool = True  # False: the caller's generator; the holder never closes it
     leases: int = 0
     retired: bool = False
@@ -164,7 +165,7 @@ def release_settings(settings: Settings, slots: int) -> Settings:
     return copy
 
 
-def load_release(settings: Settings, release: dict[str, Any], slots: int) -> LoadedModel:
+def load_release(settings: Settings, release: ModelRelease, slots: int) -> LoadedModel:
     """Resolve, verify (sha256 of the whole file) and load a release; raises RegistryError or
     ModelError, leaving nothing loaded."""
     path = release_file(settings, release)
@@ -188,7 +189,7 @@ class ReleaseFollower:
 
     def __init__(self, settings: Settings, holder: ModelHolder, slots: int,
                  on_event: EventHook | None = None,
-                 loader: Callable[[Settings, dict[str, Any], int], LoadedModel] = load_release
+                 loader: Callable[[Settings, ModelRelease, int], LoadedModel] = load_release
                  ) -> None:
         self.settings = settings
         self.tier = settings.worker.tier
@@ -248,7 +249,9 @@ class ReleaseFollower:
             return
         for slot in SLOTS:
             try:
-                release = read_pointer(self.redis, self.settings, self.tier, slot)
+                # The pointer holds the ModelRelease the registry validated and wrote.
+                release = cast("ModelRelease | None",
+                               read_pointer(self.redis, self.settings, self.tier, slot))
             except RegistryError as exc:
                 log.error("cannot read the %s %s pointer: %s", self.tier, slot, exc)
                 continue
@@ -261,7 +264,7 @@ class ReleaseFollower:
                          "champion", self.tier)
                 self.holder.remove("challenger")
 
-    def apply(self, release: dict[str, Any]) -> bool:
+    def apply(self, release: ModelRelease) -> bool:
         """Serve ``release`` in its slot; True when it serves (now or already)."""
         if release.get("tier") != self.tier:
             return False
@@ -334,7 +337,7 @@ class ReleaseFollower:
         if release["tier"] == self.tier and not self._stale(release):
             self.apply(release)
 
-    def _stale(self, release: dict[str, Any]) -> bool:
+    def _stale(self, release: ModelRelease) -> bool:
         """An announcement older than the pointer it changed (a worker that read the pointers
         after two quick publishes sees the first announcement after the second pointer): the
         pointer is the truth. No pointer (or no Redis) = trust the announcement."""
@@ -352,7 +355,7 @@ class ReleaseFollower:
             return True
         return False
 
-    def _report(self, kind: str, release: dict[str, Any], slot: str, **extra: Any) -> None:
+    def _report(self, kind: str, release: ModelRelease, slot: str, **extra: Any) -> None:
         result = {"model_loaded": "loaded"}.get(kind, extra.get("error_type", "failed"))
         metrics.MODEL_RELOADS.labels(tier=self.tier, slot=slot, result=result).inc()
         if self.on_event is None:
