@@ -3,8 +3,8 @@
 The request of a follow-up (written by the sequence scheduler, sequences/handlers.py) carries
 its step, the thread's subject, the previous step's body and the earlier draft ids. The prompt
 gets one more data line before the cue: the step's brief from the campaign and the previous
-email, JSON-quoted like every other data line (the previous body is our own text, but it was
-written from untrusted lead data, so it is quoted, never read as instructions). The frame and
+email's opening, JSON-quoted like every other data line (the previous body is our own text,
+but it was written from untrusted lead data, so it is quoted, never read as instructions). The frame and
 the checks are the first email's: the draft goes through the same parse and checks.
 
 The served miniature was not trained on follow-ups (no follow-up examples in its data yet): it
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 from outreach.ids import prompt_hash
@@ -27,6 +28,7 @@ from schemas.records import GenerationRequest
 # the 864-token budget in `outreach demo --sequence`); the opening is what a follow-up must not
 # repeat, so the quote is the previous body's first sentences.
 PREVIOUS_BODY_MAX_CHARS = 280
+QUOTE_FALLBACKS = (PREVIOUS_BODY_MAX_CHARS, 120, 0)  # tried in order until the prompt fits
 REPLY_PREFIX = "Re: "
 
 
@@ -34,16 +36,18 @@ def step_of(request: GenerationRequest) -> int:
     return int(request.get("step") or 1)
 
 
-def followup_line(request: GenerationRequest, campaign: Campaign) -> str:
-    """``Follow-up: {...}`` + newline for step > 1, else "" (the first email is unchanged)."""
+def followup_line(request: GenerationRequest, campaign: Campaign,
+                  quote_chars: int = PREVIOUS_BODY_MAX_CHARS) -> str:
+    """``Follow-up: {...}`` + newline for step > 1, else "" (the first email is unchanged).
+    ``quote_chars`` caps the previous email's opening (0: the step and its brief only)."""
     step = step_of(request)
     if step <= 1:
         return ""
     steps = campaign.sequence
     brief = steps[step - 1].brief if step - 1 < len(steps) else ""
-    data = {"step": step, "of": len(steps), "brief": brief,
-            "previous_subject": request.get("previous_subject") or "",
-            "previous_email": opening(request.get("previous_body") or "")}
+    data: dict[str, Any] = {"step": step, "of": len(steps), "brief": brief}
+    if quote_chars > 0:
+        data["previous_email"] = opening(request.get("previous_body") or "", quote_chars)
     return "Follow-up: " + json.dumps(data, ensure_ascii=False) + "\n"
 
 
@@ -58,17 +62,24 @@ def opening(body: str, max_chars: int = PREVIOUS_BODY_MAX_CHARS) -> str:
     return text[:max_chars].rsplit(" ", 1)[0] + " ..."
 
 
-def with_previous_email(prompt: Any, request: GenerationRequest, campaign: Campaign,
-                        cue: str) -> Any:
+def with_previous_email(prompt: Any, request: GenerationRequest, campaign: Campaign, cue: str,
+                        fits: Callable[[str], bool] = lambda _text: True) -> Any:
     """``prompt`` (generation.prompt.Prompt) with the follow-up line inserted before its last
     ``cue``; the prompt unchanged for a first email. The static prefix is untouched, so a
-    campaign's shared prefix stays shared across first emails and follow-ups."""
-    line = followup_line(request, campaign)
+    campaign's shared prefix stays shared across first emails and follow-ups.
+
+    ``fits(text)`` says whether a prompt fits the model's budget: the longest line that fits is
+    used (the full quote, a shorter one, the brief only), else none, so a follow-up is never
+    refused for its own context line (the served model has 1,024 tokens a sequence)."""
     at = prompt.text.rfind(cue)
-    if not line or at < prompt.static_chars:
+    if step_of(request) <= 1 or at < prompt.static_chars:
         return prompt
-    text = prompt.text[:at] + line + prompt.text[at:]
-    return dataclasses.replace(prompt, text=text, prompt_hash=prompt_hash(text))
+    for quote_chars in QUOTE_FALLBACKS:
+        line = followup_line(request, campaign, quote_chars)
+        text = prompt.text[:at] + line + prompt.text[at:]
+        if fits(text):
+            return dataclasses.replace(prompt, text=text, prompt_hash=prompt_hash(text))
+    return prompt
 
 
 def thread_subject(request: GenerationRequest, subject: str) -> str:

@@ -98,7 +98,8 @@ def draft_for_request(request: GenerationRequest, generator: Generator, model: M
     lead = request["lead"]
     # A follow-up (sequence step > 1) also quotes the previous email (generation/followup.py).
     prompt = with_previous_email(build_prompt(lead, campaign, None, settings), request,
-                                 campaign, TRAINED_CUE)
+                                 campaign, TRAINED_CUE,
+                                 fits=lambda text: over_budget(text, generator, settings) is None)
     outcome = Outcome(request_id=request["request_id"], lead_id=lead["lead_id"], model=model,
                       campaign_version=campaign.version, evidence_ids=prompt.evidence_ids)
     # Every prompt of one campaign version (and prompt style) starts with the same text: an

@@ -122,3 +122,20 @@ def test_the_quoted_previous_email_is_its_opening_within_the_context_budget() ->
     quoted = opening(body)
     assert not quoted.startswith("Hi Ana") and quoted.startswith("Ledgerline reads")
     assert len(quoted) <= PREVIOUS_BODY_MAX_CHARS + 4 and quoted.endswith(" ...")
+
+
+def test_a_follow_up_line_shrinks_until_the_prompt_fits() -> None:
+    campaign = example_campaign("seq-f", steps=(Step(delay_business_days=0),
+                                                Step(delay_business_days=2, brief="a bump")))
+    request = follow_up_request(campaign)
+    first = build_prompt(request["lead"], campaign, None, load_settings())
+    full = with_previous_email(first, request, campaign, TRAINED_CUE)
+    budget = len(full.text) - 1  # characters standing in for tokens: the full line is too long
+    shorter = with_previous_email(first, request, campaign, TRAINED_CUE,
+                                  fits=lambda text: len(text) <= budget)
+    assert len(first.text) < len(shorter.text) <= budget and "Follow-up: " in shorter.text
+    brief_only = with_previous_email(first, request, campaign, TRAINED_CUE,
+                                     fits=lambda text: "previous_email" not in text)
+    assert "a bump" in brief_only.text and "previous_email" not in brief_only.text
+    assert with_previous_email(first, request, campaign, TRAINED_CUE,
+                               fits=lambda text: False) is first
