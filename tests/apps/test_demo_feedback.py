@@ -101,8 +101,14 @@ def test_demo_feedback_arms_tables_self_test_and_failed_edit(tmp_path):
     assert summary.one_click is not None and summary.one_click.suppressed_after_s is not None
     totals, drafts = seen["totals"], seen["drafts"]
 
-    # Per-writer: the miniature arm's own cell holds only drafts a miniature wrote.
     champion = seen["champion"]
+    llm_written = [d for d in drafts.values() if d["model_id"].startswith("llm:")]
+    print(f"demo --feedback: {len(drafts)} drafts, {len(llm_written)} LLM-written "
+          f"({sum(d['variant'] == champion for d in llm_written)} in the {champion} arm), "
+          f"writer cells {sorted(k for k in totals if k.startswith('writer:'))}, "
+          f"failed edit on {seen['edit'][1]}")
+    assert llm_written, "the run had no LLM-written draft: the per-writer check proves nothing"
+    # Per-writer: the miniature arm's own cell holds only drafts a miniature wrote.
     mini_cell = totals.get(f"writer:{champion}/miniature", {})
     written_by_mini = [d for d in drafts.values()
                        if d["variant"] == champion and d["rung"] == "miniature"]
