@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypedDict
 
@@ -80,6 +81,27 @@ def with_previous_email(prompt: Any, request: GenerationRequest, campaign: Campa
         if fits(text):
             return dataclasses.replace(prompt, text=text, prompt_hash=prompt_hash(text))
     return prompt
+
+
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]")
+REPEAT_MIN_WORDS = 6  # shorter sentences ("Best regards.", "Worth a look?") may recur
+
+
+def repeated_from_previous(request: GenerationRequest, body: str) -> list[str]:
+    """Sentences of a follow-up's ``body`` (6+ words) that the previous step already said.
+
+    A reader who gets the same paragraph twice in one thread fixes it by hand (or unsubscribes),
+    so it is a check like the others: measured in `outreach demo --sequence`, the served
+    miniature, never trained on follow-ups, wrote a step-2 body identical to step 1."""
+    if step_of(request) <= 1:
+        return []
+    said = {_words(s) for s in _SENTENCE.findall(request.get("previous_body") or "")}
+    return [sentence.strip() for sentence in _SENTENCE.findall(body)
+            if len(_words(sentence)) >= REPEAT_MIN_WORDS and _words(sentence) in said]
+
+
+def _words(sentence: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"\w+", sentence.lower()))
 
 
 def thread_subject(request: GenerationRequest, subject: str) -> str:

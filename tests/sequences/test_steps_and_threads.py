@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 import pytest
 
 from generation.followup import (PREVIOUS_BODY_MAX_CHARS, draft_fields, followup_line,
-                                 opening, thread_subject, with_previous_email)
+                                 opening, repeated_from_previous, thread_subject,
+                                 with_previous_email)
 from generation.prompt import TRAINED_CUE, build_prompt
 from mail.message import build_message, message_id
 from outreach.errors import CampaignError
@@ -139,3 +140,15 @@ def test_a_follow_up_line_shrinks_until_the_prompt_fits() -> None:
     assert "a bump" in brief_only.text and "previous_email" not in brief_only.text
     assert with_previous_email(first, request, campaign, TRAINED_CUE,
                                fits=lambda text: False) is first
+
+
+def test_a_follow_up_that_repeats_the_previous_email_is_caught() -> None:
+    request = follow_up_request(example_campaign("seq-r"))
+    request["previous_body"] = ("Hi Ana,\n\nLedgerline matches 87% of invoices to purchase "
+                                "orders without a person. Worth a look?\n\nBest,\nPriya")
+    same = "Hi Ana,\n\nLedgerline matches 87% of invoices to purchase orders without a person."
+    new = "Hi Ana,\n\nOne number I left out: month-end close took Voss Metallbau two days less."
+    assert repeated_from_previous(request, same) == [
+        "Ledgerline matches 87% of invoices to purchase orders without a person."]
+    assert repeated_from_previous(request, new) == []
+    assert repeated_from_previous({**request, "step": 1}, same) == []
