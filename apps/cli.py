@@ -120,6 +120,9 @@ def demo(config: ConfigOpt = None,
              "OpenAI-compatible base URL (e.g. https://api.openai.com/v1; key in "
              "OUTREACH_LLM__API_KEY) for the baseline-LLM arm of --feedback; default: a local "
              "llama_cpp.server stand-in on the untuned base with the few-shot prompt."))] = None,
+         sequence: Annotated[bool, typer.Option("--sequence", help=(
+             "Instead: a 3-step sequence on a virtual clock (business days in seconds) in "
+             "which a simulated reply stops one lead's third email; the funnel per step."))] = False,
          ) -> None:
     """Run the whole pipeline on the embedded stack and print a summary.
 
@@ -137,6 +140,11 @@ def demo(config: ConfigOpt = None,
     # SIGTERM would leave the workers, intake and broker running as orphans (seen).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
+    if sequence:
+        from apps.sequence_demo import run_sequence_demo
+
+        outcome = run_sequence_demo(settings, console=console, leads=leads or 4)
+        raise typer.Exit(0 if outcome.steps_after_reply == 0 and outcome.finished else 1)
     summary = run_demo(settings, console=console, feedback=with_feedback, serve=serve,
                        llm_url=llm_url)
     raise typer.Exit(0 if summary.ok else 1)
