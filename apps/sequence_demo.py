@@ -128,6 +128,7 @@ def _follow(settings: Settings, services: Services, watcher: OutcomeWatcher, crm
     codec = crm_codec()
     producer = make_producer(settings)
     replied, held_checked = False, 0.0
+    seen: set[str] = set()  # by event id: a reader that rejoins its group reads again
     while len(set(summary.finished) | summary.failed) < summary.leads:
         if time.monotonic() > deadline:
             console.print("[red]timed out[/red]")
@@ -143,6 +144,9 @@ def _follow(settings: Settings, services: Services, watcher: OutcomeWatcher, crm
             if msg.error():
                 continue
             update = codec.decode(msg.value(), "CrmUpdate")
+            if update["event_id"] in seen:
+                continue
+            seen.add(update["event_id"])
             lead, step = update["lead_id"], int(update["step"])
             if update["type"] == "SENT":
                 summary.sent_by_step[step] += 1
