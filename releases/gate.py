@@ -3,7 +3,8 @@
 evaluate_candidate() measures, on held-out test rows (training/dataset.py test.jsonl):
 - the rubric (training/rubric.py) of emails the GGUF writes through the worker's own engine with
   the trained prompt and no LoRA (training.evaluate.gguf_writer + run_system), so the score is
-  what serving would get;
+  what serving would get; a release with a head cut (releases/head_cut.py) drafts through the
+  batched engine serving that cut, as workers will;
 - pass_rate: the share of those emails passing every hard check the worker applies before a
   draft may be sent (generation.checks.check_draft, the worker's own checks);
 - perplexity on the reference emails (quantize/perplexity.py), of the candidate and of its F16
@@ -107,7 +108,8 @@ def evaluate_candidate(gguf: Path, heldout_rows: list[dict[str, Any]], settings:
                        reference_f16: Path | None, *, brief: Any = None,
                        progress: Callable[[str], None] | None = None,
                        lora: Path | None = None, style: str = "trained",
-                       measured_perplexity: dict[str, Any] | None = None) -> dict[str, Any]:
+                       measured_perplexity: dict[str, Any] | None = None,
+                       head_cut: Path | None = None) -> dict[str, Any]:
     """Metrics of ``gguf`` on the first ``settings.gate.eval_examples`` held-out rows:
     rubric_mean, pass_rate, perplexity, f16_perplexity (None without ``reference_f16``), n,
     plus the rubric's components and a line per example.
@@ -115,7 +117,9 @@ def evaluate_candidate(gguf: Path, heldout_rows: list[dict[str, Any]], settings:
     ``lora``/``style`` score a served base + adapter (the champion before any release); its
     perplexity is not measured then (perplexity.py loads no adapter) and is None.
     ``measured_perplexity`` ({"perplexity", "f16_perplexity", "tokens"} on the same rows)
-    skips measuring again what the caller already measured (the retrain's quantize stage)."""
+    skips measuring again what the caller already measured (the retrain's quantize stage).
+    ``head_cut``: a trim of ``gguf`` the emails are drafted through (the batched engine, the only
+    one serving a head cut); perplexity stays the untrimmed file's, whose network it runs."""
     from training import evaluate
     from training.brief import load_brief
     from generation.checks import check_draft
@@ -127,12 +131,16 @@ def evaluate_candidate(gguf: Path, heldout_rows: list[dict[str, Any]], settings:
     brief = brief or load_brief(settings.training.brief_path)
     cfg = settings.model_copy(deep=True)
     cfg.model.gguf_path, cfg.model.lora_path = Path(gguf), lora
-    cfg.model.trimmed_path = None  # a trim is cut from one network: not this candidate's
+    # A trim is cut from one network: the configured base's is not this candidate's.
+    cfg.model.trimmed_path = Path(head_cut) if head_cut is not None else None
     cfg.model.prompt_style = style  # a released miniature is served with the trained prompt
     say = progress or (lambda _msg: None)
-    say(f"gate: writing {len(rows)} emails with {Path(gguf).name}")
+    say(f"gate: writing {len(rows)} emails with {Path(gguf).name}"
+        + (f" served as a head cut of {Path(head_cut).name}" if head_cut is not None else ""))
     try:
-        writer = evaluate.gguf_writer(cfg, lora, style, settings.gate.max_tokens)
+        writer = (evaluate.batched_gguf_writer(cfg, lora, style, settings.gate.max_tokens, rows)
+                  if head_cut is not None else
+                  evaluate.gguf_writer(cfg, lora, style, settings.gate.max_tokens))
         result = evaluate.run_system(Path(gguf).name, writer, rows, brief,
                                      settings.worker.usd_per_vcpu_hour)
     except (OutreachError, OSError, RuntimeError, ValueError) as exc:  # model, embeddings
@@ -162,6 +170,7 @@ def evaluate_candidate(gguf: Path, heldout_rows: list[dict[str, Any]], settings:
                                                n_gpu_layers=model.n_gpu_layers)["perplexity"]
     summary = result["summary"]
     return {"rubric_mean": summary["overall"], "pass_rate": round(passing / len(rows), 4),
+            "head_cut": Path(head_cut).name if head_cut is not None else None,
             "perplexity": ppl["perplexity"], "f16_perplexity": ppl["f16_perplexity"],
             "n": len(rows), "rubric": {k: summary[k] for k in evaluate.COMPONENTS},
             "flag_rate": summary["flag_rate"], "seconds_per_email": summary["seconds_per_email"],

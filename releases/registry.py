@@ -36,6 +36,7 @@ from outreach.releases import (Slot, history_key, is_s3, local_file, pointer_key
 from outreach.settings import Settings
 from outreach.store import sync_client
 from outreach.topics import MODEL_UPDATES
+from releases.head_cut import store_cut
 from schemas.codec import AvroCodec
 from schemas.records import ModelRelease
 
@@ -231,9 +232,11 @@ class Registry:
 
     def publish(self, gguf: Path, manifest: dict[str, Any], tier: str, role: PublishRole,
                 model_id: str, model_version: str,
-                gate_report: dict[str, Any] | None = None) -> ModelRelease:
+                gate_report: dict[str, Any] | None = None,
+                head_cut: Path | None = None) -> ModelRelease:
         """Store ``gguf`` and its manifest, point the tier's slot at it, announce it; returns
-        the ModelRelease record."""
+        the ModelRelease record. ``head_cut``: a trim of ``gguf`` stored beside it, which
+        workers serve it with (releases/head_cut.py; the manifest's ``head_cut`` names it)."""
         if tier not in GGUF_TIERS:
             raise RegistryError(f"tier {tier!r} has no GGUF releases (one of {GGUF_TIERS})")
         if role not in ("CHAMPION", "CHALLENGER"):
@@ -255,9 +258,10 @@ class Registry:
         self._validate(record)  # before anything is written
         uri, created = self.store.put_blob(gguf, sha256)
         log.info("blob %s %s", uri, "stored" if created else "already present")
+        cut = store_cut(self.store, Path(head_cut)) if head_cut is not None else {}
         files = {"manifest.json": json.dumps(
             {**manifest, "release": record,
-             "size_bytes": gguf.stat().st_size,
+             "size_bytes": gguf.stat().st_size, "head_cut": cut or None,
              "gate": gate_report if gate_report is not None else manifest.get("gate")}, indent=2,
             sort_keys=True, default=str).encode()}
         if gate_report is not None:

@@ -12,12 +12,16 @@
   HF model directory; convert: F16 GGUF; quantize: the smallest of retrain.quant_types whose
   perplexity stays within the gate's limit of the F16 (a LoRA merged into a Q4 base loses
   most of its change when requantized to Q4_K_M: +755% perplexity measured, Q8_0 +0.6%).
-- trim_vocab (retrain.trim_vocab = N, null = off): the vocabulary cut to the N best merges +
-  what outreach needs (quantize/trim/vocab.py), so the gate scores the file that is released.
-- gate: rubric + perplexity on the held-out split against the tier's champion; a failed gate
-  ends the run (exit 1) and nothing is released.
-- release: registry blob + manifest, Redis challenger pointer, announcement on model.updates;
-  running workers load it beside their champion without a restart.
+- trim_vocab (releases/head_cut.py): the release's head cut, written beside it: the vocabulary
+  cut to retrain.trim_vocab = N merges + the domain, or (N unset) to the served base's own cut
+  (model.trimmed_path); the release stays untrimmed and is served as a head cut of that trim,
+  as the configured base is. Neither set: no cut, and the stage is skipped with a warning.
+- gate: rubric + perplexity on the held-out split against the tier's champion, the emails drafted
+  through the head cut the release will be served with; a failed gate ends the run (exit 1)
+  and nothing is released.
+- release: registry blobs (the release and its head cut) + manifest, Redis challenger pointer,
+  announcement on model.updates; running workers load it beside their champion without a
+  restart, as a head cut, and log and export which head they serve (workers/reload.py).
 
 Every run writes <runs_dir>/<run_id>/report.json (stages, seconds, figures, error) whether it
 succeeds or not; every intermediate (dataset, adapter, merged model, GGUFs) has its manifest.
@@ -121,6 +125,7 @@ class RunState:
     quant_type: str | None = None
     perplexity: dict[str, Any] | None = None
     trim: dict[str, Any] | None = None
+    head_cut: Path | None = None  # the release's trim, served as its head cut
     gate: dict[str, Any] | None = None
 
 
@@ -140,6 +145,7 @@ class Run:
         self.state = RunState()
 
     def execute(self) -> RunReport:
+        from releases import head_cut
         from releases.lock import RunLock
 
         if not self.settings.redis_url:
@@ -155,7 +161,7 @@ class Run:
                                ("merge", self.merge), ("convert", self.convert),
                                ("quantize", self.quantize),
                                *([("trim_vocab", self.trim_vocab)]
-                                 if self.settings.retrain.trim_vocab is not None else []),
+                                 if head_cut.wanted(self.settings) else []),
                                ("gate", self.gate), ("release", self.release)):
                 lock.extend()
                 self._stage(name, step)
@@ -302,20 +308,15 @@ class Run:
                            f"{limit:.0%} of the F16: {tried}")
 
     def trim_vocab(self) -> dict[str, Any]:
-        """Cut the quantized model's vocabulary to retrain.trim_vocab merges + the domain's
-        tokens (this run's training rows included); the gate then scores the trimmed file."""
-        from quantize.trim.step import release_trim, trimmed_name
+        """The release's head cut (releases/head_cut.py), this run's training rows in the corpus
+        of a domain cut. The release itself stays untrimmed: the quantize stage's perplexity
+        is its own, and the head cut's network is that release's, bit for bit."""
+        from releases.head_cut import cut_release
 
-        n_merges, src = self.settings.retrain.trim_vocab, self.state.gguf
-        result = release_trim(self.settings, src, src.with_name(trimmed_name(src, n_merges)),
-                              n_merges, datasets=[self.state.data_dir / "train.jsonl"],
-                              held_out=self.state.heldout)
-        self.state.gguf = result.path
-        # The quantize stage measured the untrimmed file; the gate measures this one itself.
-        self.state.perplexity = None
-        self.state.trim = {"n_merges": n_merges, "kept": len(result.keep),
-                           "n_vocab_source": result.n_vocab, "bytes": result.path.stat().st_size,
-                           "coverage_held_out": result.held_out_coverage}
+        detail = cut_release(self.settings, self.state.gguf, [self.state.data_dir / "train.jsonl"],
+                             self.state.heldout)
+        self.state.head_cut = detail.pop("path")
+        self.state.trim = detail | {"file": self.state.head_cut.name}
         return self.state.trim
 
     def gate(self) -> dict[str, Any]:
@@ -323,9 +324,13 @@ class Run:
         from releases.gate import decide, evaluate_candidate
 
         rows = self.state.heldout[:self.settings.gate.eval_examples]
+        if self.state.head_cut is None:
+            log.warning("release of %s will be served untrimmed: no head cut (set "
+                        "retrain.trim_vocab or model.trimmed_path)", self.tier)
         candidate = evaluate_candidate(self.state.gguf, rows, self.settings,
                                        reference_f16=self.state.f16,
-                                       measured_perplexity=self.state.perplexity)
+                                       measured_perplexity=self.state.perplexity,
+                                       head_cut=self.state.head_cut)
         champion = champion_metrics(self.settings, self.tier, rows)
         report = decide(candidate, champion, self.settings.gate).to_dict()
         report |= {"candidate": candidate, "champion": champion}
@@ -355,7 +360,7 @@ class Run:
         record = Registry(self.settings).publish(
             self.state.gguf, manifest, tier=self.tier, role="CHALLENGER",
             model_id=f"{recipe.name}-{qtype}", model_version=f"{recipe.name}-{self.run_id}",
-            gate_report=self.state.gate)
+            gate_report=self.state.gate, head_cut=self.state.head_cut)
         self.report.release = record
         return {"release_id": record["release_id"], "sha256": record["sha256"],
                 "uri": record["uri"]}

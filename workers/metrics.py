@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from generation.generate import Outcome
 
@@ -27,6 +27,12 @@ COMPLETION_TOKENS = Counter("outreach_worker_completion_tokens_total", "Tokens g
 # (sha256_mismatch, fetch_failed, load_failed); the old model keeps serving on a refusal.
 MODEL_RELOADS = Counter("outreach_worker_model_reloads_total",
                         "Releases loaded or refused by this worker.", ["tier", "slot", "result"])
+# Which head each slot serves: 1 = a head cut (a vocabulary trim's output head plus the prompt's
+# own tokens, generation/head_cut.py; 1.46-1.50x the emails a minute), 0 = the full model. A
+# release without its cut used to be served untrimmed with nothing saying so.
+MODEL_HEAD_CUT = Gauge("outreach_worker_model_head_cut",
+                       "1 when the slot's model is served as a head cut, 0 untrimmed.",
+                       ["tier", "slot"])
 # One series per released model version (a few a week), so A/B arms can be told apart here too.
 MODEL_REQUESTS = Counter("outreach_worker_model_requests_total",
                          "Requests handled, by the model slot and version that handled them.",

@@ -18,7 +18,11 @@ ReleaseFollower keeps the holder on the tier's current releases:
   verifies the sha256 by hashing the file (never a cached digest), loads it beside the current
   model and swaps. If anything fails the current model keeps serving and a "model_error"
   event is reported (on_event, the outreach_worker_model_reloads_total counter and the log).
-Released models are merged GGUFs served with the trained prompt: no LoRA adapter.
+Released models are merged GGUFs served with the trained prompt: no LoRA adapter. A release
+whose registry manifest names a head cut (releases/head_cut.py: a trim of the release, stored
+beside it with its trim manifest) is served as that head cut, verified like the release itself;
+every model a slot takes, released or configured, is logged with its head, and exported as
+outreach_worker_model_head_cut{tier, slot}.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from outreach.topics import MODEL_UPDATES
 from schemas.codec import AvroCodec
 from schemas.records import ModelRelease
 from workers import metrics
+from workers.heads import head_cut_of, report_head
 from generation.batched_generator import BatchedGenerator
 from generation.engine import Generator
 from generation.model import ModelInfo
@@ -113,6 +118,7 @@ class ModelHolder:
     def install(self, slot: Slot, loaded: LoadedModel) -> None:
         """Put ``loaded`` in ``slot``; the model it replaces closes after its last lease."""
         self._replace({slot: loaded})
+        report_head(loaded.settings.worker.tier, slot, loaded.model)
 
     def remove(self, slot: Slot) -> None:
         self._replace({slot: None})
@@ -123,6 +129,7 @@ class ModelHolder:
             loaded = self._slots.get(src)
         if loaded is not None:
             self._replace({dst: loaded, src: None})
+            report_head(loaded.settings.worker.tier, dst, loaded.model)
 
     def close(self) -> None:
         self._replace({slot: None for slot in SLOTS})
@@ -153,8 +160,9 @@ def open_generator(model: ModelInfo, settings: Settings,
 
 
 def release_settings(settings: Settings, slots: int) -> Settings:
-    """``settings`` as a released model runs: merged weights (no adapter, no head cut), the
-    trained prompt, and as many batch slots as the worker's loop runs at once."""
+    """``settings`` as a released model runs: merged weights (no adapter; the release's own
+    head cut, if any, is set by ``load_release``), the trained prompt, and as many batch slots
+    as the worker's loop runs at once."""
     copy = settings.model_copy(deep=True)
     copy.model.lora_path = None
     # A trim is cut from one network: the operator's trim of the configured base would run
@@ -172,10 +180,13 @@ def load_release(settings: Settings, release: ModelRelease, slots: int) -> Loade
     actual = verify_sha256(path, release["sha256"], f"release {release['release_id']}")
     run = release_settings(settings, slots)
     run.model.gguf_path = path
+    cut = head_cut_of(settings, release)
+    run.model.trimmed_path = cut.path if cut else None
     run.model.model_id = release["model_id"]
     run.model.model_version = release["model_version"]
     model = ModelInfo(path=path, model_id=release["model_id"], sha256=actual,
-                      version=release["model_version"])
+                      version=release["model_version"], trimmed_path=run.model.trimmed_path,
+                      trimmed_sha256=cut.sha256 if cut else None)
     generator = open_generator(model, run, slots)
     return LoadedModel(generator=generator, model=model, settings=run, release=release)
 
@@ -295,7 +306,8 @@ class ReleaseFollower:
                          serving_version=serving)
             return False
         self.holder.install(slot, loaded)
-        self._report("model_loaded", release, slot, seconds=time.perf_counter() - started)
+        self._report("model_loaded", release, slot, seconds=time.perf_counter() - started,
+                     head_cut=loaded.model.trimmed_path is not None)
         log.info("now serving %s %s: %s %s (release %s)", self.tier, slot, release["model_id"],
                  release["model_version"], release["release_id"])
         return True

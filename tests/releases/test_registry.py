@@ -217,3 +217,29 @@ def test_s3_registry_on_a_real_s3_server(registry_settings, tmp_path, monkeypatc
             assert not any((tmp_path / "cache").iterdir())  # no partial file left behind
     finally:
         server.stop()
+
+
+def test_a_head_cut_is_stored_beside_its_release_with_its_trim_manifest(registry_settings,
+                                                                         tmp_path):
+    """The release's trim (releases/head_cut.py) becomes a second blob, its trim manifest (the
+    kept ids the head cut reads) beside it, and the release manifest names it; workers resolve
+    it from there (tests/workers/test_heads.py)."""
+    from workers.heads import head_cut_of
+
+    gguf = fake_gguf(tmp_path / "release.gguf", b"release weights")
+    trim = fake_gguf(tmp_path / "release-trim32k.gguf", b"trimmed weights")
+    kept = {"kind": "vocab-trim", "recipe": {"kept_ranges": "0-9"},
+            "inputs": {"source": {"sha256": file_sha256(gguf)}}}
+    (tmp_path / "release-trim32k.gguf.manifest.json").write_text(json.dumps(kept))
+    with Registry(registry_settings) as registry:
+        record = registry.publish(gguf, MANIFEST, "small", "CHALLENGER", "mini", "v1",
+                                  head_cut=trim)
+        plain = registry.publish(fake_gguf(tmp_path / "plain.gguf", b"plain"), MANIFEST, "small",
+                                 "CHALLENGER", "mini", "v2")
+    manifest = json.loads(Path(record["manifest_uri"]).read_text())
+    cut = manifest["head_cut"]
+    assert cut["sha256"] == file_sha256(trim) and cut["uri"] != record["uri"]
+    assert json.loads(Path(cut["uri"] + ".manifest.json").read_text()) == kept
+    assert head_cut_of(registry_settings, record).path == Path(cut["uri"])
+    assert json.loads(Path(plain["manifest_uri"]).read_text())["head_cut"] is None
+    assert head_cut_of(registry_settings, plain) is None

@@ -1,5 +1,6 @@
 """`outreach retrain`'s whole cycle on a tiny base, with the real broker, Redis and llama.cpp:
-feedback from training.feedback -> dataset -> LoRA -> merge -> F16 -> Q8_0 -> gate -> release.
+feedback from training.feedback -> dataset -> LoRA -> merge -> F16 -> Q8_0 -> head cut -> gate
+-> release, and the release loaded as a worker serves it: as a head cut.
 
 The tiny random model writes nonsense, so against the real champion (the configured 270M +
 LoRA) the gate must refuse it and nothing may be released; with the comparison limits opened
@@ -10,11 +11,13 @@ announcement on model.updates.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 import yaml
 
 from outreach.kafka import make_producer
@@ -24,6 +27,7 @@ from outreach.topics import FEEDBACK, MODEL_UPDATES
 from releases.retrain import Run
 from schemas.codec import AvroCodec
 from tests.streams.feedback_helpers import TopicReader
+from workers.reload import ModelHolder, load_release
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +87,7 @@ def test_a_regressing_candidate_is_refused_and_nothing_is_released(cycle_setting
     assert saved["ok"] is False and saved["failed_stage"] == "gate"
 
 
-def test_a_passing_candidate_is_released_as_challenger(cycle_settings, unique):
+def test_a_passing_candidate_is_released_as_challenger(cycle_settings, unique, caplog):
     cycle_settings.gate.max_rubric_drop = cycle_settings.gate.max_pass_rate_drop = 1.0
     _publish_feedback(cycle_settings, unique)
     reader = TopicReader(cycle_settings, [MODEL_UPDATES])
@@ -110,7 +114,26 @@ def test_a_passing_candidate_is_released_as_challenger(cycle_settings, unique):
     assert manifest["dataset"]["sha256"] and manifest["recipe"]["name"] == "tiny-retrain"
     stages = {s.name: s for s in report.stages}
     assert stages["quantize"].detail["tried"][0]["quant_type"] == "Q8_0"
-    # The released file is the vocabulary-trimmed one (retrain.trim_vocab), gated as such.
+    # The release is the untrimmed model; its trim (retrain.trim_vocab) is cut before the gate,
+    # the gate drafts through it, and the registry keeps it beside the release as its head cut.
     assert stages["trim_vocab"].ok and list(stages).index("trim_vocab") < list(stages).index("gate")
     assert manifest["vocab_trim"]["n_merges"] == cycle_settings.retrain.trim_vocab
     assert manifest["vocab_trim"]["kept"] < manifest["vocab_trim"]["n_vocab_source"]
+    assert manifest["gate"]["candidate"]["head_cut"] == manifest["vocab_trim"]["file"]
+    cut = manifest["head_cut"]
+    assert cut["sha256"] != mine["sha256"] and cut["bytes"] < manifest["size_bytes"]
+    assert Path(cut["uri"] + ".manifest.json").is_file()  # the kept ids, read by the head cut
+    # A worker loads the release as a head cut, and its log line and metric say so.
+    holder = ModelHolder()
+    with caplog.at_level(logging.INFO, logger="workers.heads"):
+        loaded = load_release(cycle_settings, pointer, slots=2)
+        holder.install("challenger", loaded)
+    try:
+        assert loaded.model.trimmed_path == Path(cut["uri"])
+        assert loaded.generator._engine._llama.head is not None  # the engine runs the cut
+        assert loaded.generator.generate("Hi Anna,", max_tokens=3, seed=1).completion_tokens > 0
+        assert REGISTRY.get_sample_value("outreach_worker_model_head_cut",
+                                         {"tier": "small", "slot": "challenger"}) == 1
+        assert any("serves" in r.message and "head cut" in r.message for r in caplog.records)
+    finally:
+        holder.close()
