@@ -144,7 +144,7 @@ def demo(config: ConfigOpt = None,
         from apps.sequence_demo import run_sequence_demo
 
         outcome = run_sequence_demo(settings, console=console, leads=leads or 4)
-        raise typer.Exit(0 if outcome.steps_after_reply == 0 and outcome.finished else 1)
+        raise typer.Exit(0 if outcome.steps_after_reply == 0 and not outcome.timed_out else 1)
     summary = run_demo(settings, console=console, feedback=with_feedback, serve=serve,
                        llm_url=llm_url)
     raise typer.Exit(0 if summary.ok else 1)

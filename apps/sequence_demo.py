@@ -50,6 +50,7 @@ class SequenceSummary:
     finished: dict[str, str] = field(default_factory=dict)  # lead -> reason
     failed: set[str] = field(default_factory=set)  # a step held for a person or dead-lettered
     replied_lead: str = ""
+    timed_out: bool = False
     steps_after_reply: int = 0
     mail_dir: Path | None = None
     wall_s: float = 0.0
@@ -132,6 +133,7 @@ def _follow(settings: Settings, services: Services, watcher: OutcomeWatcher, crm
     while len(set(summary.finished) | summary.failed) < summary.leads:
         if time.monotonic() > deadline:
             console.print("[red]timed out[/red]")
+            summary.timed_out = True
             return
         services.check_alive()
         watcher.poll(0.2)
