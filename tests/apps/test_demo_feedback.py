@@ -2,7 +2,7 @@
 local LLM stand-in): no LLM-written draft counts in the miniature arm's per-writer figures, every
 family of KPI tables sums to the same totals, the demo's own one-click unsubscribe is kept out
 of the A/B guardrail, and an edit that fails the checks is not published. @slow: the demo drafts
-with the real default model and the stand-in (~4-8 min on 2 busy cores)."""
+with the real default model and the stand-in (697 s measured on 2 busy cores, 10 leads)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,7 @@ def _failed_edit(settings, tmp_path, drafts) -> tuple[int, str, dict]:
     return answer.status_code, item.draft_id, vars(held.get(item.draft_id))
 
 
+@pytest.mark.timeout(1800)  # 697 s measured on 2 busy cores; the default 900 s is too tight
 def test_demo_feedback_arms_tables_self_test_and_failed_edit(tmp_path):
     settings = load_settings(**{"demo.leads": 10, "demo.seed": 11, "simulator.seed": 5,
                                 "demo.out_dir": str(tmp_path / "demo")})
