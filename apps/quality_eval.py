@@ -73,11 +73,12 @@ class Case:
     on_target: bool
 
 
-def cases(leads_per_campaign: int, seeds: int, world_seed: int) -> list[Case]:
+def cases(leads_per_campaign: int, seeds: int, world_seed: int,
+          campaign_limit: int | None = None) -> list[Case]:
     """Fresh leads per held-out campaign and sampling seed (lead ids carry the seed, so every
     seed samples its own request ids and hence its own attempt seeds)."""
     out = []
-    for item in heldout.load_all():
+    for item in heldout.load_all()[:campaign_limit]:
         pains = set(item.pains)
         for seed in range(seeds):
             prefix = f"q{world_seed}s{seed}"
@@ -88,7 +89,7 @@ def cases(leads_per_campaign: int, seeds: int, world_seed: int) -> list[Case]:
 
 
 def run(settings: Settings, out_dir: Path, leads_per_campaign: int = 20, seeds: int = 2,
-        world_seed: int | None = None) -> dict[str, Any]:
+        world_seed: int | None = None, campaign_limit: int | None = None) -> dict[str, Any]:
     """Write every email and the report to ``out_dir``; returns the report."""
     from generation.batched_generator import BatchedGenerator
     from generation.generate import draft_for_request
@@ -114,18 +115,17 @@ def run(settings: Settings, out_dir: Path, leads_per_campaign: int = 20, seeds: 
         request["withheld"] = screening.withheld
         outcome = draft_for_request(request, generator, model, settings,
                                     campaigns[case.campaign_id])
-        first = [r for r in outcome.reasons if r.startswith("attempt 1:")]
         sent = outcome.draft
         row.update(outcome="sent" if sent else "held", attempts=outcome.attempts,
                    first_try=outcome.attempts == 1 and sent is not None,
-                   reasons=outcome.reasons if not sent else first or [],
+                   reasons=list(outcome.rejections),
                    subject=sent["subject"] if sent else None, body=sent["body"] if sent else None)
         if sent is not None:
-            row["pain_misused"] = bool(case.pain_on_target is False and case.lead.get("pain_point")
+            row["pain_misused"] = bool(not case.on_target and case.lead.get("pain_point")
                                        and rubric.pain_used(sent["body"], case.lead))
         return row
 
-    todo = cases(leads_per_campaign, seeds, world_seed)
+    todo = cases(leads_per_campaign, seeds, world_seed, campaign_limit)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     with ThreadPoolExecutor(max_workers=settings.model.batch_slots) as pool, \
@@ -135,7 +135,7 @@ def run(settings: Settings, out_dir: Path, leads_per_campaign: int = 20, seeds: 
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     report = summarize(rows)
     report.update(world_seed=world_seed, seeds=seeds, leads_per_campaign=leads_per_campaign,
-                  campaigns=len(campaigns), model_id=model.model_id,
+                  campaigns=len({case.campaign_id for case in todo}), model_id=model.model_id,
                   model_version=model.version, seconds=round(time.monotonic() - started, 1))
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (out_dir / "report.md").write_text(markdown(report), encoding="utf-8")
@@ -184,9 +184,10 @@ def markdown(report: dict[str, Any]) -> str:
              f"{report['seconds']:.0f} s.", "",
              "| slice | drafted | first-try pass | sent without a person | held | false claims "
              "caught | pain misused (sent) |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for name in ("all", "latin", "non_latin", "on_target_pain", "off_target_or_no_pain",
-                 *(f"seed {s}" for s in report["by_seed"])):
-        fig = report["by_seed"][name.split()[1]] if name.startswith("seed ") else report[name]
+    named = [(name, report[name]) for name in ("all", "latin", "non_latin", "on_target_pain",
+                                               "off_target_or_no_pain")]
+    named += [(f"seed {seed}", fig) for seed, fig in report["by_seed"].items()]
+    for name, fig in named:
         lines.append(f"| {name} | {fig['drafted']} | {fig['first_try_pass']:.1%} | "
                      f"{fig['sent_without_a_person']:.1%} | {fig['held']} | "
                      f"{fig['false_claims_caught']} | {fig['pain_misused_in_sent']} |")

@@ -62,6 +62,9 @@ class Outcome:
     lead_id: str
     draft: EmailDraft | None = None
     reasons: list[str] = field(default_factory=list)
+    # Every attempt's rejection, kept when a later attempt passes (``reasons`` is cleared
+    # then): the quality report counts defect classes over all attempts.
+    rejections: list[str] = field(default_factory=list)
     completions: list[Completion] = field(default_factory=list)
     model: ModelInfo | None = None  # the model that wrote it (hot reload: one of two)
     campaign_version: int | None = None  # the campaign version the prompt quoted
@@ -149,6 +152,7 @@ def run_attempts(outcome: Outcome, max_attempts: int, write: Callable[[int, int]
             draft = check(completion)
         except DraftRejected as exc:
             outcome.reasons.extend(f"{label} {attempt}: {reason}" for reason in exc.reasons)
+            outcome.rejections.extend(f"{label} {attempt}: {reason}" for reason in exc.reasons)
             log.info("request %s %s %d rejected: %s", outcome.request_id, label, attempt, exc)
             continue
         outcome.reasons.clear()
