@@ -50,7 +50,8 @@ def local_stand_in(settings: Settings, log_dir: Path) -> contextlib.AbstractCont
 
     model = settings.model.gguf_path or default_model_path()
     return llama_server(Path(model), log_dir / "llm-stand-in.log",
-                        threads=settings.model.n_threads or 1, ready_timeout_s=120)
+                        threads=settings.model.n_threads or 1,
+                        ready_timeout_s=300)  # 120 s ran out on 2 cores at load 35
 
 
 class LLMArm:
