@@ -68,9 +68,13 @@ class RetrainSettings(BaseModel):
         "limit is gated and released.")
     # Gemma 3's 262,144-row output head is >60% of the multiply-adds per generated token;
     # quantize/trim/vocab.py keeps the specials, bytes, the 19,225-character alphabet, the N
-    # best merges and every training-data token. Off by default: on 248 held-out emails the
-    # 32k trim passed every check 50% of the time against 64% untrimmed (sign test p = 0.0002;
-    # names copied from the prompt come out wrong twice as often), 64k 58%.
-    trim_vocab: int | None = Field(None, ge=0, description="Vocabulary trim before the gate: "
-                                   "keep the N best-scored merges plus what outreach needs "
-                                   "(quantize/trim/vocab.py); null = release the full vocabulary.")
+    # best merges and every training-data token. Served as a model of its own, the 32k trim
+    # passed every check 50% of the time against 64% untrimmed on 248 held-out emails (sign
+    # test p = 0.0002; names copied from the prompt came out wrong twice as often), so a release
+    # is served as a head cut of its trim instead (releases/head_cut.py; the 16k head cut held
+    # quality: docs/results/2026-12-02-head-cut-quality.md).
+    trim_vocab: int | None = Field(None, ge=0, description="The release's head cut: keep the N "
+                                   "best-scored merges plus what outreach needs "
+                                   "(quantize/trim/vocab.py); null = the served base's own cut "
+                                   "(model.trimmed_path), none without one. The release is "
+                                   "served as a head cut of it (releases/head_cut.py).")
