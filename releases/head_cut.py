@@ -37,7 +37,8 @@ def wanted(settings: Settings) -> bool:
 
 def cut_release(settings: Settings, src: Path, datasets: list[Path],
                 heldout: list[dict[str, Any]]) -> dict[str, Any]:
-    """Write the head cut of release ``src`` beside it; the stage's detail, with ``path``."""
+    """Write the head cut of release ``src`` beside it; the stage's detail, with ``path`` (None
+    when the base's cut does not fit the release: it is then served untrimmed, with a warning)."""
     from quantize.trim.step import release_trim, trimmed_name
 
     n_merges = settings.retrain.trim_vocab
@@ -49,7 +50,13 @@ def cut_release(settings: Settings, src: Path, datasets: list[Path],
                 "bytes": result.path.stat().st_size,
                 "coverage_held_out": result.held_out_coverage}
     base_cut = Path(settings.model.trimmed_path).expanduser()
-    path, kept, n_vocab = cut_like(src, base_cut, settings.model.gguf_path)
+    try:
+        path, kept, n_vocab = cut_like(src, base_cut, settings.model.gguf_path)
+    except RetrainError as exc:
+        # The base's cut does not fit this release (another vocabulary): a release served
+        # untrimmed beats no release; the gate, the worker's log and its metric all say so.
+        log.warning("release %s gets no head cut and will be served untrimmed: %s", src.name, exc)
+        return {"path": None, "how": "none", "why": str(exc)}
     return {"path": path, "how": "base cut", "like": str(base_cut), "kept": kept,
             "n_vocab_source": n_vocab, "bytes": path.stat().st_size}
 

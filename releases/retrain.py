@@ -316,7 +316,8 @@ class Run:
         detail = cut_release(self.settings, self.state.gguf, [self.state.data_dir / "train.jsonl"],
                              self.state.heldout)
         self.state.head_cut = detail.pop("path")
-        self.state.trim = detail | {"file": self.state.head_cut.name}
+        self.state.trim = detail | {"file": self.state.head_cut.name if self.state.head_cut
+                                    else None}
         return self.state.trim
 
     def gate(self) -> dict[str, Any]:
