@@ -28,7 +28,7 @@ from seq_support import StandInWorker, first_request, lead, produce
 pytestmark = pytest.mark.integration
 
 CONTACTS = 12
-DAY_REAL_S = 0.6
+DAY_REAL_S = 1.5  # slow enough that a loaded machine's send delays stay well under a day
 CAP_DAYS = 3.0
 STEPS = (Step(delay_business_days=0), Step(delay_business_days=1, brief="a short bump"))
 
@@ -77,7 +77,7 @@ def test_one_email_per_contact_in_three_days_across_two_campaigns(
             produce(settings, requests_topic("small"), "GenerationRequest",
                     [first_request(lead(f"c{unique}-{i}", campaign, f"c{i}@{unique}.example"))
                      for i in range(CONTACTS) for campaign in campaigns], key="request_id")
-            deadline = time.monotonic() + 90
+            deadline = time.monotonic() + 150
             while sum(map(len, sent_at.values())) < CONTACTS * 4:
                 assert time.monotonic() < deadline, f"sent so far: {dict(sent_at)}"
                 time.sleep(0.2)
@@ -94,8 +94,9 @@ def test_one_email_per_contact_in_three_days_across_two_campaigns(
     gaps = [later - earlier for times in sent_at.values()
             for earlier, later in zip(sorted(times), sorted(times)[1:])]
     assert all(len(times) == 4 for times in sent_at.values())
-    # The slot is taken at the gate, milliseconds before SMTP: allow 2% of a day for that.
-    assert min(gaps) >= CAP_DAYS * DAY_MS * 0.98, min(gaps) / DAY_MS
+    # The slot is taken at the gate, just before SMTP; on_sent runs after the send and the
+    # commit: allow a tenth of a day (150 ms) between the two on a loaded machine.
+    assert min(gaps) >= (CAP_DAYS - 0.1) * DAY_MS, min(gaps) / DAY_MS
     assert scheduler.stats.redelivered_drafts >= CONTACTS  # every second first email waited
     print(f"\n{CONTACTS} contacts x 2 campaigns x 2 steps: {eml} emails, shortest gap "
           f"{min(gaps) / DAY_MS:.2f} virtual days (cap {CAP_DAYS}), "
