@@ -6,7 +6,8 @@ one of them rejects. It runs:
 - the format and campaign checks (generation.draft.check: limits, names, placeholders, URLs,
   invented contact details, leaked prompt text, copying, repetition, one sign-off);
 - the reader's defects (generation.style_checks: glued greeting, article slips, a capital after
-  a lead-in label, the product's casing, two calls to action);
+  a lead-in label, the product's casing, two calls to action or none, the product named as
+  a customer);
 - claims of earlier contact the CRM notes do not record (generation.contact_claims);
 - withheld lead text and links however written (generation.untrusted), against the campaign's
   own allowed URLs and domains as well as the global allow list (checks.allowed_urls);
@@ -62,6 +63,8 @@ def check_draft(draft: Draft, request_or_lead: Mapping[str, Any], checks: Checks
     reasons += style_checks.label_capitals(draft.body)
     reasons += style_checks.name_casing(text, campaign)
     reasons += style_checks.calls_to_action(draft.body, campaign)
+    reasons += style_checks.missing_call_to_action(draft.body)
+    reasons += style_checks.product_as_customer(draft.body, campaign)
     reasons += [f"claims earlier contact the CRM does not record: {claim!r}"
                 for claim in contact_claims.unsupported_claims(draft.body, lead)]
     allowed = [*campaign.allowed_urls, *checks.allowed_urls]

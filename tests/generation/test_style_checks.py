@@ -10,7 +10,7 @@ from outreach.settings import ChecksSettings
 from generation.checks import check_draft
 from generation.draft import Draft
 from generation.style_checks import article_slips, calls_to_action, glued_greeting, \
-    label_capitals, name_casing, wants_an
+    label_capitals, missing_call_to_action, name_casing, product_as_customer, wants_an
 
 CAMPAIGN = sample_campaign()
 CLAUSE = sample_campaign(product="ClauseCheck")
@@ -107,7 +107,34 @@ def test_every_style_check_runs_in_the_entry_point():
             (good.replace("week?", "week? Or do you have 15 minutes this week for a quick call?"),
              "calls to action"),
             (good.replace("\n\nBest,", "\n\nBest,\nNoor Haddad\n\nBest,"), "sign-offs"),
-            (good.replace("At Northwind", "As we discussed, at Northwind"), "earlier contact")):
+            (good.replace("At Northwind", "As we discussed, at Northwind"), "earlier contact"),
+            (good.replace(" Would you be open to a 15-minute call next week?", ""),
+             "no call to action"),
+            (good.replace("Relaywise drafts", "One of our customers, Relaywise, drafts"),
+             "the product named as a customer")):
         reasons = check_draft(Draft("An idea for Northwind Traders", planted), lead,
                               ChecksSettings(), CAMPAIGN)
         assert any(reason in r for r in reasons), (reason, reasons)
+
+
+# Sent drafts of the retrained miniature (blind read, 2026-12-07), and their fixed forms.
+@pytest.mark.parametrize(("text", "flagged"), [
+    ("Rooms booked but left empty are released automatically after ten minutes. Rooms booked "
+     "but left empty are a great idea for your team.", True),
+    ("Almendra Verde is in food & beverage too. The aim is to help you document water use.",
+     True),
+    ("Rooms booked but left empty are released automatically. Could we look at your bookings "
+     "for 20 minutes next week?", False),
+])
+def test_an_email_that_asks_nothing(text, flagged):
+    assert bool(missing_call_to_action(text)) is flagged
+
+
+@pytest.mark.parametrize(("text", "flagged"), [
+    ("One of our customers, Relaywise, reads the appointment book.", True),
+    ("I came across Relaywise and wanted to share one idea with you.", True),
+    ("One of our customers, Brightmoor Dental, recovered 60 chair hours with Relaywise.", False),
+    ("I came across Northwind Traders and wanted to share one idea with you.", False),
+])
+def test_the_product_named_as_its_own_customer(text, flagged):
+    assert bool(product_as_customer(text, CAMPAIGN)) is flagged
