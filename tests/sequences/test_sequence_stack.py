@@ -25,7 +25,7 @@ from outreach.campaign_log import CampaignLog
 from sequences.scheduler import Scheduler, steps_from_topic
 from tests.support.campaigns import publish_example
 from sequences.state import SequenceStore
-from seq_support import CODEC, StandInWorker, first_request, lead, produce, read_topic
+from seq_support import CODEC, Audience, StandInWorker, first_request, lead, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -72,8 +72,8 @@ def test_300_sequences_stop_on_reply_survive_a_restart(settings: Settings, uniqu
     table = CampaignLog(settings, lambda raw: CODEC.decode(raw, "Campaign")).start(30)
     steps_of = steps_from_topic(table)
     assert len(steps_of(campaign)) == 3
-    worker = StandInWorker(settings, {campaign}, plan)
-    worker.start()
+    worker, audience = StandInWorker(settings, {campaign}), Audience(settings, plan)
+    worker.start(), audience.start()
 
     first = Scheduler(settings, steps_of)
     stop_first = threading.Event()
@@ -95,14 +95,13 @@ def test_300_sequences_stop_on_reply_survive_a_restart(settings: Settings, uniqu
     runner.start()
     store = SequenceStore(settings)
     try:
-        wait_for(lambda: settled(store, settings, campaign) == N, 150,
-                 lambda: f"every sequence settled ({settled(store, settings, campaign)} of {N})")
+        wait_for(lambda: settled(store, settings, campaign) == N, 90, "every sequence settled")
         time.sleep(3 * DAY_REAL_S)  # anything wrongly scheduled would now be requested
     finally:
         stop_second.set()
         runner.join(30)
         second.close()
-        worker.close()
+        worker.close(), audience.close()
         store.close()
         table.close()
 
@@ -130,7 +129,7 @@ def test_300_sequences_stop_on_reply_survive_a_restart(settings: Settings, uniqu
     assert len(per_id) == follow_ups_expected(expected)
     assert max(per_id.values()) == 1, "a follow-up request was produced twice"
 
-    check_crm(settings, campaign, plan, expected, drafts, worker.sent_events)
+    check_crm(settings, campaign, plan, expected, drafts, audience.sent_events)
     print(f"\n{N} sequences: {len(stopped)} stopped, {len(ooo)} out-of-office kept going, "
           f"{len(drafts)} drafts, {len(per_id)} follow-up requests "
           f"({taken_by_first} before the restart), 0 after a stop, 0 duplicated")
@@ -170,9 +169,9 @@ def settled(store: SequenceStore, settings: Settings, campaign: str) -> int:
     return done
 
 
-def wait_for(condition, timeout_s: float, what) -> None:
+def wait_for(condition, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
+            raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
