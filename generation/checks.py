@@ -8,6 +8,7 @@ one of them rejects. It runs:
 - the reader's defects (generation.style_checks: glued greeting, article slips, a capital after
   a lead-in label, the product's casing, two calls to action or none, the product named as
   a customer);
+- figures the lead and the campaign never gave (generation.figures);
 - claims of earlier contact the CRM notes do not record (generation.contact_claims);
 - withheld lead text and links however written (generation.untrusted), against the campaign's
   own allowed URLs and domains as well as the global allow list (checks.allowed_urls);
@@ -26,7 +27,7 @@ from typing import Any
 from outreach.errors import DraftRejected
 from outreach.settings import ChecksSettings
 from schemas.campaign import Campaign
-from generation import contact_claims, frame, style_checks
+from generation import contact_claims, figures, frame, style_checks
 from generation.draft import Draft, check, parse
 from generation.prompt import NAME_MAX_CHARS, clean_field
 from generation.untrusted import domains_in, untrusted_reasons
@@ -65,6 +66,7 @@ def check_draft(draft: Draft, request_or_lead: Mapping[str, Any], checks: Checks
     reasons += style_checks.calls_to_action(draft.body, campaign)
     reasons += style_checks.missing_call_to_action(draft.body)
     reasons += style_checks.product_as_customer(draft.body, campaign)
+    reasons += figures.invented_figures(text, lead, campaign)
     reasons += [f"claims earlier contact the CRM does not record: {claim!r}"
                 for claim in contact_claims.unsupported_claims(draft.body, lead)]
     allowed = [*campaign.allowed_urls, *checks.allowed_urls]
