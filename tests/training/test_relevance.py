@@ -1,4 +1,4 @@
-"""The relevance rule (training.relevance) decides whether a campaign addresses a lead's pain
+"""The relevance rule (generation.relevance) decides whether a campaign addresses a lead's pain
 point, from the text the miniature sees. Measured on labelled (campaign, pain) pairs
 (training.pain_pools): every synthetic category's pains against 16 synthetic campaigns, the
 demo pains against the example campaigns and the default brief, and the held-out campaigns
@@ -6,7 +6,7 @@ against their own test pool plus every training pain. Measured 2026-12-07:
 
     synthetic 1,088 pairs: precision 1.00, recall 0.50 (34 of 68)
     examples    272 pairs: precision 1.00, recall 0.92 (11 of 12)
-    held-out    432 pairs: precision 0.97, recall 0.78 (28 of 36; 1 false positive)
+    held-out  1,248 pairs: precision 0.97, recall 0.78 (28 of 36; 1 false positive)
 
 The held-out false positive is the limit of a bag of words: a survey tool that "asks one
 question ... reads the free-text answers" against "agents answer the same questions all day".
