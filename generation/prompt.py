@@ -145,13 +145,23 @@ def _gbnf_literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# Up to three paragraphs, the last ending in its one question (the call to action): the old
+# grammar allowed two paragraphs, and a miniature that asks in a third paragraph of its own was
+# forced to sign off first. Measured 2026-12-07 (`outreach quality`, 96 held-out leads): 21 of
+# the 26 drafts held after the retry failed "no call to action".
+_PARAGRAPHS = '(text "\\n\\n")? (text "\\n\\n")? ask'
+_ASK = r"""ask ::= [^\n\[\]{}<>#@/\\?]+ "?"
+"""
+
+
 def retry_grammar(sender: str, prefilled: bool) -> str:
     """The GBNF of a retry: the continuation of the prefill, or (trained style) a whole email."""
     signoff = f'signoff ::= "\\n\\n{SIGN_OFF}\\n" {_gbnf_literal(sender)} "\\n"\n'
+    rules = signoff + _ASK + _GRAMMAR_TEXT
     if prefilled:
-        return 'root ::= text ("\\n\\n" text)? signoff\n' + signoff + _GRAMMAR_TEXT
-    return ('root ::= "Subject: " text "\\n\\nHi " name ",\\n\\n" text ("\\n\\n" text)? signoff\n'
-            'name ::= [^\\n,\\[\\]{}<>#@/\\\\]+\n' + signoff + _GRAMMAR_TEXT)
+        return f"root ::= {_PARAGRAPHS} signoff\n" + rules
+    return (f'root ::= "Subject: " text "\\n\\nHi " name ",\\n\\n" {_PARAGRAPHS} signoff\n'
+            'name ::= [^\\n,\\[\\]{}<>#@/\\\\]+\n' + rules)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.worker_helpers import sample_campaign, sample_leads
 from generation.prompt import (EXAMPLES, INSTRUCTIONS, build_prompt, campaign_prefix,
                             chat_messages, clean_field, few_shot_prefix, lead_data,
@@ -142,7 +144,9 @@ def test_retry_grammar_signs_with_the_campaign_sender(offline_settings):
     campaign = sample_campaign(sender={"name": 'Jo "JJ" O\\Neil', "company": "Relaywise"})
     few = build_prompt(_lead(), campaign, None, offline_settings)
     assert few.retry_grammar == retry_grammar(few.sender, prefilled=True)
-    assert few.retry_grammar.startswith('root ::= text ("\\n\\n" text)? signoff')
+    # Up to three paragraphs, the last one asking its question, then the sign-off.
+    assert few.retry_grammar.startswith('root ::= (text "\\n\\n")? (text "\\n\\n")? ask signoff')
+    assert 'ask ::= [^\\n\\[\\]{}<>#@/\\\\?]+ "?"' in few.retry_grammar
     assert 'signoff ::= "\\n\\nBest,\\n" "Jo \\"JJ\\" O\\\\Neil" "\\n"' in few.retry_grammar
     offline_settings.model.prompt_style = "trained"
     trained = build_prompt(_lead(), campaign, None, offline_settings)
@@ -202,3 +206,25 @@ def test_a_pain_the_campaign_does_not_address_is_not_shown(offline_settings):
     assert "challenge" not in build_prompt(off, ledgerline, None, few_shot).prefill
     system, user = chat_messages(off, ledgerline, (), offline_settings)
     assert "hiring engineers" not in user and "hiring engineers" not in system
+
+
+def test_retry_grammars_parse_in_llama_cpp():
+    """A grammar llama.cpp cannot parse fails every retry at run time. LlamaGrammar.from_string
+    parses lazily, so this builds the grammar sampler itself on the real model's vocabulary
+    (vocab_only: ~1 s), which parses eagerly and returns NULL on an error."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from generation.model import default_model_path
+
+    model = llama_cpp.Llama(model_path=str(default_model_path()), vocab_only=True,
+                            verbose=False)
+    vocab = llama_cpp.llama_model_get_vocab(model.model)
+
+    def parses(grammar: str) -> bool:
+        sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+        if sampler:
+            llama_cpp.llama_sampler_free(sampler)
+        return bool(sampler)
+
+    for prefilled in (True, False):
+        assert parses(retry_grammar('Jo "JJ" O\\Neil', prefilled=prefilled))
+    assert not parses("root ::= ask\nask ::= [^")  # the check can fail
