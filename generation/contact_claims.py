@@ -39,7 +39,8 @@ _NOT_CLAIM_BEFORE_YOU = re.compile(
 # starts with "Following up"); "Teams that follow up..." and "your reps could reach out again"
 # name someone else.
 _FIRST = (r"(?:^\s*|[.!?]\s+|\b(?:I|we)(?:'m|'re|'ll| am| are| was| were| will| just| wanted to|"
-          r" want to| would like to|'d like to| thought I'?d| thought we'?d)?\s+|\bjust )")
+          r" want to| would like to|'d like to| thought I'?d| thought we'?d| thought I would|"
+          r" thought we would)?\s+|\bjust )")
 
 # (kind, pattern). Kinds: meeting, visit, download, question, referral, inbound, follow_up.
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(p, _I)) for kind, p in (
@@ -47,6 +48,10 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(p, _I)
     ("visit", r"\bthank(?:s| you)(?: so much| again)? for (?:visiting|stopping by|"
               r"dropping by|coming (?:by|to)|your visit)\b"),
     ("download", r"\bthank(?:s| you)(?: so much)? for (?:downloading|your download)\b"),
+    # Thanks *again*: thanks for something before, whatever follows ("Thanks again for the
+    # email.", "Thank you again for the idea."; the served miniature, 2026-12-07). A meeting
+    # or booth note makes it true.
+    ("meeting", r"\bthank(?:s| you)(?: so much)? again\b"),
     ("meeting", r"\bthank(?:s| you)(?: so much| again)? for (?:(?:the|our|your|yesterday'?s|"
                 r"last week'?s) (?:call|chat|conversation|meeting|demo|intro)\b(?! (?:in|"
                 r"next|this coming))|your time (?:on|at|during|yesterday|today|earlier|last)\b|"
