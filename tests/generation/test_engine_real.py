@@ -81,26 +81,39 @@ def test_the_served_configuration_writes_a_draft_or_reasons():
         assert outcome.reasons
 
 
-def test_draft_for_request_yields_a_schema_valid_draft_or_reasons(generator, model_info,
-                                                                  offline_settings):
-    # The untuned base copies a few-shot example's facts for lead 2 on both seeded attempts
-    # (measured 2026-12-02), so a later lead supplies the draft whose fields are checked; the
-    # test fails, rather than skips, if none of them yields one.
+@pytest.fixture(scope="module")
+def served():
+    """The served miniature (outreach.yaml's adapter, trained prompt) on llama-cpp-python, no
+    head cut: the untuned base no longer drafts here, since a draft must ask the campaign's
+    question (generation.style_checks.missing_call_to_action) and the base never does."""
+    from generation.engine import Generator
+
+    settings = load_settings().model_copy(deep=True)
+    settings.model.trimmed_path = None
+    settings.model.n_threads = TEST_THREADS
+    info = resolve_model(settings)
+    with Generator(info, settings) as loaded:
+        yield settings, info, loaded
+
+
+def test_draft_for_request_yields_a_schema_valid_draft_or_reasons(served):
+    settings, model_info, generator = served
+    # The test fails, rather than skips, if none of three leads yields a draft.
     failed = []
     for lead in (sample_leads()[i] for i in (2, 0, 1)):
         request = make_request(lead)
-        outcome = draft_for_request(request, generator, model_info, offline_settings,
+        outcome = draft_for_request(request, generator, model_info, settings,
                                     sample_campaign())
         assert outcome.request_id == request["request_id"]
         assert outcome.lead_id == lead["lead_id"]
-        assert 1 <= outcome.attempts <= offline_settings.worker.max_attempts
+        assert 1 <= outcome.attempts <= settings.worker.max_attempts
         assert all(c.completion_tokens > 0 for c in outcome.completions)
         if outcome.ok:
             break
         assert outcome.reasons and outcome.reasons[0].startswith("attempt 1: ")
         failed.append(outcome.reasons)
     else:
-        pytest.fail(f"the base model drafted none of 3 leads: {failed}")
+        pytest.fail(f"the served model drafted none of 3 leads: {failed}")
     draft = outcome.draft
     AvroCodec().validate("EmailDraft", draft)
     assert draft["draft_id"] == draft_id(request["request_id"], model_info.model_id,
@@ -111,7 +124,7 @@ def test_draft_for_request_yields_a_schema_valid_draft_or_reasons(generator, mod
     assert draft["estimated_cost_usd"] > 0
     assert (draft["to_email"], draft["company"]) == (lead["email"], lead["company"])
     # A redelivery regenerates the same email under the same draft_id.
-    again = draft_for_request(request, generator, model_info, offline_settings,
+    again = draft_for_request(request, generator, model_info, settings,
                                 sample_campaign()).draft
     assert (again["draft_id"], again["subject"], again["body"]) == (
         draft["draft_id"], draft["subject"], draft["body"])
