@@ -48,9 +48,10 @@ def test_audience_model_is_deterministic_under_a_seed_and_rewards_better_emails(
 def test_simulator_driven_run_fills_kpis_and_feedback_topic(settings, unique, tmp_path):
     # Variant names of this test only: other tests' drafts share email.drafts.
     arms = {f"control-{unique}": "generic", f"mini-{unique}": "personalized"}
+    # abtest.include_simulated: the simulator is all this run has, as in `demo --feedback`.
     settings = tuned(settings, feedback={"outcome_window_s": 5.0, "expiry_check_interval_s": 0.5},
                      simulator={"max_delay_s": 0.5, "duplicate_rate": 0.1},
-                     abtest={"enabled": True, "min_sends": 100, "evaluate_interval_s": 1.0,
+                     abtest={"enabled": True, "include_simulated": True, "min_sends": 100, "evaluate_interval_s": 1.0,
                              "champion": f"control-{unique}",
                              "variants": [VariantSpec(name=name) for name in arms]})
     codec = AvroCodec()
@@ -99,11 +100,11 @@ def test_simulator_driven_run_fills_kpis_and_feedback_topic(settings, unique, tm
     assert got["sent"] == len(leads)
     assert got["events"] == 0 and got["simulated:events"] == expected["events"]
     for kind in ("DELIVERED", "OPENED", "CLICKED", "REPLIED", "BOUNCED", "COMPLAINED"):
-        assert got[kind.lower()] == expected[kind], kind
+        assert got[f"simulated:{kind.lower()}"] == expected[kind], kind
     assert all(counts["sent"] == 150 for counts in totals.values())
     assert summary.examples["OUTCOME"] >= len(leads)
     log.warning("simulated run: %d drafts, %d events (%d duplicates sent); KPIs %s; "
-                "A/B state %s; examples %s", got["sent"], got["events"],
+                "A/B state %s; examples %s", got["sent"], got["simulated:events"],
                 simulator.stats.duplicates_sent,
                 {d: {k: round(v, 4) for k, v in summary.kpis[d]["rates"].items() if v is not None}
                  for d in totals},
