@@ -14,7 +14,6 @@ comes back.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import threading
 import uuid
@@ -23,21 +22,14 @@ from pathlib import Path
 import pytest
 
 from apps.chaos import chaos_draft
-from apps.review_server import create_review_app
 from outreach.held import PENDING, HeldDrafts, HeldItem
 from outreach.store import sync_client
-from tests.training.servers import serve
+from tests.support.browser import chromium, expect, needs_chromium
+from tests.support.operator_app import operator_app, sign_in
 from training import leads, review_app, teacher_offline
 from training.brief import load_brief
-from training.review_store import ReviewStore
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")]
+pytestmark = [pytest.mark.integration, needs_chromium]
 TOKEN = "paths-test-token-0123456789"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,13 +58,6 @@ def hostile_ids(secret: Path) -> list[str]:
             "%2Fetc%2Fpasswd"]
 
 
-def sign_in(page, url: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=token]", TOKEN)
-    with page.expect_navigation():
-        page.click("button")
-
-
 def approve_path_example(settings, tmp_path, name: str, browser, held: HeldDrafts):
     """Hold a draft, queue an example whose id walks onto it, press the page's approve key
     on it; returns (the POST's response, the held draft after it, the app's store path)."""
@@ -83,27 +68,23 @@ def approve_path_example(settings, tmp_path, name: str, browser, held: HeldDraft
     draft = dict(chaos_draft(0, brief.campaign_id), draft_id=victim)  # a whole EmailDraft
     held.hold(HeldItem(draft=draft, lead={"lead_id": draft["lead_id"]}, rung="miniature",
                        reasons=["held: test"]))
-    with ReviewStore(tmp_path / f"{name}.sqlite") as store:
-        store.add([example])
-        app, publisher = create_review_app(settings, store, TOKEN)
-        with serve(app) as url:
-            page = browser.new_page()
-            sign_in(page, url)
-            expect(page.locator("#ex-id")).to_have_text(example.example_id)
-            with page.expect_response(lambda r: r.request.method == "POST") as posted:
-                page.keyboard.press("a")  # the page's approve key on the "../" example
-            response = posted.value
-            status, sent_to = response.status, response.url
-            page.close()
-        publisher.close()
+    with operator_app(settings, tmp_path / f"{name}.sqlite", TOKEN,
+                      examples=[example]) as (url, store):
+        page = browser.new_page()
+        sign_in(page, url, TOKEN)
+        expect(page.locator("#ex-id")).to_have_text(example.example_id)
+        with page.expect_response(lambda r: r.request.method == "POST") as posted:
+            page.keyboard.press("a")  # the page's approve key on the "../" example
+        response = posted.value
+        status, sent_to = response.status, response.url
+        page.close()
         example_status = store.get(example.example_id).status
     return status, sent_to, held.get(victim), example_status
 
 
 def test_a_dot_segment_example_id_cannot_decide_a_held_draft(settings, tmp_path, monkeypatch):
     held = HeldDrafts(sync_client(settings.redis_url), settings.redis.key_prefix, 3600)
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    with chromium() as browser:
         # The control: the page as it was (the id unencoded) approves the held draft, so the
         # witness below can fail.
         old_page = tmp_path / "review_page_old.html"
@@ -115,7 +96,6 @@ def test_a_dot_segment_example_id_cannot_decide_a_held_draft(settings, tmp_path,
         monkeypatch.undo()
         status, sent_to, victim, example_status = approve_path_example(
             settings, tmp_path, "now", browser, held)
-        browser.close()
     assert "/drafts/api/held/d-victim-" in old_to and old_victim.status == "approved"
     assert victim is not None and victim.status == PENDING  # not approved
     assert "/drafts/api/held/" not in sent_to, sent_to  # the dot segments stayed in the id
@@ -127,40 +107,36 @@ def test_path_ids_are_refused_and_read_no_file(settings, tmp_path):
     secret = tmp_path / f"secret-{uuid.uuid4().hex[:6]}.txt"
     secret.write_text("SENTINEL-not-for-the-web\n")
     ids = hostile_ids(secret)
-    with ReviewStore(tmp_path / "review.sqlite") as store:
-        app, publisher = create_review_app(settings, store, TOKEN)
-        with serve(app) as url, playwright_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-            page = browser.new_page()
-            sign_in(page, url)
-            _opened.clear()
-            _watch.set()
-            answers = page.evaluate("""async ([ids]) => {
-                const out = {};
-                const post = {method: "POST", body: JSON.stringify({status: "approved"}),
-                              headers: {"content-type": "application/json",
-                                        "X-Outreach-CSRF": "1"}};
-                for (const id of ids) {
-                    for (const [what, path, init] of [
-                            ["example", "/api/examples/" + id, post],
-                            ["held", "/drafts/api/held/" + id, post],
-                            ["drafts page", "/drafts/" + id, {}],
-                            ["dashboard", "/dashboard/" + id, {}],
-                            ["root", "/" + id, {}]]) {
-                        const r = await fetch(path, init);
-                        out[what + " " + id] = [r.status, await r.text()];
-                    }
+    with operator_app(settings, tmp_path / "review.sqlite", TOKEN) as (url, _), \
+            chromium() as browser:
+        page = browser.new_page()
+        sign_in(page, url, TOKEN)
+        _opened.clear()
+        _watch.set()
+        answers = page.evaluate("""async ([ids]) => {
+            const out = {};
+            const post = {method: "POST", body: JSON.stringify({status: "approved"}),
+                          headers: {"content-type": "application/json",
+                                    "X-Outreach-CSRF": "1"}};
+            for (const id of ids) {
+                for (const [what, path, init] of [
+                        ["example", "/api/examples/" + id, post],
+                        ["held", "/drafts/api/held/" + id, post],
+                        ["drafts page", "/drafts/" + id, {}],
+                        ["dashboard", "/dashboard/" + id, {}],
+                        ["root", "/" + id, {}]]) {
+                    const r = await fetch(path, init);
+                    out[what + " " + id] = [r.status, await r.text()];
                 }
-                return out;
-            }""", [ids])
-            _watch.clear()
-            hostile_opened = list(_opened)
-            _opened.clear()
-            _watch.set()  # the control: the review page itself is read from its file
-            control = page.evaluate("fetch('/').then(r => r.status)")
-            _watch.clear()
-            browser.close()
-        publisher.close()
+            }
+            return out;
+        }""", [ids])
+        _watch.clear()
+        hostile_opened = list(_opened)
+        _opened.clear()
+        _watch.set()  # the control: the review page itself is read from its file
+        control = page.evaluate("fetch('/').then(r => r.status)")
+        _watch.clear()
     assert control == 200 and any(p.endswith("review_page.html") for p in _opened), _opened
     opened = [p for p in hostile_opened if not p.startswith((sys.prefix, sys.base_prefix, "/proc",
                                                       "/dev", "/sys"))

@@ -13,28 +13,20 @@ broker behind the dashboard and the approval queue."""
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
 from pathlib import Path
 
 import pytest
 
-from apps.review_server import create_review_app
 from outreach.held import HeldDrafts, HeldItem
 from outreach.settings import VariantSpec
 from outreach.store import sync_client
-from tests.training.servers import serve
+from tests.support.browser import chromium, expect, needs_chromium
+from tests.support.operator_app import operator_app
 from training import leads, teacher_offline
 from training.brief import load_brief
-from training.review_store import ReviewStore
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")]
+pytestmark = [pytest.mark.integration, needs_chromium]
 TOKEN = "xss-test-token-0123456789"
 PAYLOADS = ["<img src=x onerror=\"window.__xss='{f}';document.title='pwned'\">",
             "<script>window.__xss='{f}';document.title='pwned'</script>",
@@ -86,36 +78,31 @@ def test_no_payload_runs_on_any_page(settings, tmp_path):
     HeldDrafts(sync_client(settings.redis_url), settings.redis.key_prefix, 3600).hold(
         held_item(uuid.uuid4().hex[:8]))
     results, csp = {}, {}
-    with ReviewStore(tmp_path / "review.sqlite") as store:
-        store.add(examples)
-        app, publisher = create_review_app(settings, store, TOKEN)
-        with serve(app) as url, playwright_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-            page = browser.new_context(bypass_csp=True).new_page()
-            reply = page.goto(f"{url}/login?next=" + hostile("login.next").replace("#", "%23"))
-            results["login"], csp["login"] = probe(page), reply.headers
-            page.fill("input[name=token]", TOKEN)  # the form, as a person signs in
-            with page.expect_navigation() as signed_in:
-                page.click("button")
-            reply, landed = signed_in.value, page.url  # the hostile next= was dropped
-            expect(page.locator("#ex-id")).to_have_text(re.compile("^ex-"))
-            results["review"], csp["review"] = probe(page), reply.headers
-            teachers = page.inner_text("#f-teacher")
-            reply = page.goto(f"{url}/drafts/")
-            expect(page.locator("#d-id")).to_have_text(re.compile("^d-"))
-            results["drafts"], csp["drafts"] = probe(page), reply.headers
-            shown = page.inner_text("#lead") + page.inner_text("#list")
-            reply = page.goto(f"{url}/dashboard/", timeout=60_000)
-            page.wait_for_selector("#llm-endpoint")
-            results["dashboard"], csp["dashboard"] = probe(page), reply.headers
-            endpoint = page.inner_text("#llm-endpoint") + page.inner_text("#champion")
-            # The positive control: the same payload as HTML does run in this browser.
-            page.goto(f"{url}/login")
-            page.evaluate("p => document.body.insertAdjacentHTML('beforeend', p)",
-                          hostile("control"))
-            page.wait_for_function("window.__xss === 'control'")
-            browser.close()
-        publisher.close()
+    with operator_app(settings, tmp_path / "review.sqlite", TOKEN, examples=examples) as (
+            url, _), chromium() as browser:
+        page = browser.new_context(bypass_csp=True).new_page()
+        reply = page.goto(f"{url}/login?next=" + hostile("login.next").replace("#", "%23"))
+        results["login"], csp["login"] = probe(page), reply.headers
+        page.fill("input[name=token]", TOKEN)  # the form, as a person signs in
+        with page.expect_navigation() as signed_in:
+            page.click("button")
+        reply, landed = signed_in.value, page.url  # the hostile next= was dropped
+        expect(page.locator("#ex-id")).to_have_text(re.compile("^ex-"))
+        results["review"], csp["review"] = probe(page), reply.headers
+        teachers = page.inner_text("#f-teacher")
+        reply = page.goto(f"{url}/drafts/")
+        expect(page.locator("#d-id")).to_have_text(re.compile("^d-"))
+        results["drafts"], csp["drafts"] = probe(page), reply.headers
+        shown = page.inner_text("#lead") + page.inner_text("#list")
+        reply = page.goto(f"{url}/dashboard/", timeout=60_000)
+        page.wait_for_selector("#llm-endpoint")
+        results["dashboard"], csp["dashboard"] = probe(page), reply.headers
+        endpoint = page.inner_text("#llm-endpoint") + page.inner_text("#champion")
+        # The positive control: the same payload as HTML does run in this browser.
+        page.goto(f"{url}/login")
+        page.evaluate("p => document.body.insertAdjacentHTML('beforeend', p)",
+                      hostile("control"))
+        page.wait_for_function("window.__xss === 'control'")
     assert results["login"][0] is None and "pwned" not in results["login"][1]
     assert landed == f"{url}/"  # signed in by the form: the review page
     assert results["review"] == [None, "Review queue - Miniature Outreach"]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from apps.review_server import create_review_app
+from apps.review_server import create_review_app, edit_checks
 from mail import SinkInfo
 from outreach.held import HeldDrafts, HeldItem
 from outreach.kafka import consumer_config
@@ -19,21 +19,14 @@ from outreach.settings import Settings
 from outreach.store import sync_client
 from outreach.topics import FEEDBACK
 from schemas.codec import AvroCodec
-from tests.training.servers import serve
+from tests.support.operator_app import (held_lead, operator_app, passing_body,
+                                        publish_relaywise)
 from training.review_store import ReviewStore
 
 from mail_helpers import make_draft, produce, run_bounded
 
 pytestmark = pytest.mark.integration
 TOKEN = "test-token-" + uuid.uuid4().hex[:6]
-
-
-def _lead(n: int, campaign: str) -> dict:
-    return {"lead_id": f"lead-{n}", "campaign": campaign, "email": f"lead{n}@{campaign}.example",
-            "first_name": f"Lead{n}", "last_name": None, "company": "Acme GmbH", "role": None,
-            "industry": None, "company_size": None, "pain_point": None, "notes": None,
-            "lead_score": 50, "deal_size": 0.0, "segment": "smb", "priority": "normal",
-            "source": "crm", "created_at": 1_767_225_600_000}
 
 
 def no_undo(settings: Settings) -> Settings:
@@ -74,42 +67,39 @@ def test_held_drafts_wait_for_approval_and_are_sent_once(mail_settings: Settings
                                                 rung_reasons=["miniature: attempt 1: too short"])
                                      for n in (1, 2, 3, 4))
     for draft in (approve, edit, reject):
-        assert held.hold(HeldItem(draft=draft, lead=_lead(int(draft["lead_id"][-1]), campaign),
+        assert held.hold(HeldItem(draft=draft, lead=held_lead(int(draft["lead_id"][-1]), campaign),
                                   rung="llm", reasons=draft["rung_reasons"]))
     # Holding again (a redelivered request) keeps the first item.
-    assert not held.hold(HeldItem(draft=approve, lead=_lead(1, campaign), rung="llm", reasons=[]))
+    assert not held.hold(HeldItem(draft=approve, lead=held_lead(1, campaign), rung="llm", reasons=[]))
 
     # The sender runs while three drafts are held: only the one not held is sent.
     produce(mail_settings, normal)
     run_bounded(mail_settings, max_messages=1)
     assert [m["To"].addresses[0].addr_spec for m in sink.messages()] == [normal["to_email"]]
 
-    with ReviewStore(tmp_path / "review.sqlite") as store:
-        app, publisher = create_review_app(mail_settings, store, TOKEN)
-        with serve(app) as base:
-            auth = {"authorization": f"Bearer {TOKEN}"}
-            assert httpx.get(f"{base}/drafts/api/held").status_code == 401
-            page = httpx.get(f"{base}/drafts/", headers=auth)
-            assert page.status_code == 200 and "Drafts awaiting approval" in page.text
-            listed = httpx.get(f"{base}/drafts/api/held", headers=auth).json()
-            assert {i["draft"]["draft_id"] for i in listed["items"]} == \
-                {approve["draft_id"], edit["draft_id"], reject["draft_id"]}
-            assert listed["counts"]["pending"] == 3
+    with operator_app(mail_settings, tmp_path / "review.sqlite", TOKEN) as (base, _):
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        assert httpx.get(f"{base}/drafts/api/held").status_code == 401
+        page = httpx.get(f"{base}/drafts/", headers=auth)
+        assert page.status_code == 200 and "Drafts awaiting approval" in page.text
+        listed = httpx.get(f"{base}/drafts/api/held", headers=auth).json()
+        assert {i["draft"]["draft_id"] for i in listed["items"]} == \
+            {approve["draft_id"], edit["draft_id"], reject["draft_id"]}
+        assert listed["counts"]["pending"] == 3
 
-            def post(draft_id: str, **body) -> httpx.Response:
-                return httpx.post(f"{base}/drafts/api/held/{draft_id}", json=body, headers=auth)
+        def post(draft_id: str, **body) -> httpx.Response:
+            return httpx.post(f"{base}/drafts/api/held/{draft_id}", json=body, headers=auth)
 
-            assert post(reject["draft_id"], status="rejected").status_code == 400  # no reason
-            assert post(reject["draft_id"], status="rejected",
-                        reason="off-brand tone").status_code == 200
-            assert post(approve["draft_id"], status="approved").status_code == 200
-            edited = post(edit["draft_id"], status="edited", subject="Better subject",
-                          body="Hi Lead2,\n\nA line a person wrote.\n\nBest,\nNoor")
-            assert edited.status_code == 200
-            assert edited.json()["item"]["original"]["subject"] == edit["subject"]
-            assert post(approve["draft_id"], status="approved").status_code == 400  # decided
-            counts = httpx.get(f"{base}/drafts/api/held", headers=auth).json()["counts"]
-        publisher.close()
+        assert post(reject["draft_id"], status="rejected").status_code == 400  # no reason
+        assert post(reject["draft_id"], status="rejected",
+                    reason="off-brand tone").status_code == 200
+        assert post(approve["draft_id"], status="approved").status_code == 200
+        edited = post(edit["draft_id"], status="edited", subject="Better subject",
+                      body="Hi Lead2,\n\nA line a person wrote.\n\nBest,\nNoor")
+        assert edited.status_code == 200
+        assert edited.json()["item"]["original"]["subject"] == edit["subject"]
+        assert post(approve["draft_id"], status="approved").status_code == 400  # decided
+        counts = httpx.get(f"{base}/drafts/api/held", headers=auth).json()["counts"]
     assert counts["pending"] == 0 and counts["outbox"] == 0 and counts["published"] == 2
     assert counts["rejected"] == 1 and counts["approved"] == 1 and counts["edited"] == 1
 
@@ -163,42 +153,39 @@ def test_keyboard_edit_and_approve_in_chromium(mail_settings: Settings, tmp_path
                                 rung_reasons=["llm: llm attempt 2: body too short"])
                      for n in (1, 2))
     for n, draft in ((1, first), (2, second)):
-        held.hold(HeldItem(draft=draft, lead=_lead(n, campaign), rung="review",
+        held.hold(HeldItem(draft=draft, lead=held_lead(n, campaign), rung="review",
                            reasons=draft["rung_reasons"], held_at=1_000 + n))
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--window-size=1400,1000"):
         options.add_argument(flag)
-    with ReviewStore(tmp_path / "review.sqlite") as store:
-        app, publisher = create_review_app(mail_settings, store, TOKEN)
-        with serve(app) as base:
-            driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER),
-                                      options=options)
-            try:
-                driver.get(f"{base}/?token={TOKEN}")  # the token becomes a cookie
-                driver.get(f"{base}/drafts/")
-                deadline = time.monotonic() + 15
-                while "2 waiting" not in driver.find_element(By.ID, "counts").text:
-                    assert time.monotonic() < deadline, "the queue did not load"
-                    time.sleep(0.2)
-                assert driver.find_element(By.ID, "d-id").text == first["draft_id"]
-                driver.find_element(By.TAG_NAME, "body").send_keys("e")
-                driver.find_element(By.ID, "body").send_keys(" A sentence a person added.")
-                diff = driver.find_element(By.ID, "diff").get_attribute("innerHTML")
-                shot = tmp_path / "approval.png"
-                driver.save_screenshot(str(shot))
-                driver.find_element(By.ID, "body").send_keys(Keys.CONTROL, Keys.ENTER)
-                while "1 edited" not in driver.find_element(By.ID, "counts").text:
-                    assert time.monotonic() < deadline + 15, "the edit was not recorded"
-                    time.sleep(0.2)
-                driver.find_element(By.TAG_NAME, "body").send_keys("a")
-                while "1 approved" not in driver.find_element(By.ID, "counts").text:
-                    assert time.monotonic() < deadline + 30, "the approval was not recorded"
-                    time.sleep(0.2)
-            finally:
-                driver.quit()
-        publisher.close()
+    with operator_app(mail_settings, tmp_path / "review.sqlite", TOKEN) as (base, _):
+        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER),
+                                  options=options)
+        try:
+            driver.get(f"{base}/?token={TOKEN}")  # the token becomes a cookie
+            driver.get(f"{base}/drafts/")
+            deadline = time.monotonic() + 15
+            while "2 waiting" not in driver.find_element(By.ID, "counts").text:
+                assert time.monotonic() < deadline, "the queue did not load"
+                time.sleep(0.2)
+            assert driver.find_element(By.ID, "d-id").text == first["draft_id"]
+            driver.find_element(By.TAG_NAME, "body").send_keys("e")
+            driver.find_element(By.ID, "body").send_keys(" A sentence a person added.")
+            diff = driver.find_element(By.ID, "diff").get_attribute("innerHTML")
+            shot = tmp_path / "approval.png"
+            driver.save_screenshot(str(shot))
+            driver.find_element(By.ID, "body").send_keys(Keys.CONTROL, Keys.ENTER)
+            while "1 edited" not in driver.find_element(By.ID, "counts").text:
+                assert time.monotonic() < deadline + 15, "the edit was not recorded"
+                time.sleep(0.2)
+            driver.find_element(By.TAG_NAME, "body").send_keys("a")
+            while "1 approved" not in driver.find_element(By.ID, "counts").text:
+                assert time.monotonic() < deadline + 30, "the approval was not recorded"
+                time.sleep(0.2)
+        finally:
+            driver.quit()
     keep = Path(os.environ.get("OUTREACH_SCREENSHOT_DIR", tmp_path))
     keep.mkdir(parents=True, exist_ok=True)
     if keep != tmp_path:
@@ -211,38 +198,25 @@ def test_keyboard_edit_and_approve_in_chromium(mail_settings: Settings, tmp_path
 
 
 def test_an_edit_is_rescored_with_the_workers_checks(mail_settings: Settings, tmp_path):
-    from apps.campaigns import publish_campaign
-    from apps.review_server import edit_checks
-    from schemas.campaign import parse_campaign
-
     campaign_id = f"c{uuid.uuid4().hex[:10]}"
-    campaign = publish_campaign(mail_settings, parse_campaign({
-        "campaign_id": campaign_id, "product": "Relaywise",
-        "sender": {"name": "Noor Haddad", "company": "Relaywise"},
-        "value_proposition": "Relaywise drafts a personal follow-up for every inquiry.",
-        "calls_to_action": ["Would you be open to a 15-minute call next week?"],
-        "proof_points": [{"id": "pp-1", "text": "Teams answer inquiries 3x faster."}]}))
+    campaign = publish_relaywise(mail_settings, campaign_id)
     held = HeldDrafts(sync_client(mail_settings.redis_url), mail_settings.redis.key_prefix, 3600)
     draft = make_draft(campaign_id, 1, campaign_version=campaign.version)
-    held.hold(HeldItem(draft=draft, lead=_lead(1, campaign_id), rung="review", reasons=[]))
+    held.hold(HeldItem(draft=draft, lead=held_lead(1, campaign_id), rung="review", reasons=[]))
     auth = {"authorization": f"Bearer {TOKEN}"}
     url = f"/drafts/api/held/{draft['draft_id']}"
-    good_body = (f"Hi Lead1,\n\nRelaywise drafts a personal follow-up for every inquiry, so "
-                 "teams answer inquiries 3x faster. It fits how Acme GmbH handles requests "
-                 "today and takes a day to set up.\n\nWould you be open to a 15-minute call "
-                 "next week?\n\nBest,\nNoor Haddad")
-    with ReviewStore(tmp_path / "review.sqlite") as store:
-        app, publisher = create_review_app(mail_settings, store, TOKEN, edit_checks(mail_settings))
-        with serve(app) as base, httpx.Client(base_url=base, headers=auth, timeout=60) as http:
-            short = http.post(url, json={"status": "edited", "subject": "Quick idea",
-                                         "body": "Hello there.\n\nBest,\nNoor"})
-            link = http.post(url, json={"status": "edited", "subject": "Quick idea",
-                                        "body": good_body + "\nhttps://evil.example/x"})
-            pending_after = held.get(draft["draft_id"]).status
-            override = http.post(url, json={"status": "edited", "subject": "Quick idea",
-                                            "body": good_body + "\nhttps://evil.example/x",
-                                            "override": "legal asked for this link"})
-        publisher.close()
+    good_body = passing_body(1)
+    with operator_app(mail_settings, tmp_path / "review.sqlite", TOKEN,
+                      edit_checks(mail_settings)) as (base, _), \
+            httpx.Client(base_url=base, headers=auth, timeout=60) as http:
+        short = http.post(url, json={"status": "edited", "subject": "Quick idea",
+                                     "body": "Hello there.\n\nBest,\nNoor"})
+        link = http.post(url, json={"status": "edited", "subject": "Quick idea",
+                                    "body": good_body + "\nhttps://evil.example/x"})
+        pending_after = held.get(draft["draft_id"]).status
+        override = http.post(url, json={"status": "edited", "subject": "Quick idea",
+                                        "body": good_body + "\nhttps://evil.example/x",
+                                        "override": "legal asked for this link"})
     # A failing edit is refused with every reason, nothing is recorded or sent...
     assert short.status_code == 422 and link.status_code == 422, (short.text, link.text)
     assert any("recipient first name 'Lead1' missing" in c for c in short.json()["checks"])

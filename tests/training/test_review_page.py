@@ -4,24 +4,18 @@ decisions persist in SQLite and only approved examples reach the dataset."""
 
 from __future__ import annotations
 
-import shutil
-
 import httpx
 import pytest
 
 pytest.importorskip("fastapi")
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
 from servers import serve  # noqa: E402
 
+from tests.support.browser import chromium, expect, needs_chromium  # noqa: E402
 from training import dataset, leads, teach, teacher_offline  # noqa: E402
 from training.review_app import create_app  # noqa: E402
 from training.review_store import ReviewStore  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+pytestmark = needs_chromium
 
 
 @pytest.fixture()
@@ -39,10 +33,9 @@ def queue(tmp_path, brief):
 def test_review_page_approves_rejects_and_edits(queue, tmp_path):
     store, examples = queue
     token = "t0k3n-for-test"
-    with serve(create_app(store, token)) as url, playwright_api.sync_playwright() as pw:
+    with serve(create_app(store, token)) as url, chromium() as browser:
         assert httpx.get(url + "/api/examples").status_code == 401
         assert httpx.get(url + "/?token=wrong").status_code == 401
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         page = browser.new_page()
         page.goto(f"{url}/?token={token}")
         assert "token" not in page.url  # the token moved into an HttpOnly cookie
@@ -63,7 +56,6 @@ def test_review_page_approves_rejects_and_edits(queue, tmp_path):
         page.screenshot(path=str(tmp_path / "review.png"))
         page.select_option("#f-status", "rejected")
         expect(page.locator("#ex-id")).to_have_text(examples[1].example_id)
-        browser.close()
     first, second, third = (store.get(e.example_id) for e in examples)
     assert first.status == "approved" and first.approved_by == "human:reviewer"
     assert second.status == "rejected" and second.reject_reason == "too generic for this lead"
@@ -89,8 +81,7 @@ def test_markup_in_teacher_names_and_fields_runs_no_script(tmp_path, brief):
     with ReviewStore(tmp_path / "review.sqlite") as store:
         store.add(examples)
         with serve(create_app(store, "t0k3n-for-test")) as url, \
-                playwright_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+                chromium() as browser:
             # The CSP would block an injected handler too: bypassed, so the escaping is tested.
             page = browser.new_context(bypass_csp=True).new_page()
             page.goto(f"{url}/?token=t0k3n-for-test")
@@ -98,8 +89,7 @@ def test_markup_in_teacher_names_and_fields_runs_no_script(tmp_path, brief):
             page.wait_for_load_state("networkidle")  # an injected <img src=x> has failed by now
             ran = page.evaluate("[window.__xss ?? null, document.title]")
             teacher_option = page.inner_text("#f-teacher")
-            browser.close()
-    assert ran == [None, "Review queue - Miniature Outreach"]
+        assert ran == [None, "Review queue - Miniature Outreach"]
     assert "onerror" in teacher_option  # shown as text
 
 
