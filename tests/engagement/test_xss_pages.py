@@ -12,17 +12,22 @@ broker behind the dashboard and the approval queue."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
 
 import pytest
 
+from engagement.app import create_app
+from engagement.server import BackgroundServer
 from outreach.held import HeldDrafts, HeldItem
 from outreach.settings import VariantSpec
+from outreach.stack import free_port
 from outreach.store import sync_client
+from streams.abtest import state_key
 from tests.support.browser import chromium, expect, needs_chromium
-from tests.support.operator_app import operator_app
+from tests.support.operator_app import operator_app, sign_in
 from training import leads, teacher_offline
 from training.brief import load_brief
 
@@ -118,3 +123,37 @@ def test_no_payload_runs_on_any_page(settings, tmp_path):
             "script-src")[1].split(";")[0], (page_name, policy)
         assert headers.get("x-frame-options") == "DENY", page_name
         assert headers.get("x-content-type-options") == "nosniff", page_name
+
+
+# Without quotes: an exception message quotes a value with repr(), which escapes quotes (a
+# quoted handler would then be broken JavaScript and prove nothing); backticks pass through.
+QUOTELESS = ["<img src=x onerror=window.__xss=`{f}`>", "<script>window.__xss=`{f}`</script>",
+             "<svg onload=window.__xss=`{f}`>"]
+
+
+def test_exception_text_on_error_pages_runs_no_script(settings):
+    """Issue 23: exception text was rendered unescaped on the dashboard. The error here is a
+    real one: the stored A/B state (a Redis key other processes write) names a field that is
+    markup, so reading it fails and the dashboard and campaign pages answer 503 quoting the
+    reason. It must show as text, run nothing, and stay out of the JSON answer."""
+    payload = " ".join(p.format(f="ab.state") for p in QUOTELESS)
+    sync_client(settings.redis_url).set(state_key(settings.redis.key_prefix),
+                                        json.dumps({payload: 1}))
+    app = create_app(settings, {"op": TOKEN})  # the operator dashboard alone
+    answers, ran, shown = {}, {}, {}
+    with BackgroundServer(settings, free_port(), app=app) as url, chromium() as browser:
+        page = browser.new_context(bypass_csp=True).new_page()
+        sign_in(page, url, TOKEN)
+        for path in ("/", "/campaigns/c-hostile"):
+            answers[path] = page.goto(url + path, timeout=60_000).status
+            ran[path], shown[path] = probe(page), page.inner_text("body")
+        api = page.evaluate("fetch('/api/snapshot').then(async r => [r.status, await r.text()])")
+        # The positive control: the payload as HTML does run in this browser.
+        page.evaluate("p => document.body.insertAdjacentHTML('beforeend', p)", payload)
+        page.wait_for_function("window.__xss === 'ab.state'")
+    assert answers == {"/": 503, "/campaigns/c-hostile": 503}, answers
+    for path in answers:
+        assert ran[path][0] is None and "pwned" not in ran[path][1], (path, ran[path])
+        # Shown as text: the reason is on the page, markup and all.
+        assert "A/B state unreadable" in shown[path] and "onerror=window.__xss" in shown[path]
+    assert api[0] == 503 and "onerror" not in api[1] and "see the server log" in api[1]
