@@ -9,23 +9,14 @@ Every value is escaped.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 from urllib.parse import quote
 
+from engagement.tables import esc as _e
+from engagement.tables import pct as _pct
+from engagement.tables import table
+from engagement.tables import usd as _usd
 from streams.kpi import rates
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
-
-
-def _usd(value: float | None) -> str:
-    return "-" if value is None else f"${value:.5f}"
 
 
 def own_writer(variant: dict[str, Any]) -> str:
@@ -58,8 +49,6 @@ def _cells(counts: dict[str, float]) -> str:
 
 def arms_table(kpis: dict[str, dict[str, Any]], variants: list[dict[str, Any]],
                basis: str) -> str:
-    head = ("<tr><th>arm</th><th>figures</th><th>written by</th><th>sent</th>"
-            "<th>positive replies</th><th>positive-reply rate</th><th>unsubscribe rate</th></tr>")
     rows = []
     for arm in arm_rows(kpis, variants):
         name = _e(arm["arm"])
@@ -73,9 +62,9 @@ def arms_table(kpis: dict[str, dict[str, Any]], variants: list[dict[str, Any]],
             rows.append(f'<tr data-arm="{name}" data-figures="escalated" data-rung="{_e(rung)}">'
                         f"<td>{name}</td><td>escalated, reported apart</td><td>{_e(rung)}</td>"
                         f"{_cells(counts)}</tr>")
-    empty = '<tr><td colspan="7">no arms configured</td></tr>'
-    return (f'<table id="ab-arms"><caption>Arms by who writes. Decisions use: {_e(basis)}.'
-            f"</caption>{head}{''.join(rows) or empty}</table>")
+    return table("ab-arms", ("arm", "figures", "written by", "sent", "positive replies",
+                             "positive-reply rate", "unsubscribe rate"), rows,
+                 "no arms configured", f"Arms by who writes. Decisions use: {basis}.")
 
 
 def campaign_link(prefix: str, campaign: str) -> str:
@@ -83,9 +72,6 @@ def campaign_link(prefix: str, campaign: str) -> str:
 
 
 def campaigns_table(kpis: dict[str, dict[str, Any]], prefix: str) -> str:
-    head = ("<tr><th>campaign</th><th>sent</th><th>opened</th><th>replied</th>"
-            "<th>positive</th><th>unsubscribed</th><th>bounced</th><th>cost of sent drafts</th>"
-            "<th>$ / positive reply</th></tr>")
     rows = []
     for dim, k in sorted(kpis.items()):
         if not dim.startswith("campaign:"):
@@ -98,9 +84,10 @@ def campaigns_table(kpis: dict[str, dict[str, Any]], prefix: str) -> str:
                                "bounced"))
                     + f"<td>{_usd(c.get('cost_usd', 0.0))}</td>"
                     f"<td>{_usd(k['rates']['cost_per_positive_reply_usd'])}</td></tr>")
-    empty = '<tr><td colspan="9">no drafts yet</td></tr>'
-    return (f'<table id="campaign-kpis"><caption>cumulative, per campaign (open one for its '
-            f"funnel, spend and dead letters)</caption>{head}{''.join(rows) or empty}</table>")
+    return table("campaign-kpis", ("campaign", "sent", "opened", "replied", "positive",
+                                   "unsubscribed", "bounced", "cost of sent drafts",
+                                   "$ / positive reply"), rows, "no drafts yet",
+                 "cumulative, per campaign (open one for its funnel, spend and dead letters)")
 
 
 def synthetic_note(kpis: dict[str, dict[str, Any]], include_simulated: bool) -> str:

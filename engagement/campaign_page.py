@@ -10,10 +10,13 @@ evaluator runs, for reading only (decisions are taken on all leads). Every value
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
+from engagement.tables import esc as _e
+from engagement.tables import pct as _pct
+from engagement.tables import table
+from engagement.tables import usd as _usd
 from streams.significance import posterior, prob_b_beats_a, two_proportion_ztest
 
 CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -21,18 +24,6 @@ FUNNEL = (("sent", "sent"), ("opened", "opened"), ("replied", "replied"),
           ("positive_reply", "positive replies"), ("unsubscribed", "unsubscribed"),
           ("bounced", "bounced"))
 TOP_LETTERS = 5
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def _usd(value: float | None) -> str:
-    return "-" if value is None else f"${value:.5f}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
 
 
 def campaign_view(snapshot: dict[str, Any], campaign: str) -> dict[str, Any]:
@@ -97,14 +88,17 @@ def _arm_row(arm: dict[str, Any]) -> str:
 
 def render_campaign(snapshot: dict[str, Any], campaign: str, prefix: str = "") -> str:
     view = campaign_view(snapshot, campaign)
-    funnel = "".join(f"<tr><td>{_e(k)}</td><td>{v}</td></tr>" for k, v in view["funnel"].items())
+    funnel = table("funnel", ("stage", "count"), (f"<tr><td>{_e(k)}</td><td>{v}</td></tr>"
+                                                  for k, v in view["funnel"].items()), "none")
     spend = view["spend"]
     state = snapshot["ab"]["state"]
-    arm_rows = "".join(_arm_row(a) for a in view["ab"])
+    arm_table = table("campaign-ab", ("arm", "sent", "positive", "rate", "p-value vs champion",
+                                      "P(beats champion)"), map(_arm_row, view["ab"]), "no arms")
     by_rung = "".join(f"<tr><td>&nbsp;&nbsp;{_e(k)}</td><td>{_usd(v)}</td></tr>"
                       for k, v in sorted(spend["by_rung_usd"].items()))
-    letters = "".join(f"<tr><td>{_e(d['topic'])}</td><td>{_e(d['reason'])}</td>"
-                      f"<td>{d['count']}</td></tr>" for d in view["dead_letters"])
+    letters = table("campaign-dead-letters", ("topic", "reason", "records"),
+                    (f"<tr><td>{_e(d['topic'])}</td><td>{_e(d['reason'])}</td>"
+                     f"<td>{d['count']}</td></tr>" for d in view["dead_letters"]), "none")
     left_out = ", ".join(f"{int(n)} {o}" for o, n in sorted(view["synthetic_left_out"].items()))
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Campaign {_e(campaign)} - Miniature Outreach</title>
@@ -115,7 +109,7 @@ th:first-child,td:first-child{{text-align:left}}</style></head><body>
 <p><a href="{_e(prefix)}/">&larr; dashboard</a> &middot; <a href="/drafts/">approval queue</a> &middot;
 <a href="{_e(prefix)}/api/campaigns/{_e(campaign)}">JSON</a></p>
 <h1>Campaign <span id="campaign-id">{_e(campaign)}</span></h1>
-<h2>Funnel</h2><table id="funnel"><tr><th>stage</th><th>count</th></tr>{funnel}</table>
+<h2>Funnel</h2>{funnel}
 <h2>Spend</h2><table id="spend"><tr><td>spent (the ledger: every attempt, every rung)</td><td>{_usd(spend['spent_usd'])}</td></tr>
 <tr><td>of which today (UTC)</td><td>{_usd(spend['spent_today_usd'])}</td></tr>
 {by_rung}
@@ -124,9 +118,6 @@ th:first-child,td:first-child{{text-align:left}}</style></head><body>
 <h2>A/B on this campaign's leads</h2>
 <p>Champion {_e(state['champion'])} ({_e(state['allocation'])}); decisions are taken on every
 campaign's leads together, by intention to treat. Synthetic events left out: {_e(left_out or 'none')}.</p>
-<table id="campaign-ab"><tr><th>arm</th><th>sent</th><th>positive</th><th>rate</th>
-<th>p-value vs champion</th><th>P(beats champion)</th></tr>
-{arm_rows or '<tr><td colspan="6">no arms</td></tr>'}</table>
-<h2>Top dead-letter reasons</h2><table id="campaign-dead-letters"><tr><th>topic</th><th>reason</th>
-<th>records</th></tr>{letters or '<tr><td colspan="3">none</td></tr>'}</table>
+{arm_table}
+<h2>Top dead-letter reasons</h2>{letters}
 </body></html>"""
