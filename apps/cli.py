@@ -84,14 +84,24 @@ def worker(config: ConfigOpt = None,
 def send(config: ConfigOpt = None,
          smtp_host: Annotated[Optional[str], typer.Option(help="SMTP server; unset = nothing "
                                                           "is sent.")] = None,
-         smtp_port: Annotated[Optional[int], typer.Option()] = None) -> None:
-    """Run the reference mail sender: email.drafts -> SMTP (honours suppression at send time)."""
-    from mail.sender import run_sender
-
+         smtp_port: Annotated[Optional[int], typer.Option()] = None,
+         unpaced: Annotated[bool, typer.Option(help="Run the reference sender instead: every "
+                                               "draft at once, one address, no caps.")] = False
+         ) -> None:
+    """Run the sending engine: email.drafts -> a pool of mailboxes (daily caps, gaps, ramp-up)
+    -> SMTP, inside each recipient's business hours; bounce/complaint guardrails
+    (docs/sending.md)."""
     settings = load_cli_settings(config, **{"sender.smtp_host": smtp_host,
                                             "sender.smtp_port": smtp_port})
     check_services(settings)
-    run_sender(settings)
+    if unpaced:
+        from mail.sender import run_sender
+
+        run_sender(settings)
+        return
+    from sending.runner import run_engine
+
+    run_engine(settings)
 
 
 @app.command()
@@ -278,6 +288,9 @@ def _register_stage_commands() -> None:
     from apps.approvals_cli import register as register_approvals  # outreach approvals
 
     register_approvals(app)
+    from apps.sending_cli import register as register_sending  # outreach sending, sendsim
+
+    register_sending(app)
 
 
 

@@ -161,6 +161,19 @@ def queue_url(snapshot: dict[str, Any], prefix: str) -> str:
     return (snapshot.get("ops") or {}).get("review_url") or "/drafts/"
 
 
+def paused_banner(paused: dict[str, Any]) -> str:
+    """One line per paused campaign or mailbox, with why; `outreach sending resume` ends it."""
+    rows = [f"<li>{kind} <b>{_e(name)}</b> paused: {_e(state.get('reason', ''))}</li>"
+            for kind, key in (("campaign", "campaigns"), ("mailbox", "mailboxes"))
+            for name, state in (paused.get(key) or {}).items()]
+    if not rows:
+        return ""
+    return (f'<div id="paused-banner" class="banner" style="background:#fde2e1;border:1px solid '
+            f'#d62728;padding:6px 10px"><b>Sending paused</b><ul>{"".join(rows)}</ul>'
+            f'Resume with <code>outreach sending resume --campaign ID</code> or '
+            f'<code>--mailbox ADDRESS</code>.</div>')
+
+
 def render(snapshot: dict[str, Any], refresh_s: float, prefix: str = "") -> str:
     kpis, series = snapshot["kpis"], snapshot["series"]
     variant_series = {d.split(":", 1)[1]: pts for d, pts in series.items()
@@ -179,6 +192,7 @@ def render(snapshot: dict[str, Any], refresh_s: float, prefix: str = "") -> str:
 <meta http-equiv="refresh" content="{refresh_s:g}">
 <title>Miniature Outreach - KPIs and A/B state</title><style>{CSS}</style></head><body>
 <h1>Miniature Outreach: engagement KPIs and A/B state</h1>
+{paused_banner(snapshot.get('paused') or {})}
 <div class="sub">updated {_time(snapshot['generated_at'])} UTC; {snapshot['window_s']} s windows;
 JSON at <a href="{_e(prefix)}/api/snapshot">{_e(prefix)}/api/snapshot</a>, Prometheus at <a href="/metrics">/metrics</a></div>
 <div class="cards" id="totals">{''.join(f'<div class="card">{_e(k)}<b>{v}</b></div>'

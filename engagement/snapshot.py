@@ -20,6 +20,7 @@ from outreach.errors import KafkaError, StoreError
 from outreach.kafka import consumer_config
 from outreach.settings import TIERS, Settings
 from outreach.topics import DRAFTS, ENGAGEMENT, LEADS, LEADS_JSON, requests_topic
+from sending.status import paused as sending_paused
 from streams.ab_evaluator import load_ab_state
 from streams.abtest import DECISION_BASIS
 from streams.kpi import KpiStore, effective, rates, synthetic_events
@@ -113,8 +114,11 @@ class SnapshotSource:
                 f"{self.settings.redis.key_prefix}:stats")).items()}
         except redis.RedisError as exc:
             raise StoreError(f"cannot read suppression counts: {exc}") from exc
+        # The sending engine's pauses: the banner an operator must not miss (sending/status.py).
+        paused = await asyncio.to_thread(sending_paused, self.settings)
         return {
             "generated_at": now_ms,
+            "paused": paused,
             "window_s": self.settings.feedback.kpi_window_s,
             # The counts decisions use: real events, plus simulated ones when the A/B test is
             # told to include them; what was left out is listed per dimension ("synthetic").

@@ -16,6 +16,10 @@ Known window: a crash after the claim (3) and before the server's answer (4) lea
 in place, so the redelivered draft is skipped as a duplicate. For email that is the right bias,
 a lost email over a doubled one, and it spans one SMTP transaction (milliseconds).
 
+`outreach send` runs the sending engine (sending/runner.py), which paces these same steps per
+mailbox and recipient; this sender stays as the unpaced reference (tests, and a deployment that
+wants every draft out at once).
+
 Nothing is sent without an SMTP host: ``run_sender`` then refuses to start with a ConfigError
 (there is no dry-run mode, because a dry run that committed offsets would silently consume the
 drafts a real sender should send).
@@ -198,10 +202,10 @@ def run_sender(settings: Settings, stop: threading.Event | None = None,
         cleanup.callback(store.close)
         handler = _DraftHandler(settings, transport, store)
         cleanup.callback(handler.close)
-        consumer = _subscribe(settings)
+        consumer = subscribe(settings, f"{settings.kafka.group_prefix}-sender")
         cleanup.callback(consumer.close)  # leaves the group now, not after session.timeout.ms
         cleanup.enter_context(stop_on_signals(stop, "finishing the current draft"))
-        _serve_metrics(settings.sender.metrics_port, cleanup, settings.metrics_host)
+        serve_metrics(settings.sender.metrics_port, cleanup, settings.metrics_host)
         log.info("sender consuming %s, sending via %s", DRAFTS, transport.address)
         _loop(consumer, handler, stop, max_messages, on_sent, backoff, stats)
     log.info("sender stopped: %d sent, skipped %s, %d retries",
@@ -247,13 +251,13 @@ def _loop(consumer: Consumer, handler: _DraftHandler, stop: threading.Event,
             SKIPPED_TOTAL.labels(reason=outcome).inc()
 
 
-def _subscribe(settings: Settings) -> Consumer:
-    group = f"{settings.kafka.group_prefix}-sender"
+def subscribe(settings: Settings, group: str, topic: str = DRAFTS) -> Consumer:
+    """A manual-commit consumer of ``topic`` in ``group`` (the sending engine's too)."""
     try:
         consumer = Consumer(consumer_config(settings, group))
-        consumer.subscribe([DRAFTS])
+        consumer.subscribe([topic])
     except KafkaException as exc:
-        raise KafkaError(f"cannot subscribe to {DRAFTS} as {group}: {exc}") from exc
+        raise KafkaError(f"cannot subscribe to {topic} as {group}: {exc}") from exc
     return consumer
 
 
@@ -281,7 +285,7 @@ def _commit(consumer: Consumer, record: Message) -> None:
                     record.offset(), exc)
 
 
-def _serve_metrics(port: int | None, cleanup: contextlib.ExitStack,
+def serve_metrics(port: int | None, cleanup: contextlib.ExitStack,
                    host: str = "127.0.0.1") -> None:
     if port is None:
         return

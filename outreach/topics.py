@@ -14,6 +14,9 @@ MODEL_UPDATES = "model.updates"
 AB_DECISIONS = "ab.decisions"  # champion/challenger decisions with their evidence
 # Outcomes per lead for the CRM (key lead_id), read by Kafka Connect sinks (docs/crm-write-back.md)
 CRM_UPDATES = "crm.updates"
+# What the sending engine did that an operator must know: paused mailboxes and campaigns, moved
+# queues (OperationsEvent, key = mailbox address or campaign id; docs/sending.md).
+OPERATIONS = "sending.operations"
 
 
 # Per-topic creation settings. `campaigns` is a table, not a stream: compaction keeps the latest
@@ -35,5 +38,5 @@ def dlq(topic: str) -> str:
 
 def all_topics() -> list[str]:
     sources = [CAMPAIGNS, LEADS, LEADS_JSON, *[requests_topic(t) for t in TIERS], DRAFTS,
-               ENGAGEMENT, FEEDBACK, MODEL_UPDATES, AB_DECISIONS, CRM_UPDATES]
+               ENGAGEMENT, FEEDBACK, MODEL_UPDATES, AB_DECISIONS, CRM_UPDATES, OPERATIONS]
     return sources + sorted({dlq(t) for t in sources})

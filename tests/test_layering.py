@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 FOUNDATION = "outreach"
 CONTRACTS = "schemas"
 STAGES = ("streams", "generation", "workers", "mail", "engagement", "training", "quantize",
-          "releases", "bench", "sequences")
+          "releases", "bench", "sequences", "sending")
 TOP = "apps"
 PACKAGES = (FOUNDATION, CONTRACTS, *STAGES, TOP)
 # Stage -> stage imports a data contract demands (the stage on the right owns the contract):
@@ -31,6 +31,9 @@ ALLOWED_STAGE_PAIRS = {
     ("engagement", "streams"),   # the dashboard reads the KPI and A/B state the feedback stream keeps
     ("sequences", "streams"),    # a reply stops a sequence by its class (the reply classifier)
     ("mail", "sequences"),       # the sender asks the sequence gate (stopped contact, contact cap)
+    ("sending", "mail"),         # the engine renders and hands over messages like the sender
+    ("sending", "sequences"),    # ...and asks the same gate, on the same virtual clock
+    ("engagement", "sending"),   # the dashboard's banner: paused campaigns and mailboxes
 }
 # No stage imports the Kafka runtime (workers) for inference: only apps/ starts workers.
 

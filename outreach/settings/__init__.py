@@ -22,6 +22,8 @@ from outreach.settings.releases import (GateSettings, QuantizeSettings, Registry
 from outreach.settings.root import Settings
 from outreach.settings.routing import (ABTestSettings, DemoSettings, RoutingRule,
                                        RoutingSettings, VariantSpec)
+from outreach.settings.sending import (GuardrailSettings, HoursSettings, MailboxLimits,
+                                       MailboxSettings, SendingSettings)
 from outreach.settings.sequences import SequenceSettings
 from outreach.settings.training import ReviewSettings, TeacherSettings, TrainingSettings
 from outreach.settings.worker import CampaignSettings, WorkerSettings
@@ -34,5 +36,6 @@ __all__ = [
     "ReviewSettings", "RoutingRule", "RoutingSettings", "SenderSettings", "Settings",
     "SimulatorSettings", "StackSettings", "TIERS", "TeacherSettings", "Tier", "TrainingSettings",
     "VariantSpec", "WorkerSettings", "load_settings", "plain_data",
-    "SequenceSettings",
+    "SequenceSettings", "SendingSettings", "MailboxSettings", "MailboxLimits", "HoursSettings",
+    "GuardrailSettings",
 ]

@@ -23,6 +23,7 @@ from outreach.settings.redis import RedisSettings
 from outreach.settings.releases import (GateSettings, QuantizeSettings, RegistrySettings,
                                         RetrainSettings)
 from outreach.settings.routing import ABTestSettings, DemoSettings, RoutingSettings
+from outreach.settings.sending import SendingSettings
 from outreach.settings.sequences import SequenceSettings
 from outreach.settings.training import TrainingSettings
 from outreach.settings.worker import CampaignSettings, WorkerSettings
@@ -66,6 +67,7 @@ class Settings(BaseSettings):
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
     sequences: SequenceSettings = Field(default_factory=SequenceSettings)
+    sending: SendingSettings = Field(default_factory=SendingSettings)
     log_level: str = "INFO"
 
     def with_connections(self, bootstrap: str, redis_url: str) -> Settings:
