@@ -110,10 +110,14 @@ def label_capitals(text: str) -> list[str]:
 
 
 # --- the product in another casing --------------------------------------------------------
-def name_casing(text: str, campaign: Campaign) -> list[str]:
-    """"Clausecheck" or "CLAUSECHECK" for "ClauseCheck": a brand is written as its owner does."""
+def name_casing(text: str, campaign: Campaign, lead_company: str = "") -> list[str]:
+    """"Clausecheck" or "CLAUSECHECK" for "ClauseCheck": a brand is written as its owner does.
+
+    The lead's company too, as the CRM holds it: the blind read of 2026-12-07 found 4 of 28
+    sent drafts with the recipient's company in another casing ("OPMANS BV" for "Opmans BV"),
+    and a name miswritten is the first thing its owner sees."""
     reasons = []
-    for name in {campaign.product, campaign.sender.company}:
+    for name in {campaign.product, campaign.sender.company, lead_company.strip()}:
         if not name or name.lower() == name.upper():
             continue  # no case to get wrong (digits, CJK)
         # Not inside a link or address: "relaywise.example/a", "sam@relaywise.com".

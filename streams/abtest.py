@@ -104,7 +104,12 @@ class ABState:
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> ABState:
-        return cls(**json.loads(raw))
+        """The stored state; a value this version cannot read is a StoreError (another process
+        writes the key: routers keep their last state, the dashboard answers 503)."""
+        try:
+            return cls(**json.loads(raw))
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"stored A/B state unreadable: {exc}") from exc
 
 
 # -- allocation ------------------------------------------------------------------------------

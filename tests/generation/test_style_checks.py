@@ -78,6 +78,18 @@ def test_product_casing(text, flagged):
     assert bool(name_casing(text, CLAUSE)) is flagged
 
 
+@pytest.mark.parametrize(("company", "text", "flagged"), [
+    # The blind read of 2026-12-07: the recipient's company in another casing.
+    ("Opmans BV", "How does OPMANS BV handle renewals today?", True),
+    ("deGroot Logistik", "At Degroot Logistik, renewals pile up.", True),
+    ("Opmans BV", "How does Opmans BV handle renewals today?", False),
+    ("Opmans BV", "Write to lea@opmans.example for details.", False),  # an address keeps its case
+    ("株式会社山田", "株式会社山田の皆様へ", False),  # no case to get wrong
+])
+def test_the_leads_company_is_written_as_the_crm_holds_it(company, text, flagged):
+    assert bool(name_casing(text, CLAUSE, company)) is flagged
+
+
 @pytest.mark.parametrize(("text", "flagged"), [
     ("Would you be open to a 15-minute call next week? Or would a demo on Friday work?", True),
     ("Do you have 15 minutes this week for a quick call? Would you be open to a 15-minute "

@@ -3,6 +3,9 @@
 import random
 from collections import Counter
 
+import pytest
+
+from outreach.errors import StoreError
 from outreach.settings import ABTestSettings, VariantSpec
 from streams.abtest import ABState, ArmStats, choose_variant, decision_record, evaluate, lead_rng
 
@@ -96,3 +99,31 @@ def test_apply_variant_sets_variant_and_tier_only_when_enabled():
     assert (routed.variant, routed.tier) == ("llm-baseline", "llm")
     off = cfg(enabled=False)
     assert apply_variant(rule, lead, off, ABState.initial(off)) is rule
+
+
+def test_a_router_keeps_its_last_state_when_the_stored_one_is_unreadable(settings):
+    """Another process writes the A/B state key; a value this version cannot read (a field it
+    does not know, or not JSON) must not stop routing: the cache keeps the last state it read.
+    Before, the router raised TypeError out of ``ABStateCache.get``."""
+    import asyncio
+
+    from outreach.store import async_client
+    from streams.ab_evaluator import ABStateCache
+    from streams.abtest import state_key
+
+    cfg = settings.abtest.model_copy(update={"state_refresh_s": 0.0})
+
+    async def run():
+        client = async_client(settings.redis_url)
+        try:
+            cache = ABStateCache(client, settings.redis.key_prefix, cfg)
+            first = await cache.get()
+            for bad in ('{"champion": "x", "<b>new_field</b>": 1}', "not json"):
+                await client.set(state_key(settings.redis.key_prefix), bad)
+                assert await cache.get() == first
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+    with pytest.raises(StoreError, match="unreadable"):
+        ABState.from_json("not json")
