@@ -182,7 +182,10 @@ def run_chaos(settings: Settings, out: Path, leads: int = 1000, fuzz: int = 10_0
         redis = RedisControl(stack.redis_url, out / "stack", redis_proc)
         brief = add_campaign(run, EXAMPLE_CAMPAIGN)
         campaign = brief.campaign_id
-        services = Services(run, out / "logs")
+        # The sender phase measures at-least-once under kills and a Redis restart: the reference
+        # sender, which keeps every draft in Kafka until sent. The engine keeps its schedule in
+        # Redis, and this Redis restarts empty (no persistence): docs/sending.md.
+        services = Services(run, out / "logs", extra_env={"OUTREACH_SENDING__UNPACED": "true"})
         producer = make_producer(run)
         try:
             started = time.monotonic()

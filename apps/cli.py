@@ -94,7 +94,7 @@ def send(config: ConfigOpt = None,
     settings = load_cli_settings(config, **{"sender.smtp_host": smtp_host,
                                             "sender.smtp_port": smtp_port})
     check_services(settings)
-    if unpaced:
+    if unpaced or settings.sending.unpaced:
         from mail.sender import run_sender
 
         run_sender(settings)

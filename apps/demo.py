@@ -100,6 +100,16 @@ class Summary:
         return table
 
 
+# The sending engine paces real mail (40 a day per mailbox, 5 minutes apart, in the recipient's
+# business hours), which would hold a one-minute demo's drafts for days: the demo's sender
+# sends at any hour, with no gap and a cap no demo reaches. Each campaign's own sender address
+# is still its mailbox, and every other step of the engine runs (docs/sending.md#the-demo).
+DEMO_SENDING_ENV = {"OUTREACH_SENDING__HOURS__ANYTIME": "true",
+                    "OUTREACH_SENDING__DEFAULT_MAILBOX__MIN_GAP_S": "0",
+                    "OUTREACH_SENDING__DEFAULT_MAILBOX__DAILY_CAP": "10000",
+                    "OUTREACH_SENDING__TICK_S": "0.2"}
+
+
 def split_campaigns(batch: leadgen.LeadBatch, campaign_ids: list[str]) -> None:
     """Deal the batch's leads round-robin to ``campaign_ids`` (duplicates follow their
     original) and add one lead for a campaign nobody published."""
@@ -165,7 +175,8 @@ def run_demo(settings: Settings, console: Console | None = None, timeout_s: floa
         store = SyncStore(settings)
         store.suppress(*batch.suppressed_emails)
         services = Services(settings, out_dir / "logs", extra_env={
-            "OUTREACH_SENDER__SMTP_HOST": sink.host, "OUTREACH_SENDER__SMTP_PORT": str(sink.port)})
+            "OUTREACH_SENDER__SMTP_HOST": sink.host, "OUTREACH_SENDER__SMTP_PORT": str(sink.port),
+            **DEMO_SENDING_ENV})
         watcher = OutcomeWatcher(settings)
         try:
             services.start("stream", name="intake")

@@ -26,13 +26,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mail.smtp_sink import smtp_sink
 from outreach.settings import (GuardrailSettings, HoursSettings, MailboxSettings,
                                SendingSettings, SequenceSettings, Settings)
 from outreach.stack import start_redis
 from schemas.codec import AvroCodec
+from schemas.records import EmailDraft
 from apps.send_simulation_report import figures
 from sending.clock import ManualClock
 from sending.engine import Engine, SmtpTransports
@@ -140,7 +141,7 @@ def write_draft(engine: Engine, seqs: SequenceStore, lead: Lead, step: int, now:
         "prompt_hash": "0" * 64, "prompt_tokens": 1, "completion_tokens": 1, "latency_ms": 1.0,
         "lead_to_draft_ms": 1.0, "estimated_cost_usd": 0.0, "created_at": now,
         "from_name": "Priya", "from_email": "priya@ledgerline.example", "step": step}
-    raw = CODEC.encode("EmailDraft", draft)  # type: ignore[arg-type]
+    raw = CODEC.encode("EmailDraft", cast(EmailDraft, draft))
     crm_lead = {"lead_id": lead.lead_id, "campaign": lead.campaign, "email": lead.email,
                 **lead.fields}
     seqs.on_draft(CODEC.decode(raw, "EmailDraft"), step, 3, now, json.dumps(crm_lead))

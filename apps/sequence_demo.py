@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from apps.campaigns import publish_campaign
+from apps.demo import DEMO_SENDING_ENV
 from apps.llm_arm import held_leads
 from apps.pipeline import OutcomeWatcher, Services
 from mail.smtp_sink import smtp_sink
@@ -84,7 +85,8 @@ def run_sequence_demo(settings: Settings, console: Console | None = None, leads:
             smtp_sink(mail_dir) as sink:
         settings = settings.with_connections(stack.bootstrap_servers, stack.redis_url)
         services = Services(settings, out_dir / "logs", extra_env={
-            "OUTREACH_SENDER__SMTP_HOST": sink.host, "OUTREACH_SENDER__SMTP_PORT": str(sink.port)})
+            "OUTREACH_SENDER__SMTP_HOST": sink.host, "OUTREACH_SENDER__SMTP_PORT": str(sink.port),
+            **DEMO_SENDING_ENV})
         watcher = OutcomeWatcher(settings)
         crm = Consumer(consumer_config(settings, f"demo-crm-{uuid.uuid4().hex[:8]}"))
         crm.subscribe([CRM_UPDATES])

@@ -117,6 +117,8 @@ class SendingSettings(BaseModel):
     failures_to_pause: int = Field(3, ge=1, description="Consecutive transport failures (no "
                                    "answer, 4xx, a relay that refuses) that pause a mailbox; an "
                                    "authentication failure pauses it at once.")
+    unpaced: bool = Field(False, description="`outreach send` runs the reference sender "
+                          "instead (mail/sender.py): every draft at once, no pool, no caps.")
     tick_s: float = Field(1.0, gt=0, description="Real seconds between two scheduling ticks.")
     lease_s: float = Field(120.0, gt=0, description="Real seconds a process holds a draft it "
                            "is sending before another may take it back (a crashed sender).")
