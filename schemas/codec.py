@@ -114,6 +114,8 @@ class AvroCodec:
         self._registry = None
         self._registered: dict[tuple[str, bytes], int] = {}
         self._by_registry_id: dict[int, ParsedSchema] = {}
+        # By the schemas' ids: a ParsedSchema holds a dict, so it cannot be hashed.
+        self._plain: dict[tuple[int, int], tuple[ParsedSchema, ParsedSchema, Any]] = {}
         if registry_url:
             from confluent_kafka.schema_registry import SchemaRegistryClient
 
@@ -157,10 +159,13 @@ class AvroCodec:
             fastavro.schemaless_writer(body, writer.parsed, record, strict_allow_default=True)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise SchemaError(f"{name} does not match its schema: {exc}") from exc
+        return self.frame(writer, body.getvalue(), topic or name)
+
+    def frame(self, writer: ParsedSchema, body: bytes, topic: str) -> bytes:
+        """The record whose Avro ``body`` was written with ``writer``, framed for ``topic``."""
         if self._registry is None:
-            return SINGLE_OBJECT_MAGIC + writer.fingerprint + body.getvalue()
-        schema_id = self._registry_id(topic or name, writer)
-        return CONFLUENT_MAGIC + struct.pack(">I", schema_id) + body.getvalue()
+            return SINGLE_OBJECT_MAGIC + writer.fingerprint + body
+        return CONFLUENT_MAGIC + struct.pack(">I", self._registry_id(topic, writer)) + body
 
     def _registry_id(self, topic: str, writer: ParsedSchema) -> int:
         key = (topic, writer.fingerprint)
@@ -205,9 +210,32 @@ class AvroCodec:
     def decode(self, data: bytes, name: str) -> Any: ...
     def decode(self, data: bytes, name: str) -> Any:
         """Deserialize bytes written with any known version of ``name`` into the current one."""
+        return self.decode_keeping_body(data, name)[0]
+
+    def decode_keeping_body(self, data: bytes, name: str) -> tuple[Any, bytes | None]:
+        """``decode``, and the record's Avro body when it was written in exactly the current
+        schema of ``name`` (else None): ``encode_spliced`` reuses it instead of encoding the
+        record again, as long as the record is not changed."""
+        writer, body = self._unframe(data, name)
+        reader = self.store.reader(name)
+        plain = self._plain_reader(writer, reader)
+        try:
+            if plain is not None:
+                # The usual case, writer = reader: read with the schema's logical types dropped,
+                # so timestamps come back as the epoch milliseconds that were written; no
+                # resolution, no datetime round trip, no _epoch_millis walk (1.6x faster a Lead).
+                return fastavro.schemaless_reader(io.BytesIO(body), plain, None), body
+            record = fastavro.schemaless_reader(io.BytesIO(body), writer.parsed, reader.parsed)
+        except Exception as exc:  # fastavro raises EOFError, SchemaResolutionError, ValueError...
+            raise SchemaError(f"cannot decode {name}: {exc}", code="corrupt_body") from exc
+        return _epoch_millis(record), None
+
+    def _unframe(self, data: bytes, name: str) -> tuple[ParsedSchema, bytes]:
+        """(writer schema, Avro body) of a framed record."""
         if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) < 2:
             raise SchemaError("empty or truncated message", code="truncated")
-        data = bytes(data)
+        if type(data) is not bytes:  # Kafka hands bytes: no copy then
+            data = bytes(data)
         if data[:2] == SINGLE_OBJECT_MAGIC:
             if len(data) < 10:
                 raise SchemaError("truncated single-object header", code="truncated")
@@ -216,19 +244,25 @@ class AvroCodec:
                 raise SchemaError(
                     f"unknown writer schema fingerprint {data[2:10].hex()} for {name}; ship the "
                     "new .avsc to this consumer or use a schema registry", code="unknown_schema")
-            body = data[10:]
-        elif data[:1] == CONFLUENT_MAGIC and len(data) >= 5:
-            writer = self._writer_from_registry(struct.unpack(">I", data[1:5])[0])
-            body = data[5:]
-        else:
-            raise SchemaError("not an Avro record: unknown framing byte "
-                              f"0x{data[0]:02x}", code="bad_framing")
-        reader = self.store.reader(name)
-        try:
-            record = fastavro.schemaless_reader(io.BytesIO(body), writer.parsed, reader.parsed)
-        except Exception as exc:  # fastavro raises EOFError, SchemaResolutionError, ValueError...
-            raise SchemaError(f"cannot decode {name}: {exc}", code="corrupt_body") from exc
-        return _epoch_millis(record)
+            return writer, data[10:]
+        if data[:1] == CONFLUENT_MAGIC and len(data) >= 5:
+            return self._writer_from_registry(struct.unpack(">I", data[1:5])[0]), data[5:]
+        raise SchemaError(f"not an Avro record: unknown framing byte 0x{data[0]:02x}",
+                          code="bad_framing")
+
+    def _plain_reader(self, writer: ParsedSchema, reader: ParsedSchema) -> Any | None:
+        """The schema to read ``writer``'s records with when they need no resolution to
+        ``reader`` (the same parsed schema, named types included), logical types dropped;
+        None when they do. Worked out once a pair: a topic's records use a handful of schemas.
+        (Equal fingerprints are not enough: a canonical form names embedded records only.)"""
+        key = (id(writer), id(reader))
+        entry = self._plain.get(key)
+        if entry is None:
+            same = writer is reader or writer.parsed == reader.parsed
+            # The entry holds both schemas, so neither id is reused while it is cached.
+            entry = self._plain[key] = (writer, reader,
+                                        _without_logical_types(writer.parsed) if same else None)
+        return entry[2]
 
     def _writer_from_registry(self, schema_id: int) -> ParsedSchema:
         if self._registry is None:
@@ -374,6 +408,16 @@ def _parse_timestamp(value: Any) -> Any:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
         return int(parsed.timestamp() * 1000)
+    return value
+
+
+def _without_logical_types(value: Any) -> Any:
+    """A copy of a parsed schema (named types included) without its ``logicalType`` keys."""
+    if isinstance(value, dict):
+        return {key: _without_logical_types(item) for key, item in value.items()
+                if key != "logicalType"}
+    if isinstance(value, list):
+        return [_without_logical_types(item) for item in value]
     return value
 
 
