@@ -18,6 +18,7 @@ from outreach.kafka import consumer_config, make_producer
 from outreach.settings import load_settings
 from outreach.stack import embedded_stack
 from mail.smtp_sink import smtp_sink
+from apps.demo import DEMO_SENDING_ENV
 from apps.pipeline import OutcomeWatcher, Services
 from outreach.store import SyncStore
 from schemas.codec import AvroCodec
@@ -129,8 +130,10 @@ def test_every_valid_lead_gets_exactly_one_outcome(settings, unique, tmp_path, l
     produce(settings, batch.leads + duplicates)
 
     with smtp_sink(tmp_path / "mail") as sink:
+        # `outreach send` is the paced sending engine: the demo's pacing sends at once.
         services = Services(settings, tmp_path / "logs", extra_env={
-            "OUTREACH_SENDER__SMTP_HOST": sink.host, "OUTREACH_SENDER__SMTP_PORT": str(sink.port)})
+            "OUTREACH_SENDER__SMTP_HOST": sink.host, "OUTREACH_SENDER__SMTP_PORT": str(sink.port),
+            **DEMO_SENDING_ENV})
         watcher = OutcomeWatcher(settings)
         try:
             services.start("stream", name="intake")
