@@ -140,13 +140,17 @@ class Handlers:
         return kind, reply_class, (etype.lower() if stops else "")
 
     # -- the timer: request follow-ups that are due -------------------------------------------
-    def due_requests(self, limit: int = 200) -> list[tuple[str, int, Output | None]]:
-        """(sequence, step, request output or None when postponed/finished) for due steps.
+    def due_requests(self, due_by_ms: int | None = None, limit: int = 200
+                     ) -> list[tuple[str, int, Output | None]]:
+        """(sequence, step, request output or None when postponed/finished) for the steps due
+        by ``due_by_ms`` (default now: the scheduler passes the time up to which it has read
+        engagement.events, sequences/read_mark.py).
 
         The caller produces the outputs, then calls ``store.mark_requested`` for each."""
         now = self.clock.now_ms()
         found: list[tuple[str, int, Output | None]] = []
-        for d in self.store.take_due(now, limit):
+        for d in self.store.take_due(min(now, due_by_ms if due_by_ms is not None else now),
+                                     limit):
             seq = self.store.sequence(d)
             step = int(seq.get("next_step") or 0)
             if seq.get("status") != ACTIVE or step < 2:

@@ -39,6 +39,7 @@ from schemas.crm import crm_codec
 from sequences.cap import ContactCap
 from sequences.clock import Clock
 from sequences.handlers import Handlers, Output, StepsOf
+from sequences.read_mark import FETCH_WAIT_MS, ReadMark
 from sequences.state import SequenceStore
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,20 @@ class Scheduler:
         self._producer: Producer = make_producer(settings)
         group = group_id or f"{settings.kafka.group_prefix}-sequences"
         try:
-            self._consumer = Consumer(consumer_config(settings, group))
+            self._consumer = Consumer(consumer_config(
+                settings, group, **{"fetch.wait.max.ms": FETCH_WAIT_MS}))
             self._consumer.subscribe([DRAFTS, ENGAGEMENT, dlq(requests_topic("small")),
                                       *(requests_topic(t) for t in TIERS)])
         except KafkaException as exc:
             raise KafkaError(f"sequence scheduler cannot subscribe as {group}: {exc}") from exc
+        self._read_mark = ReadMark(self._consumer, self.clock)
+
+    def assigned(self) -> bool:
+        """Whether this scheduler holds partitions yet (joining its group takes seconds)."""
+        try:
+            return bool(self._consumer.assignment())
+        except KafkaException:
+            return False
 
     def run(self, stop: threading.Event) -> SchedulerStats:
         with stop_on_signals(stop, "finishing the current batch"):
@@ -97,15 +107,18 @@ class Scheduler:
         self._emit(outputs)
         if messages:
             self._commit()
-        # Due steps only once every engagement event up to now is read: a scheduler that
-        # starts after hours down (or rejoins its group) must see the replies that arrived
-        # meanwhile before it requests the steps they stop.
-        if len(messages) < BATCH and self._caught_up():
-            self.tick()
+        # Due steps only up to the time by which every engagement event is read
+        # (sequences/read_mark.py): a scheduler that starts after hours down (or rejoins its
+        # group) must see the replies that arrived meanwhile before it requests the steps
+        # they stop.
+        read_to = self._read_mark.reached()
+        if read_to is not None:
+            self.tick(read_to)
 
-    def tick(self) -> None:
-        """Due follow-ups and deferred drafts: produce, acknowledge, then record."""
-        due = self.handlers.due_requests()
+    def tick(self, due_by_ms: int | None = None) -> None:
+        """Due follow-ups (due by ``due_by_ms``, default now) and deferred drafts: produce,
+        acknowledge, then record."""
+        due = self.handlers.due_requests(due_by_ms)
         self._emit([out for _, _, out in due if out is not None])
         for d, step, out in due:
             if self.store.mark_requested(d, step) and out is not None:
@@ -115,28 +128,6 @@ class Scheduler:
             self._flush()
             self.store.release_draft(draft_id)
             self.stats.redelivered_drafts += 1
-
-    def _caught_up(self) -> bool:
-        """True when this consumer has partitions and has read each engagement.events
-        partition it owns to its high watermark (only those carry stops; a step is scheduled
-        only by reading its previous draft, so drafts cannot be behind a due step)."""
-        try:
-            assignment = self._consumer.assignment()
-            if not assignment:
-                return False  # joining the group: the records may not be ours to read yet
-            owned = [tp for tp in assignment if tp.topic == ENGAGEMENT]
-            for tp in self._consumer.position(owned):
-                low, high = self._consumer.get_watermark_offsets(tp, timeout=2, cached=False)
-                offset = tp.offset
-                if offset < 0:  # nothing fetched yet: where the group will start
-                    committed = self._consumer.committed([tp], timeout=2)[0].offset
-                    offset = committed if committed >= 0 else low
-                if offset < high:
-                    return False
-        except KafkaException as exc:
-            log.warning("cannot tell the consumer lag (%s); due steps wait", exc)
-            return False
-        return True
 
     def _handle(self, msg: Any) -> list[Output]:
         topic = msg.topic()
