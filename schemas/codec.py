@@ -39,6 +39,7 @@ import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from outreach.errors import SchemaError, SchemaRegistryUnavailable
+from schemas.lean import lean, without_logical_types
 from schemas.records import ABDecision, Campaign, DeadLetter, EmailDraft, EngagementEvent, \
     FeedbackExample, GenerationRequest, Lead, ModelRelease
 
@@ -261,7 +262,8 @@ class AvroCodec:
             same = writer is reader or writer.parsed == reader.parsed
             # The entry holds both schemas, so neither id is reused while it is cached.
             entry = self._plain[key] = (writer, reader,
-                                        _without_logical_types(writer.parsed) if same else None)
+                                        lean(without_logical_types(writer.parsed))
+                                        if same else None)
         return entry[2]
 
     def _writer_from_registry(self, schema_id: int) -> ParsedSchema:
@@ -408,16 +410,6 @@ def _parse_timestamp(value: Any) -> Any:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
         return int(parsed.timestamp() * 1000)
-    return value
-
-
-def _without_logical_types(value: Any) -> Any:
-    """A copy of a parsed schema (named types included) without its ``logicalType`` keys."""
-    if isinstance(value, dict):
-        return {key: _without_logical_types(item) for key, item in value.items()
-                if key != "logicalType"}
-    if isinstance(value, list):
-        return [_without_logical_types(item) for item in value]
     return value
 
 

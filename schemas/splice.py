@@ -23,6 +23,7 @@ import fastavro
 
 from outreach.errors import SchemaError
 from schemas.codec import AvroCodec, ParsedSchema
+from schemas.lean import lean
 
 # A segment's bytes are cached by its values: intake's request tail repeats per rule, campaign
 # and millisecond (received_at, routed_at). Cleared when full rather than evicted one by one.
@@ -35,16 +36,17 @@ class _Segment:
 
     def __init__(self, writer: ParsedSchema, index: int, fields: list[dict[str, Any]]):
         self.names = tuple(field["name"] for field in fields)
-        self.schema = fastavro.parse_schema(
+        self.missing = (_MISSING,) * len(self.names)  # record.get's default, name by name
+        self.schema = lean(fastavro.parse_schema(
             {"type": "record", "name": f"{writer.name}_splice_{index}", "fields": fields},
-            named_schemas=dict(writer.parsed.get("__named_schemas", {})))
+            named_schemas=dict(writer.parsed.get("__named_schemas", {}))))
         self.cache: dict[tuple[Any, ...], bytes] | None = {}
         self.lookups = self.hits = 0
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
         values = None
         if self.cache is not None:
-            values = tuple(record.get(name, _MISSING) for name in self.names)
+            values = tuple(map(record.get, self.names, self.missing))
             # With the types: 0, False and 0.0 are one dict key but not one union branch.
             values += tuple(map(type, values))
             try:

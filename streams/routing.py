@@ -14,15 +14,13 @@ from schemas.records import GenerationRequest, Lead
 
 def matches(rule: RoutingRule, lead: Lead) -> bool:
     score, deal = lead.get("lead_score", 0), lead.get("deal_size", 0.0)
-    checks = (
-        rule.min_score is None or score >= rule.min_score,
-        rule.max_score is None or score <= rule.max_score,
-        rule.min_deal_size is None or deal >= rule.min_deal_size,
-        rule.max_deal_size is None or deal <= rule.max_deal_size,
-        rule.segments is None or lead.get("segment") in rule.segments,
-        rule.priorities is None or lead.get("priority") in rule.priorities,
-    )
-    return all(checks)
+    # One chain that stops at the first failed condition (intake routes every lead).
+    return ((rule.min_score is None or score >= rule.min_score)
+            and (rule.max_score is None or score <= rule.max_score)
+            and (rule.min_deal_size is None or deal >= rule.min_deal_size)
+            and (rule.max_deal_size is None or deal <= rule.max_deal_size)
+            and (rule.segments is None or lead.get("segment") in rule.segments)
+            and (rule.priorities is None or lead.get("priority") in rule.priorities))
 
 
 def choose_rule(lead: Lead, routing: RoutingSettings) -> RoutingRule:
