@@ -29,22 +29,30 @@ def lean(parsed: dict[str, Any]) -> dict[str, Any]:
     if not named:
         return parsed
     keep: dict[str, Any] = {}
-    todo = [{key: value for key, value in parsed.items() if key != "__named_schemas"}]
+    todo = [parsed]
     while todo:
-        for text in _strings(todo.pop()):
-            if text in named and text not in keep:
-                keep[text] = named[text]
-                todo.append(named[text])
+        for name in _type_names(todo.pop()):
+            if name in named and name not in keep:
+                keep[name] = named[name]
+                todo.append(named[name])
     return {**parsed, "__named_schemas": keep}
 
 
-def _strings(value: Any) -> Iterator[str]:
-    """Every string in a schema (type names among them), at any depth."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+def _type_names(schema: Any) -> Iterator[str]:
+    """The type names ``schema`` uses (primitive and named), records' fields included."""
+    if isinstance(schema, str):
+        yield schema
+    elif isinstance(schema, list):  # a union
+        for branch in schema:
+            yield from _type_names(branch)
+    elif isinstance(schema, dict):
+        kind = schema.get("type")
+        if kind in ("record", "error"):
+            for field in schema["fields"]:
+                yield from _type_names(field["type"])
+        elif kind == "array":
+            yield from _type_names(schema["items"])
+        elif kind == "map":
+            yield from _type_names(schema["values"])
+        else:  # a primitive with attributes, enum, fixed, or {"type": <a schema>}
+            yield from _type_names(kind)
