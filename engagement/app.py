@@ -24,6 +24,7 @@ from engagement.dashboard import render
 from engagement.operator import OperatorCollector, OperatorView
 from engagement.ops_reader import OpsReader
 from engagement.snapshot import SnapshotSource
+from engagement.step_funnel import read_step_funnel
 from outreach.errors import OutreachError
 from outreach.settings import Settings
 from outreach.store import async_client
@@ -110,23 +111,27 @@ def add_dashboard_routes(app: FastAPI, settings: Settings, prefix: str = "") -> 
         if not CAMPAIGN_ID.fullmatch(campaign_id):
             return JSONResponse({"error": "malformed campaign id"}, status_code=400)
         try:
-            data = await (await resources.snapshot()).collect()
+            source = await resources.snapshot()
+            data = await source.collect()
+            steps = await read_step_funnel(source.redis, settings.redis.key_prefix, campaign_id)
         except OutreachError as exc:
             log.warning("campaign view unavailable: %s", exc)
             return JSONResponse({"error": "campaign view unavailable (see the server log)"},
                                 status_code=503)
-        return JSONResponse(campaign_view(data, campaign_id))
+        return JSONResponse(campaign_view(data, campaign_id, steps))
 
     @app.get(f"{prefix}/campaigns/{{campaign_id}}", response_class=HTMLResponse)
     async def campaign_page(campaign_id: str) -> Response:
         if not CAMPAIGN_ID.fullmatch(campaign_id):
             return HTMLResponse("<h1>malformed campaign id</h1>", status_code=400)
         try:
-            data = await (await resources.snapshot()).collect()
+            source = await resources.snapshot()
+            data = await source.collect()
+            steps = await read_step_funnel(source.redis, settings.redis.key_prefix, campaign_id)
         except OutreachError as exc:
             return HTMLResponse(f"<h1>campaign view unavailable</h1><p>{html.escape(str(exc))}"
                                 "</p>", status_code=503)
-        return HTMLResponse(render_campaign(data, campaign_id, prefix))
+        return HTMLResponse(render_campaign(data, campaign_id, prefix, steps))
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -1,9 +1,11 @@
-"""One campaign's view: funnel, spend, cost per positive reply, A/B state, top dead letters.
+"""One campaign's view: funnel, sequence funnel per step, spend, cost per positive reply, A/B
+state, top dead letters.
 
 Built from the same snapshot as the dashboard (engagement/snapshot.py), so its figures are the
 campaign rows of the dashboard's tables: the KPI counts of "campaign:<id>" (sent and after),
 drafts and dead letters from the ops reader (email.drafts and dlq.* per campaign), the approval
-queue's waiting drafts, the LLM budget's spend today. The A/B test spans campaigns; its arms are
+queue's waiting drafts, the LLM budget's spend today; the sequence funnel per step from the
+scheduler's counts (engagement/step_funnel.py). The A/B test spans campaigns; its arms are
 shown here on this campaign's leads ("campaign-arm:<id>/<arm>") with the same tests the
 evaluator runs, for reading only (decisions are taken on all leads). Every value is escaped.
 """
@@ -13,10 +15,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from engagement.step_funnel import render_step_funnel, step_rows_json
 from engagement.tables import esc as _e
 from engagement.tables import pct as _pct
 from engagement.tables import table
 from engagement.tables import usd as _usd
+from outreach.step_funnel import StepCounts
 from streams.significance import posterior, prob_b_beats_a, two_proportion_ztest
 
 CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -26,8 +30,9 @@ FUNNEL = (("sent", "sent"), ("opened", "opened"), ("replied", "replied"),
 TOP_LETTERS = 5
 
 
-def campaign_view(snapshot: dict[str, Any], campaign: str) -> dict[str, Any]:
-    """The campaign's figures (also served as JSON)."""
+def campaign_view(snapshot: dict[str, Any], campaign: str,
+                  steps: list[StepCounts] | None = None) -> dict[str, Any]:
+    """The campaign's figures (also served as JSON); ``steps``: its sequence funnel."""
     kpi = snapshot["kpis"].get(f"campaign:{campaign}", {"counts": {}, "rates": {}})
     counts = kpi["counts"]
     ops = snapshot.get("ops") or {}
@@ -39,15 +44,19 @@ def campaign_view(snapshot: dict[str, Any], campaign: str) -> dict[str, Any]:
     waiting = int((ops.get("held_by_campaign") or {}).get(campaign, 0))
     generation_letters = sum(d["count"] for d in letters
                              if d["topic"].startswith("dlq.email.requests"))
-    funnel = {"leads with an outcome": drafts_out + waiting + generation_letters,
+    # A lead's follow-ups are drafts too: counted once as a lead (follow-ups written for a
+    # sequence that stopped meanwhile are not in the steps' counts, so they still add).
+    follow_ups = sum(row.sent for row in steps or [] if row.step > 1)
+    funnel = {"leads with an outcome": drafts_out + waiting + generation_letters - follow_ups,
               "drafted (sent on or held)": drafts_out + waiting,
+              **({"of which follow-ups (steps 2+)": follow_ups} if follow_ups else {}),
               "held for review now": waiting,
               **{label: int(counts.get(name, 0)) for name, label in FUNNEL}}
     positive = counts.get("positive_reply", 0.0)
     cost = counts.get("cost_usd", 0.0)
     ledger = ops.get("spend") or {}
     spent = ledger.get("by_campaign", {}).get(campaign, 0.0)
-    return {"campaign": campaign, "funnel": funnel,
+    return {"campaign": campaign, "funnel": funnel, "steps": step_rows_json(steps or []),
             "spend": {"spent_usd": spent, "cost_of_sent_drafts_usd": cost,
                       "spent_today_usd": ledger.get("today_by_campaign", {}).get(campaign, 0.0),
                       "by_rung_usd": {r["rung"] + "/" + r["kind"]: r["usd"]
@@ -86,8 +95,9 @@ def _arm_row(arm: dict[str, Any]) -> str:
             f"<td>{_pct(arm['prob_beat'])}</td></tr>")
 
 
-def render_campaign(snapshot: dict[str, Any], campaign: str, prefix: str = "") -> str:
-    view = campaign_view(snapshot, campaign)
+def render_campaign(snapshot: dict[str, Any], campaign: str, prefix: str = "",
+                    steps: list[StepCounts] | None = None) -> str:
+    view = campaign_view(snapshot, campaign, steps)
     funnel = table("funnel", ("stage", "count"), (f"<tr><td>{_e(k)}</td><td>{v}</td></tr>"
                                                   for k, v in view["funnel"].items()), "none")
     spend = view["spend"]
@@ -110,6 +120,9 @@ th:first-child,td:first-child{{text-align:left}}</style></head><body>
 <a href="{_e(prefix)}/api/campaigns/{_e(campaign)}">JSON</a></p>
 <h1>Campaign <span id="campaign-id">{_e(campaign)}</span></h1>
 <h2>Funnel</h2>{funnel}
+<h2>Sequence steps</h2><p>From the sequence scheduler (<code>outreach sequences</code>): a reply
+counts at the step the sequence had reached; an auto-reply (out of office) does not stop it.</p>
+{render_step_funnel(steps or [])}
 <h2>Spend</h2><table id="spend"><tr><td>spent (the ledger: every attempt, every rung)</td><td>{_usd(spend['spent_usd'])}</td></tr>
 <tr><td>of which today (UTC)</td><td>{_usd(spend['spent_today_usd'])}</td></tr>
 {by_rung}

@@ -99,6 +99,9 @@ class Handlers:
         if kind is None:
             return []
         outputs = [self._crm(outcomes.engagement(kind, event, seq, reply_class))]
+        if kind == "REPLIED":
+            self.store.count_reply(event["event_id"], seq["campaign"], int(seq.get("step") or 0),
+                                   auto=reply_class in self.cfg.reply_classes_that_continue)
         if stop_reason:
             email = event.get("email") or seq.get("email", "")
             for stopped in self.store.on_stop(event["event_id"], d, email, stop_reason,

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 # three of them (a request in flight at T, its successor, and slack for a loaded machine).
 FETCH_WAIT_MS = 100
 FRESH_MS = 3 * FETCH_WAIT_MS
-MIN_SPACING_MS = 50  # at most 6 marks pending at once (FRESH_MS / MIN_SPACING_MS)
+MIN_SPACING_MS = 50  # a new mark at most every 50 ms: 6 pending while one becomes fresh
+MAX_PENDING = 8  # behind a backlog, the oldest marks pass first: no need to keep more
 COMMITTED_TIMEOUT_S = 2.0
 
 
@@ -74,7 +75,8 @@ class ReadMark:
                 if not assignment:
                     return None
             now = self._clock.real_now_ms()
-            if not self._marks or now - self._marks[-1].real_ms >= MIN_SPACING_MS:
+            if not self._marks or (len(self._marks) < MAX_PENDING
+                                   and now - self._marks[-1].real_ms >= MIN_SPACING_MS):
                 self._marks.append(Mark(now, self._clock.virtual(now)))
             highs = {tp.partition: self._high(tp) for tp in owned}
             for mark in self._marks:

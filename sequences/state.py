@@ -17,6 +17,9 @@ digest ``d`` of the two):
     P:orphan:<draft_id> LIST of events that arrived before their draft
     P:out:<id>         an output (request, crm update) the broker acknowledged: the outbox
     P:deferred         ZSET draft_id -> when a capped draft may go; P:deferred:data its bytes
+    P:funnel:<campaign> HASH "<sent|replied|auto_replied|stopped|finished>:<step>" -> count
+                       (outreach/step_funnel.py: the dashboard reads it)
+    P:counted:<event_id> a reply already counted in its funnel
 Scripts build keys of other sequences from the prefix (one Redis, not a cluster).
 """
 
@@ -31,18 +34,24 @@ import redis
 
 from outreach.errors import StoreError
 from outreach.settings import Settings
+from outreach.step_funnel import funnel_prefix
 from outreach.store import sync_client
 from schemas.records import EmailDraft
 
 ACTIVE, STOPPED, FINISHED = "active", "stopped", "finished"
 COMPLETED = "completed"
 
-# ARGV: step, n_steps, due_ms, draft_id, subject, body, email, lead_id, campaign, lead_json,
-# tier, variant, version, ttl_s, stop_other. Returns {outcome, status, reason}.
+# KEYS: seq, due, draft map, contact set, contact stop, funnel. ARGV: step, n_steps, due_ms,
+# draft_id, subject, body, email, lead_id, campaign, lead_json, tier, variant, version, ttl_s,
+# stop_other, digest. Returns {outcome, status, reason}; the funnel counts first transitions only.
 _ON_DRAFT = """
 local seq, due, dmap, cset, cstop = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local step, n, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[14])
 local d = ARGV[16]
+local function count(field)
+  redis.call('HINCRBY', KEYS[6], field .. ':' .. step, 1)
+  redis.call('EXPIRE', KEYS[6], ttl)
+end
 redis.call('SET', dmap, d, 'EX', ttl)
 redis.call('SADD', cset, d)
 redis.call('EXPIRE', cset, ttl)
@@ -68,11 +77,14 @@ if ARGV[15] == '1' then stop = redis.call('GET', cstop) end
 if stop then
   redis.call('HSET', seq, 'status', 'stopped', 'reason', stop)
   redis.call('ZREM', due, d)
+  count('stopped')
   return {'stopped', 'stopped', stop}
 end
+count('sent')
 if step >= n then
   redis.call('HSET', seq, 'status', 'finished', 'reason', 'completed')
   redis.call('ZREM', due, d)
+  count('finished')
   return {'finished', 'finished', 'completed'}
 end
 redis.call('HSET', seq, 'status', 'active', 'next_step', step + 1, 'due_ms', ARGV[3])
@@ -81,7 +93,8 @@ return {'scheduled', 'active', ''}
 """
 
 # KEYS: due, contact stop, contact set, event record. ARGV: prefix, own digest (or ''),
-# reason, stop_other, ttl_s, other-campaign reason. Returns the digests this event stopped.
+# reason, stop_other, ttl_s, other-campaign reason, funnel prefix. Returns the digests this
+# event stopped (each counted once in its campaign's funnel, at the step it stood at).
 _ON_STOP = """
 local due, cstop, cset, evt = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, own, reason, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
@@ -95,6 +108,12 @@ local function stop(d, why)
     redis.call('HSET', seq, 'status', 'stopped', 'reason', why)
     redis.call('ZREM', due, d)
     table.insert(stopped, d)
+    local campaign = redis.call('HGET', seq, 'campaign')
+    if campaign then
+      local funnel = ARGV[7] .. campaign
+      redis.call('HINCRBY', funnel, 'stopped:' .. (redis.call('HGET', seq, 'step') or '0'), 1)
+      redis.call('EXPIRE', funnel, ttl)
+    end
   end
 end
 if own ~= '' then stop(own, reason) end
@@ -106,6 +125,16 @@ if ARGV[4] == '1' then
 end
 redis.call('SET', evt, cjson.encode(stopped), 'EX', ttl)
 return stopped
+"""
+
+# KEYS: funnel, the event's count record. ARGV: field, ttl_s. Counts an event once.
+_COUNT_ONCE = """
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', tonumber(ARGV[2])) then
+  redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+  return 1
+end
+return 0
 """
 
 # KEYS: due. ARGV: prefix, now_ms, limit, lease_ms. Leases and returns due digests.
@@ -163,6 +192,8 @@ class SequenceStore:
         self._on_stop = self.redis.register_script(_ON_STOP)
         self._take_due = self.redis.register_script(_TAKE_DUE)
         self._mark = self.redis.register_script(_MARK_REQUESTED)
+        self._count_once = self.redis.register_script(_COUNT_ONCE)
+        self.funnel_prefix = funnel_prefix(settings.redis.key_prefix)
 
     def key(self, kind: str, name: str) -> str:
         return f"{self.prefix}:{kind}:{name}"
@@ -176,7 +207,8 @@ class SequenceStore:
         d = digest(draft["lead_id"], draft["campaign"])
         email = contact(draft["to_email"])
         keys = [self.key("s", d), self.due_key, self.key("draft", draft["draft_id"]),
-                self.key("contact", email), self.key("stopc", email)]
+                self.key("contact", email), self.key("stopc", email),
+                self.funnel_prefix + draft["campaign"]]
         args = [step, n_steps, due_ms, draft["draft_id"], draft["subject"], draft["body"], email,
                 draft["lead_id"], draft["campaign"], lead_json, draft["tier"], draft["variant"],
                 int(draft.get("campaign_version") or 0), self.ttl_s,
@@ -193,8 +225,19 @@ class SequenceStore:
                 self.key("evt", event_id)]
         others = cross and self.cfg.stop_other_campaigns
         args = [self.prefix, own or "", reason, "1" if others else "0",
-                self.ttl_s, f"stopped_in:{campaign}:{reason}"]
+                self.ttl_s, f"stopped_in:{campaign}:{reason}", self.funnel_prefix]
         return [_text(d) for d in self._run(self._on_stop, keys, args, "stop transition")]
+
+    def count_reply(self, event_id: str, campaign: str, step: int, auto: bool) -> bool:
+        """A reply in the campaign's funnel at ``step`` (and as an auto-reply when ``auto``),
+        once per event id: an ESP's retry or a replayed record counts nothing."""
+        keys = [self.funnel_prefix + campaign, self.key("counted", event_id)]
+        counted = self._run(self._count_once, keys, [f"replied:{step}", self.ttl_s],
+                            "reply count")
+        if counted and auto:
+            self._run(self._count_once, [keys[0], self.key("counted-auto", event_id)],
+                      [f"auto_replied:{step}", self.ttl_s], "auto-reply count")
+        return bool(counted)
 
     def remember_lead(self, lead_id: str, campaign: str, lead_json: str) -> None:
         """The first step-1 request's lead is the sequence's (HSETNX: a resend changes nothing);

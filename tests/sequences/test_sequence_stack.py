@@ -10,6 +10,7 @@ once per event id, ESP retries included.
 from __future__ import annotations
 
 import collections
+from dataclasses import astuple
 import random
 import threading
 import time
@@ -18,6 +19,7 @@ import pytest
 
 from outreach.kafka import ensure_topics
 from outreach.settings import SequenceSettings, Settings
+from outreach.step_funnel import funnel_key, parse
 from outreach.topics import CRM_UPDATES, DRAFTS, all_topics, requests_topic
 from schemas.campaign import Step
 from schemas.crm import crm_codec
@@ -124,6 +126,9 @@ def test_300_sequences_stop_on_reply_survive_a_restart(settings: Settings, uniqu
     after_stop = [d for d in drafts if d["lead_id"] in stopped
                   and int(d["step"]) > plan[d["lead_id"]][0][0]]
     assert len(stopped) >= 100 and after_stop == []
+    # each stop the issue names: a reply (two classes), an unsubscribe, a bounce, a complaint
+    assert {plan[lead_id][0][1] for lead_id in stopped} == {
+        "REPLIED", "UNSUBSCRIBED", "BOUNCED", "COMPLAINED"}
     ooo = [lead_id for lead_id, events in plan.items() if events and events[0][2] == OUT_OF_OFFICE]
     assert len(ooo) >= 40 and all(steps_by_lead[lead_id] == {1, 2, 3} for lead_id in ooo)
 
@@ -134,6 +139,12 @@ def test_300_sequences_stop_on_reply_survive_a_restart(settings: Settings, uniqu
     assert max(per_id.values()) == 1, "a follow-up request was produced twice"
 
     check_crm(settings, campaign, plan, expected, drafts, worker.sent_events)
+    store = SequenceStore(settings)
+    try:  # the dashboard's funnel per step: exact, across the restart and the ESP retries
+        funnel = parse(store.redis.hgetall(funnel_key(settings.redis.key_prefix, campaign)))
+    finally:
+        store.close()
+    assert [astuple(row) for row in funnel] == expected_funnel(plan, expected)
     late = sorted(lateness_days(settings, drafts, requests))
     p50, p90 = late[len(late) // 2], late[int(len(late) * 0.9)]
     print(f"\nlateness (virtual days): p50 {p50:.2f} p90 {p90:.2f} max {late[-1]:.2f}")
@@ -164,6 +175,23 @@ def check_crm(settings: Settings, campaign: str, plan: dict, expected: dict[str,
         assert finished[lead_id] == want, (lead_id, finished[lead_id], want)
     classes = {u["reply_class"] for u in updates if u["type"] == "REPLIED"}
     assert "out_of_office" in classes and len(classes) >= 2
+
+
+def expected_funnel(plan: dict, expected: dict[str, int]) -> list[tuple[int, ...]]:
+    """(step, sent, replied, auto_replied, stopped, finished) per step, from the plan."""
+    rows = {step: [step, 0, 0, 0, 0, 0] for step in (1, 2, 3)}
+    for lead_id, n in expected.items():
+        for step in range(1, n + 1):
+            rows[step][1] += 1
+        for step, etype, text in plan[lead_id]:
+            if etype == "REPLIED":
+                rows[step][2] += 1
+                rows[step][3] += text == OUT_OF_OFFICE
+            if text != OUT_OF_OFFICE:
+                rows[step][4] += 1
+        if n == 3 and all(text == OUT_OF_OFFICE for _s, _e, text in plan[lead_id]):
+            rows[3][5] += 1
+    return [tuple(row) for row in rows.values()]
 
 
 def lateness_days(settings: Settings, drafts: list[dict], requests: list[dict]) -> list[float]:
