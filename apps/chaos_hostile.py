@@ -43,7 +43,7 @@ class HostileFigures:
     dead_lettered_worker: int = 0
     sent: int = 0  # published on email.drafts: no person in between
     held_passed: int = 0  # checks passed, held because a field was withheld
-    held_failed: int = 0  # checks failed twice, escalated to a person with the reasons
+    held_failed: int = 0  # checks failed on every attempt, escalated to a person with the reasons
     worker_kills: int = 0
     remnants_sent: int = 0
     remnants_held_passed: int = 0

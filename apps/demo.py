@@ -83,7 +83,7 @@ class Summary:
             ("dead-lettered at intake (malformed)",
              self.intake_dead_letters - self.unknown_campaign_letters),
             ("dead-lettered at intake (unknown campaign)", self.unknown_campaign_letters),
-            ("dead-lettered at generation (failed checks twice)", self.generation_dead_letters),
+            ("dead-lettered at generation (failed every attempt)", self.generation_dead_letters),
             ("duplicates dropped", self.duplicates_dropped),
             ("suppressed", self.suppressed),
             ("leads without an outcome", self.missing),

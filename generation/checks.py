@@ -67,6 +67,7 @@ def check_draft(draft: Draft, request_or_lead: Mapping[str, Any], checks: Checks
     reasons += style_checks.calls_to_action(draft.body, campaign)
     reasons += style_checks.missing_call_to_action(draft.body)
     reasons += style_checks.product_as_customer(draft.body, campaign)
+    reasons += style_checks.peer_claims(draft.body, campaign, str(lead.get("industry") or ""))
     reasons += figures.invented_figures(text, lead, campaign)
     reasons += [f"claims earlier contact the CRM does not record: {claim!r}"
                 for claim in contact_claims.unsupported_claims(draft.body, lead)]

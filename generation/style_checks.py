@@ -179,3 +179,29 @@ def product_as_customer(text: str, campaign: Campaign) -> list[str]:
                          rf"\bcame across {product}\b", re.IGNORECASE)
     return [f"the product named as a customer or a find: {m.group(0)!r}"
             for m in pattern.finditer(text)]
+
+
+# --- a peer claim the facts do not make ----------------------------------------------------
+# "Ostra Insurance is in automotive too.": the teacher writes "<customer> is in <industry> too"
+# only when the case study's industry tags hold the lead's industry (training/proof.py); the
+# miniature learned the sentence, not the condition. In 138 sent drafts of 2026-12-07 (12
+# held-out campaigns, world seed 7301) 42 carried one, most of them false.
+_PEER = re.compile(r"(?P<who>[^.?!\n]*?)\b(?:is|are)\s+(?:also\s+)?(?P<where>(?:in practice\s+)?"
+                   r"(?:in|at)\s+[^.?!\n]{1,60}?)\s+too\b", re.IGNORECASE)
+
+
+def peer_claims(text: str, campaign: Campaign, lead_industry: str = "") -> list[str]:
+    """"<customer> is in <industry> too" only where it is true: the lead is in that industry
+    and a case study of the campaign names that customer, as written, with that industry tag."""
+    reasons = []
+    lead_industry = lead_industry.strip().lower()
+    for m in _PEER.finditer(text):
+        where = m.group("where").lower()
+        industry = where[3:].strip() if where.startswith("in ") else ""
+        if not (industry and industry == lead_industry and any(
+                fact.customer and industry in {tag.lower() for tag in fact.industries}
+                and re.search(r"(?<!\w)" + re.escape(fact.customer) + r"(?!\w)", m.group("who"))
+                for fact in campaign.facts)):
+            reasons.append(f"a peer claim the campaign's facts do not make: "
+                           f"{m.group(0).strip()!r}")
+    return reasons

@@ -10,7 +10,8 @@ from outreach.settings import ChecksSettings
 from generation.checks import check_draft
 from generation.draft import Draft
 from generation.style_checks import article_slips, calls_to_action, glued_greeting, \
-    label_capitals, missing_call_to_action, name_casing, product_as_customer, wants_an
+    label_capitals, missing_call_to_action, name_casing, peer_claims, product_as_customer, \
+    wants_an
 
 CAMPAIGN = sample_campaign()
 CLAUSE = sample_campaign(product="ClauseCheck")
@@ -150,3 +151,19 @@ def test_an_email_that_asks_nothing(text, flagged):
 ])
 def test_the_product_named_as_its_own_customer(text, flagged):
     assert bool(product_as_customer(text, CAMPAIGN)) is flagged
+
+
+@pytest.mark.parametrize(("text", "industry", "flagged"), [
+    # The served miniature, 2026-12-07 (held-out campaigns): the teacher's tagged sentence
+    # said where it is not true.
+    ("Harborview Hotels is in automotive too.", "automotive", True),  # not its tag
+    ("Harborview Hotels is in travel too.", "healthcare", True),  # the lead is not in travel
+    ("Harbourview Hotels is in travel too.", "travel", True),  # the customer misspelled
+    ("Rooms left empty are in practice at Acme too.", "travel", True),  # a garbled join
+    ("One of our customers, Lindenhof Kliniken, is in healthcare too.", "Healthcare", False),
+    ("Harborview Hotels is in travel too.", "travel", False),
+    ("The same is common in travel too.", "travel", False),  # no "is in ... too" claim
+])
+def test_a_peer_claim_only_where_a_case_study_makes_it(text, industry, flagged):
+    assert bool(peer_claims(text, CAMPAIGN, industry)) is flagged, peer_claims(text, CAMPAIGN,
+                                                                                industry)
