@@ -41,7 +41,7 @@ def add(brief: Annotated[Path, typer.Argument(help="Campaign brief YAML.")],
     """Validate a brief and publish it as the next version of its campaign id."""
     from apps.campaigns import add_campaign
 
-    settings = load_cli_settings(config)
+    settings = load_cli_settings(config, quiet=True)
     try:
         campaign = add_campaign(settings, brief)
     except CampaignError as exc:
@@ -56,7 +56,7 @@ def list_(config: ConfigOpt = None) -> None:
     from apps.campaigns import read_campaigns
 
     table = Table("campaign", "version", "status", "product", "sender", "facts", "updated")
-    for cid, record in sorted(read_campaigns(load_cli_settings(config)).items()):
+    for cid, record in sorted(read_campaigns(load_cli_settings(config, quiet=True)).items()):
         sender = record["sender"]
         table.add_row(cid, str(record["version"]), record["status"], record["product"],
                       f"{sender['name']}, {sender['company']}",
@@ -72,7 +72,7 @@ def show(campaign_id: Annotated[str, typer.Argument(help="Campaign id.")],
     """The newest version of one campaign as JSON."""
     from apps.campaigns import read_campaigns
 
-    record = read_campaigns(load_cli_settings(config)).get(campaign_id)
+    record = read_campaigns(load_cli_settings(config, quiet=True)).get(campaign_id)
     if record is None:
         raise _fail(CampaignError(f"no campaign {campaign_id!r}", code="unknown_campaign"))
     typer.echo(json.dumps(record, indent=2, ensure_ascii=False))
@@ -85,7 +85,7 @@ def retire(campaign: Annotated[str, typer.Argument(help="Campaign id, or its bri
     from apps.campaigns import retire_campaign
     from schemas.campaign import load_campaign
 
-    settings = load_cli_settings(config)
+    settings = load_cli_settings(config, quiet=True)
     try:
         campaign_id = load_campaign(campaign).campaign_id if Path(campaign).is_file() \
             else campaign

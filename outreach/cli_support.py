@@ -31,14 +31,19 @@ def settings_file(config: Path | None) -> Path | None:
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
 
 
-def load_cli_settings(config: Path | None, **overrides: Any) -> Settings:
+def load_cli_settings(config: Path | None, quiet: bool = False, **overrides: Any) -> Settings:
     """Settings for one command (file + environment + non-None flag overrides), logging set up.
 
     Without a settings file the command says so in one line: silently running on defaults
     (the untuned base model, no SMTP host) is the mistake an operator notices last.
+    ``quiet`` (one-shot operator commands: campaign add/list/show/retire) logs warnings and
+    errors only, so the answer is not buried under the libraries' INFO lines; a DEBUG
+    ``log_level`` still shows everything.
     """
     settings = load_settings(config, **overrides)
-    setup_logging(settings.log_level)
+    level = logging.getLevelName(settings.log_level) if isinstance(settings.log_level, str) \
+        else settings.log_level
+    setup_logging(max(level, logging.WARNING) if quiet and level > logging.DEBUG else level)
     if settings_file(config) is None:
         typer.echo(f"note: no settings file ({DEFAULT_CONFIG_FILE} or --config): defaults and "
                    "OUTREACH_* environment variables only", err=True)

@@ -79,3 +79,22 @@ def test_an_invalid_brief_is_refused_with_every_field_path_and_exit_2(cli, tmp_p
 def test_retiring_an_unknown_campaign_is_an_error(cli, unique):
     result = cli("retire", f"nobody-{unique}")
     assert result.exit_code == 2 and f"no campaign 'nobody-{unique}'" in result.output
+
+
+def test_campaign_commands_are_quiet(stack, tmp_path, unique):
+    """An operator's one-shot command answers with its result, not with the libraries' INFO
+    lines (a separate process: in-process, pytest owns the logging set-up)."""
+    import os
+    import subprocess
+    import sys
+
+    brief = tmp_path / "quillmark.yaml"
+    brief.write_text(BRIEF.format(campaign_id=f"quiet-{unique}"))
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+           "REDIS_URL": stack.redis_url}
+    for args in (["add", str(brief)], ["list"]):
+        run = subprocess.run([sys.executable, "-m", "apps", "campaign", *args], env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert f"quiet-{unique}" in run.stdout
+        assert " INFO " not in run.stderr and " DEBUG " not in run.stderr, run.stderr
