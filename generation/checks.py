@@ -9,7 +9,9 @@ one of them rejects. It runs:
   a lead-in label, the product's casing, two calls to action or none, the product named as
   a customer);
 - figures the lead and the campaign never gave (generation.figures);
-- claims of earlier contact the CRM notes do not record (generation.contact_claims);
+- claims of earlier contact the CRM notes do not record (generation.contact_claims), but for
+  a follow-up (step 2+) its own thread's earlier email ("my note last week");
+- a follow-up's sentences the previous email already said (generation.followup);
 - withheld lead text and links however written (generation.untrusted), against the campaign's
   own allowed URLs and domains as well as the global allow list (checks.allowed_urls);
 - a draft cut off at max_tokens (``Draft.complete`` False) is incomplete.
@@ -27,7 +29,7 @@ from typing import Any
 from outreach.errors import DraftRejected
 from outreach.settings import ChecksSettings
 from schemas.campaign import Campaign
-from generation import contact_claims, figures, frame, style_checks
+from generation import contact_claims, figures, followup, frame, style_checks
 from generation.draft import Draft, check, parse
 from generation.prompt import NAME_MAX_CHARS, clean_field
 from generation.untrusted import domains_in, untrusted_reasons
@@ -70,7 +72,9 @@ def check_draft(draft: Draft, request_or_lead: Mapping[str, Any], checks: Checks
     reasons += style_checks.peer_claims(draft.body, campaign, str(lead.get("industry") or ""))
     reasons += figures.invented_figures(text, lead, campaign)
     reasons += [f"claims earlier contact the CRM does not record: {claim!r}"
-                for claim in contact_claims.unsupported_claims(draft.body, lead)]
+                for claim in contact_claims.unsupported_claims(draft.body, lead)
+                if not followup.thread_makes_true(claim, request)]  # steps 2+: "my last note"
+    reasons += followup.followup_reasons(draft.body, request)  # steps 2+: nothing said again
     allowed = [*campaign.allowed_urls, *checks.allowed_urls]
     untrusted = untrusted_reasons(draft.subject, draft.body, request, allowed,
                                   campaign_domains(campaign))

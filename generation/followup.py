@@ -7,9 +7,15 @@ email's opening, JSON-quoted like every other data line (the previous body is ou
 but it was written from untrusted lead data, so it is quoted, never read as instructions). The frame and
 the checks are the first email's: the draft goes through the same parse and checks.
 
+The checks a follow-up adds (generation.checks calls ``followup_reasons`` and
+``thread_makes_true``): no 6+-word sentence of the previous email again, and no claim of contact
+beyond the thread itself: "my note last week" or "following up" is true of a step 2, "as we
+discussed" or "thanks for your reply" is not (a reply would have stopped the sequence).
+
 The served miniature was not trained on follow-ups (no follow-up examples in its data yet): it
-sees the extra line but writes much like a first email. Teacher and evaluation slices for steps
-2 and 3 are future work (issue 25, item 3).
+sees the extra line but writes much like a first email; `outreach followup-eval` measures it
+(docs/results/2026-12-07-followup-eval.md), and the teacher writes follow-up examples for the
+next retrain (training/teacher_followup.py).
 """
 
 from __future__ import annotations
@@ -96,8 +102,36 @@ def repeated_from_previous(request: GenerationRequest, body: str) -> list[str]:
     if step_of(request) <= 1:
         return []
     said = {_words(s) for s in _SENTENCE.findall(request.get("previous_body") or "")}
+    # The question is exempt: the campaign's call to action ("Would you be open to a 15-minute
+    # call next week?", 9 words) is asked again in every step, as sales teams write follow-ups.
     return [sentence.strip() for sentence in _SENTENCE.findall(body)
-            if len(_words(sentence)) >= REPEAT_MIN_WORDS and _words(sentence) in said]
+            if len(_words(sentence)) >= REPEAT_MIN_WORDS and _words(sentence) in said
+            and not sentence.rstrip().endswith("?")]
+
+
+def followup_reasons(body: str, request: GenerationRequest) -> list[str]:
+    """A follow-up's own defects (none for a first email): a sentence of the previous email."""
+    repeats = repeated_from_previous(request, body)
+    return [f"repeats the previous email: {repeats[0][:80]!r}"] if repeats else []
+
+
+# What the thread itself makes true in steps 2+: our own earlier email, and a second contact
+# about it. Calls, meetings, promises, the recipient's replies or questions stay claims (the
+# contact-claim rules in generation.contact_claims find them; this only lets these through).
+_OWN_NOTE = re.compile(
+    r"\b(?:my|our) (?:last|previous|earlier|recent|first|prior) (?:e-?mail|note|message)s?\b|"
+    r"\bfollow(?:ing)?[- ]up\b|\bcircl(?:e|ing) back\b|\bcheck(?:ing)? back\b|"
+    r"\bbump(?:ing)? this\b|\b(?:I|we) (?:sent|wrote|e-?mailed) you\b|"
+    r"\b(?:reach(?:ing)? out|writ(?:e|ing)|e-?mail(?:ing)?|check(?:ing)? in|touch(?:ing)? base)"
+    r"(?: (?:to|with))?(?: you)? (?:again|once more|one more time)\b|"
+    r"\bin case you missed my\b|\bdid you (?:get|see|read|have a chance)\b|"
+    r"\bhad a chance to (?:read|look at|review) my\b", re.IGNORECASE)
+
+
+def thread_makes_true(claim: str, request: GenerationRequest) -> bool:
+    """Whether ``claim`` (the words a contact-claim rule matched) only refers to our own
+    earlier email of this thread, which a step 2 or 3 may: "my note last week"."""
+    return step_of(request) > 1 and bool(_OWN_NOTE.search(claim))
 
 
 def _words(sentence: str) -> tuple[str, ...]:

@@ -25,8 +25,7 @@ from generation.prompt_budget import over_budget
 from generation.untrusted import domains_in
 from generation.engine import Completion, Generator, SharedPrefix
 from generation.model import ModelInfo
-from generation.followup import (draft_fields, repeated_from_previous, thread_subject,
-                                 with_previous_email)
+from generation.followup import draft_fields, thread_subject, with_previous_email
 from generation.prompt import STOP_SEQUENCES, TRAINED_CUE, build_prompt
 
 log = logging.getLogger(__name__)
@@ -122,12 +121,9 @@ def draft_for_request(request: GenerationRequest, generator: Generator, model: M
                                   stop=STOP_SEQUENCES, prefix=shared)
 
     def check(completion: Completion) -> Draft:
-        draft = checked_draft(prompt.prefill, completion.text, request, settings, campaign,
-                              campaign_domains, complete=completion.finish_reason != "length")
-        repeats = repeated_from_previous(request, draft.body)  # a follow-up says something new
-        if repeats:
-            raise DraftRejected([f"repeats the previous email: {repeats[0][:80]!r}"])
-        return draft
+        # generation.checks also rejects a follow-up that repeats the previous email
+        return checked_draft(prompt.prefill, completion.text, request, settings, campaign,
+                             campaign_domains, complete=completion.finish_reason != "length")
 
     draft = run_attempts(outcome, settings.worker.max_attempts, write, check)
     if draft is not None:
