@@ -141,6 +141,7 @@ class Intake:
         # The campaigns' catch-up is a broker round trip (2-3 ms a batch on the loaded 2-core
         # machine, 4-5 us a lead): its thread waits for the broker while this one decodes.
         catch_up = asyncio.ensure_future(self._catch_up_campaigns())
+        await asyncio.sleep(0)  # let it start: hand the watermark query to its thread now
         try:
             valid, screenings, bodies = self._read_all(records, decisions)
         except BaseException:
