@@ -316,6 +316,26 @@ def quality(
     typer.echo(quality_eval.markdown(report))
 
 
+@app.command("followup-eval")
+def followup_eval(
+    config: ConfigOpt = None,
+    leads: Annotated[int, typer.Option(help="Held-out leads, one campaign after another.")] = 12,
+    world_seed: Annotated[Optional[int], typer.Option(help="Pin the lead world (default: a "
+                                                      "new one each run).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for emails.jsonl and report.md/json.")] =
+        Path("training-runs/followup-eval"),
+) -> None:
+    """Steps 1, 2 and 3 of a sequence by the served miniature on held-out leads, through the
+    follow-up prompt and the one checks entry point: pass rates per step, follow-up attempts
+    that repeat the previous email or claim contact beyond the thread. Run it under
+    `flock /tmp/model.lock` on a shared machine."""
+    from apps import followup_eval as evaluation
+
+    settings = load_cli_settings(config)
+    report = evaluation.run(settings, out, leads=leads, world_seed=world_seed)
+    typer.echo(evaluation.markdown(report))
+
+
 _register_stage_commands()
 
 

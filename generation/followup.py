@@ -69,6 +69,22 @@ def opening(body: str, max_chars: int = PREVIOUS_BODY_MAX_CHARS) -> str:
     return text[:max_chars].rsplit(" ", 1)[0] + " ..."
 
 
+def with_followup_line(text: str, request: GenerationRequest, campaign: Campaign, cue: str,
+                       quote_chars: int = PREVIOUS_BODY_MAX_CHARS) -> str:
+    """Prompt ``text`` with the follow-up line before its last ``cue`` (the teacher's follow-up
+    examples are trained on exactly what the worker serves: training/teacher_followup.py)."""
+    at = text.rfind(cue)
+    if step_of(request) <= 1 or at < 0:
+        return text
+    # The cue ("\nEmail:\n") starts with the newline that ends the Lead line: the follow-up
+    # line goes after that newline, on a line of its own ("Lead: {...}\nFollow-up: {...}\n
+    # Email:"), not glued to the Lead line's JSON as it was served before 2026-12-07.
+    line = followup_line(request, campaign, quote_chars)
+    if cue.startswith("\n"):
+        return text[:at + 1] + line + text[at + 1:]
+    return text[:at] + line + text[at:]
+
+
 def with_previous_email(prompt: Any, request: GenerationRequest, campaign: Campaign, cue: str,
                         fits: Callable[[str], bool] = lambda _text: True) -> Any:
     """``prompt`` (generation.prompt.Prompt) with the follow-up line inserted before its last
@@ -82,8 +98,7 @@ def with_previous_email(prompt: Any, request: GenerationRequest, campaign: Campa
     if step_of(request) <= 1 or at < prompt.static_chars:
         return prompt
     for quote_chars in QUOTE_FALLBACKS:
-        line = followup_line(request, campaign, quote_chars)
-        text = prompt.text[:at] + line + prompt.text[at:]
+        text = with_followup_line(prompt.text, request, campaign, cue, quote_chars)
         if fits(text):
             return dataclasses.replace(prompt, text=text, prompt_hash=prompt_hash(text))
     return prompt
