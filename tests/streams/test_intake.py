@@ -134,3 +134,34 @@ def test_a_batch_is_decided_in_order_with_duplicates_inside_it_caught(settings, 
     # A crash redelivery of the whole batch: the same claims, so nothing new is a duplicate.
     again = asyncio.run(run())
     assert [d.outcome for d in again] == [d.outcome for d in decisions]
+
+
+def test_the_batch_check_carries_any_text_through_redis_unchanged(settings, unique):
+    """check_many sends each lead's claim and address to its script as one JSON argument:
+    quotes, backslashes, control characters and non-ASCII text must reach Redis byte for byte
+    (suppression matches, a redelivery finds its own claim, a release frees it)."""
+    from outreach.store import LeadClaim
+
+    odd = ['q"uote', "back\\slash", "new\nline", "tab\t\x01", "Ünïcode 名前 🚀", "a/b", ""]
+    claims = [LeadClaim(f"L-{unique}-{n}", "camp", f"{text.strip() or 'x'}{n}@exämple-{n}.io",
+                        f"leads:{text}:{n}") for n, text in enumerate(odd)]
+    sync = SyncStore(settings)
+    sync.suppress(claims[4].email, claims[5].email.rpartition("@")[2])
+    sync.close()
+
+    async def run():
+        store = IntakeStore(settings)
+        try:
+            first = await store.check_many(claims)
+            redelivered = await store.check_many(claims)
+            other = await store.check_many([c._replace(claim=c.claim + "!") for c in claims])
+            released = await store.release_claims(claims)
+            return first, redelivered, other, released
+        finally:
+            await store.close()
+
+    first, redelivered, other, released = asyncio.run(run())
+    suppressed = [False] * 4 + [True, True, False]
+    assert first == redelivered == [(s, False) for s in suppressed]
+    assert other == [(s, True) for s in suppressed]
+    assert released == len(claims)
