@@ -107,6 +107,7 @@ class Summary:
 DEMO_SENDING_ENV = {"OUTREACH_SENDING__HOURS__ANYTIME": "true",
                     "OUTREACH_SENDING__DEFAULT_MAILBOX__MIN_GAP_S": "0",
                     "OUTREACH_SENDING__DEFAULT_MAILBOX__DAILY_CAP": "10000",
+                    "OUTREACH_SENDING__MIN_STEP_GAP_H": "0",  # steps still go out in order
                     "OUTREACH_SENDING__TICK_S": "0.2"}
 
 

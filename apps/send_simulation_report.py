@@ -60,6 +60,12 @@ def figures(world: Any, settings: Settings, queued: dict[str, int], start_ms: in
                                           scenario["zones"])]
     after_stop = [s for s in world.sends if world.leads[s["lead"]].stopped_at is not None
                   and world.leads[s["lead"]].stopped_at <= s["at"]]
+    # A follow-up sent before the step it follows, or on the same day: "my note last week"
+    # reaching someone before the note.
+    sent_at = {(s["lead"], s["step"]): s["at"] for s in world.sends}
+    out_of_order = [s for s in world.sends if s["step"] > 1
+                    and sent_at.get((s["lead"], s["step"] - 1), s["at"] + 1) > s["at"]
+                    - settings.sending.min_step_gap_h * 3_600_000]
     events = world.events
     fail = next((e for e in events if e["kind"] == "mailbox_paused"
                  and e["name"] == failed), None)
@@ -88,6 +94,7 @@ def figures(world: Any, settings: Settings, queued: dict[str, int], start_ms: in
         "shortest_gap_s": min(g for _, g in gaps) / 1000 if gaps else None,
         "sends_outside_recipient_window": len(outside),
         "follow_ups_after_stop": len(after_stop), "stops": world.stops,
+        "follow_ups_before_their_previous_step": len(out_of_order),
         "dropped_at_send": dict(world.dropped),
         "out_of_office_replies": world.ooo,
         "mailbox_failure": {

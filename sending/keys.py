@@ -14,3 +14,8 @@ def prefix(settings: Settings) -> str:
 def text(value: Any) -> str:
     """A Redis reply (bytes) as str."""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def steps_sent_key(key_prefix: str, sequence: str) -> str:
+    """Hash step -> epoch ms it went out, per sequence: a follow-up's clock (sending/engine.py)."""
+    return f"{key_prefix}:steps-sent:{sequence}"

@@ -123,6 +123,9 @@ class SendingSettings(BaseModel):
     lease_s: float = Field(120.0, gt=0, description="Real seconds a process holds a draft it "
                            "is sending before another may take it back (a crashed sender).")
     batch: int = Field(50, ge=1, description="Due drafts one mailbox looks at per tick.")
+    min_step_gap_h: float = Field(24.0, ge=0, description="A follow-up goes out only after the "
+                                  "sequence's previous step did, and at least this many hours "
+                                  "after it.")
 
     @model_validator(mode="after")
     def _pools(self) -> SendingSettings:

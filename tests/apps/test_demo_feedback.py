@@ -118,6 +118,15 @@ def test_demo_feedback_arms_tables_self_test_and_failed_edit(tmp_path):
     for d in drafts.values():
         if d["model_id"].startswith("llm:"):
             assert d["rung"] in ("llm", "review"), d
+    # Every writer cell (arm x rung) counts exactly the drafts that arm's rung wrote: the LLM
+    # arm's LLM-written drafts under writer:<arm>/llm, never under a miniature cell. (Whether
+    # a control-arm lead escalates in a run depends on the sampled text; the fixed event log of
+    # tests/streams/test_attribution_replay.py always has one.)
+    by_writer: dict[str, int] = {}
+    for d in drafts.values():
+        cell = f"writer:{d['variant']}/{d['rung']}"
+        by_writer[cell] = by_writer.get(cell, 0) + 1
+    assert {cell: int(totals.get(cell, {}).get("sent", 0)) for cell in by_writer} == by_writer
 
     # Every family of tables sums to the same totals, real and synthetic fields alike.
     everything = totals["all"]

@@ -19,6 +19,7 @@ from engine_support import draft, encoded
 
 MONDAY_6_UTC = int(dt.datetime(2026, 11, 16, 6, tzinfo=dt.timezone.utc).timestamp() * 1000)
 MINUTE = 60_000
+DAY = 86_400_000
 
 
 @pytest.fixture()
@@ -70,6 +71,7 @@ def test_a_failing_mailbox_is_paused_and_its_follow_ups_move(settings: Settings,
     seqs = SequenceStore(engine.settings)
     for n in range(3):  # threads mb1 started earlier: their follow-ups are pinned to it
         engine.schedule.pin(digest(f"lead-{unique}-{n}", campaign), "mb1@send.example")
+        engine.step_sent(digest(f"lead-{unique}-{n}", campaign), 1, MONDAY_6_UTC - 3 * DAY)
         assert engine.accept(*encoded(draft(unique, n, step=2, email=f"p{n}@{unique}.jp"))) \
             == "scheduled"
     assert engine.schedule.size(engine.schedule.mailbox_queue("mb1@send.example")) == 3
@@ -94,6 +96,7 @@ def test_a_reply_while_the_follow_up_waits_drops_it(settings: Settings, sink,
     seqs = SequenceStore(engine.settings)
     record, raw = encoded(draft(unique, 1, step=2, email=f"p1@{unique}.de"))
     seqs.on_draft(record, 2, 3, MONDAY_6_UTC, "")
+    engine.step_sent(digest(record["lead_id"], record["campaign"]), 1, MONDAY_6_UTC - 3 * DAY)
     assert engine.accept(record, raw) == "scheduled"  # waits for 09:00 in Berlin
     seqs.on_stop(f"ev-{unique}", digest(record["lead_id"], record["campaign"]),
                  record["to_email"], "replied", record["campaign"])
@@ -113,4 +116,28 @@ def test_a_paused_campaign_waits_for_its_operator(settings: Settings, sink, uniq
     assert engine.tick().sent == []
     assert engine.resume_campaign(campaign)["kind"] == "campaign_resumed"
     assert len(engine.tick().sent) == 1
+    engine.close()
+
+
+def test_a_follow_up_never_goes_out_before_the_step_it_follows(settings: Settings, sink,
+                                                               unique: str) -> None:
+    """Step 2 was written while step 1 still waited for its recipient's morning (the scheduler
+    counts a step's delay from when the previous one was written): step 2 waits for step 1 to
+    go out, then for min_step_gap_h more."""
+    settings = settings.model_copy(update={"sequences": settings.sequences.model_copy(
+        update={"contact_cap_days": 0.0})})  # the contact cap is the gate's test, not this one
+    engine, clock = engine_for(settings, sink, box(1, sink.port), min_step_gap_h=24)
+    first = encoded(draft(unique, 1, step=1, email=f"p1@{unique}.de"))
+    second = encoded(draft(unique, 1, step=2, email=f"p1@{unique}.de"))
+    assert engine.accept(*second) == "scheduled"
+    assert engine.accept(*first) == "scheduled"
+    clock.advance(3 * 60 * MINUTE)  # 09:00 in Berlin: both are in their window
+    assert [s.draft["step"] for s in engine.tick().sent] == [1]
+    for _ in range(6):  # the rest of the day, an hour a tick: step 2 is not a day later yet
+        clock.advance(60 * MINUTE)
+        assert engine.tick().sent == []
+    clock.advance(DAY)
+    assert [s.draft["step"] for s in engine.tick().sent] == [2]
+    assert [str(m["X-Outreach-Draft-Id"]) for m in sink.messages()] == [
+        first[0]["draft_id"], second[0]["draft_id"]]
     engine.close()

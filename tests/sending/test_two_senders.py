@@ -23,7 +23,7 @@ from outreach.settings import Settings
 from outreach.stack import free_port
 from outreach.store import sync_client
 from outreach.topics import DRAFTS
-from sending.keys import prefix
+from sending.keys import prefix, steps_sent_key
 from sending.mailboxes import MailboxBook
 from sending.schedule import Schedule
 from sequences.state import digest
@@ -63,6 +63,8 @@ def test_caps_and_gaps_hold_across_two_processes_and_a_paused_mailbox_hands_over
         follow_ups = [draft(unique, n, step=2) for n in range(6)]
         for record in follow_ups:  # threads mb1 started: their next steps are pinned to it
             schedule.pin(digest(record["lead_id"], campaign), "mb1@send.example")
+            redis.hset(steps_sent_key(prefix(settings), digest(record["lead_id"], campaign)), "1",
+                       int((time.time() - 3 * 86_400) * 1000))  # step 1 went out 3 days ago
         first = [draft(unique, n, step=1) for n in range(6, 12)]
         start_at_end(settings)
         producer = make_producer(settings)
