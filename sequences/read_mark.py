@@ -13,6 +13,11 @@ the mark's target; once the consumer's position has passed them on every partiti
 step due by T may be requested. A mark is taken on every call, so the gate opens about
 ``FRESH_MS`` behind the clock however steadily events arrive.
 
+Several schedulers (one group) share the due steps in Redis, each reading its own partitions:
+a step is requested only up to the time by which every partition is read, whoever owns it
+(``SequenceStore.read_everywhere``: each scheduler records the time per partition it has
+passed; a partition whose owner died keeps its last time until its new owner has read it).
+
 What it replaces, measured on the 320-sequence test (issue 25): a check of position == high
 watermark at the instant of the check, the watermark asked of the broker. Under a steady
 stream of events that instant rarely came (the test was @slow); each check cost 3 ListOffsets
@@ -59,6 +64,19 @@ class ReadMark:
         self._marks: collections.deque[Mark] = collections.deque()
         self._owned: frozenset[int] = frozenset()
         self._committed: dict[int, int] = {}  # partitions not consumed from yet: where we start
+        self._count: int | None = None
+
+    @property
+    def owned(self) -> frozenset[int]:
+        """The engagement partitions this consumer owned at the last ``reached``."""
+        return self._owned
+
+    def partitions(self) -> int:
+        """How many partitions the topic has (metadata; asked again after each rebalance)."""
+        if self._count is None:
+            meta = self._consumer.list_topics(self._topic, timeout=COMMITTED_TIMEOUT_S)
+            self._count = len(meta.topics[self._topic].partitions)
+        return self._count
 
     def reached(self) -> int | None:
         """The virtual time up to which every engagement event is read (the newest mark
@@ -71,6 +89,7 @@ class ReadMark:
             if not assignment or parts != self._owned:
                 self._marks.clear()  # a rebalance: what was read may not be ours any more
                 self._committed.clear()
+                self._count = None
                 self._owned = parts
                 if not assignment:
                     return None

@@ -53,6 +53,7 @@ class SchedulerStats:
     crm_updates: int = 0
     redelivered_drafts: int = 0  # drafts the cap deferred, re-published
     outputs_skipped: int = 0  # already acknowledged before a restart (the outbox)
+    ticks: int = 0  # passes of the timer (the due-step gate open)
     by_topic: dict[str, int] = field(default_factory=dict)
 
 
@@ -113,11 +114,19 @@ class Scheduler:
         # they stop.
         read_to = self._read_mark.reached()
         if read_to is not None:
-            self.tick(read_to)
+            try:
+                everywhere = self.store.read_everywhere(self._read_mark.owned, read_to,
+                                                        self._read_mark.partitions())
+            except KafkaException as exc:
+                log.warning("cannot count engagement partitions (%s); due steps wait", exc)
+                return
+            if everywhere is not None:
+                self.tick(everywhere)
 
     def tick(self, due_by_ms: int | None = None) -> None:
         """Due follow-ups (due by ``due_by_ms``, default now) and deferred drafts: produce,
         acknowledge, then record."""
+        self.stats.ticks += 1
         due = self.handlers.due_requests(due_by_ms)
         self._emit([out for _, _, out in due if out is not None])
         for d, step, out in due:

@@ -20,6 +20,7 @@ digest ``d`` of the two):
     P:funnel:<campaign> HASH "<sent|replied|auto_replied|stopped|finished>:<step>" -> count
                        (outreach/step_funnel.py: the dashboard reads it)
     P:counted:<event_id> a reply already counted in its funnel
+    P:readto:all       HASH engagement partition -> virtual ms up to which a scheduler read it
 Scripts build keys of other sequences from the prefix (one Redis, not a cluster).
 """
 
@@ -127,6 +128,16 @@ redis.call('SET', evt, cjson.encode(stopped), 'EX', ttl)
 return stopped
 """
 
+# KEYS: read-to hash. ARGV: time, partitions... Raises each partition's time (never lowers it:
+# a scheduler that lost a partition may still report what it read). Returns every partition's.
+_READ_TO = """
+for i = 2, #ARGV do
+  local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '-1')
+  if tonumber(ARGV[1]) > cur then redis.call('HSET', KEYS[1], ARGV[i], ARGV[1]) end
+end
+return redis.call('HGETALL', KEYS[1])
+"""
+
 # KEYS: funnel, the event's count record. ARGV: field, ttl_s. Counts an event once.
 _COUNT_ONCE = """
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', tonumber(ARGV[2])) then
@@ -193,6 +204,7 @@ class SequenceStore:
         self._take_due = self.redis.register_script(_TAKE_DUE)
         self._mark = self.redis.register_script(_MARK_REQUESTED)
         self._count_once = self.redis.register_script(_COUNT_ONCE)
+        self._read_to = self.redis.register_script(_READ_TO)
         self.funnel_prefix = funnel_prefix(settings.redis.key_prefix)
 
     def key(self, kind: str, name: str) -> str:
@@ -250,6 +262,18 @@ class SequenceStore:
                 pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"cannot remember the lead of {lead_id}: {exc}") from exc
+
+    def read_everywhere(self, owned: frozenset[int], read_to_ms: int,
+                        partitions: int) -> int | None:
+        """Record that ``owned`` engagement partitions are read up to ``read_to_ms``; the time
+        up to which all ``partitions`` are read, by whichever scheduler, or None while one of
+        them has no time yet (its owner has not caught up once)."""
+        flat = self._run(self._read_to, [self.key("readto", "all")],
+                         [read_to_ms, *sorted(owned)], "read-to")
+        times = {int(_text(k)): int(_text(v)) for k, v in zip(flat[::2], flat[1::2])}
+        if any(p not in times for p in range(partitions)):
+            return None
+        return min(times[p] for p in range(partitions))
 
     def take_due(self, now_ms: int, limit: int = 200) -> list[str]:
         args = [self.prefix, now_ms, limit, int(self.cfg.lease_s * 1000)]

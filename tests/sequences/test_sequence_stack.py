@@ -1,5 +1,5 @@
 """Issue 25's proof on the real embedded stack (broker + Redis): 320 three-step sequences with
-simulated engagement, the scheduler stopped and replaced mid-run.
+simulated engagement, the scheduler stopped mid-run and replaced by two that share its group.
 
 Checked: no step after a reply, unsubscribe, bounce or complaint; an out-of-office does not
 stop; every expected step is drafted exactly once (nothing lost, nothing doubled across the
@@ -95,21 +95,30 @@ def test_300_sequences_stop_on_reply_survive_a_restart(settings: Settings, uniqu
     taken_by_first = first.stats.requested
     assert 0 < taken_by_first < follow_ups
 
-    second = Scheduler(settings, steps_of)
+    # Two successors in the same group: each reads its share of the partitions and both take
+    # due steps from the one Redis, requested only as far as every partition is read.
+    successors = [Scheduler(settings, steps_of) for _ in range(2)]
     stop_second = threading.Event()
-    runner = threading.Thread(target=second.run, args=(stop_second,), daemon=True)
-    runner.start()
+    runners = [threading.Thread(target=s.run, args=(stop_second,), daemon=True)
+               for s in successors]
+    for runner in runners:
+        runner.start()
     store = SequenceStore(settings)
     try:
         wait_for(lambda: settled(store, settings, campaign) == N, 90, "every sequence settled")
         time.sleep(3 * DAY_REAL_S)  # anything wrongly scheduled would now be requested
     finally:
         stop_second.set()
-        runner.join(30)
-        second.close()
+        for runner in runners:
+            runner.join(30)
+        for successor in successors:
+            successor.close()
         worker.close()
         store.close()
         table.close()
+    # Both gates opened (whichever ticks first takes the steps due by then: leases in Redis).
+    assert all(s.stats.ticks > 0 for s in successors), [s.stats for s in successors]
+    taken_by_successors = sum(s.stats.requested for s in successors)
 
     ours = lambda record: record.get("campaign", record.get("lead", {}).get("campaign")) == campaign
     drafts = read_topic(settings, DRAFTS, "EmailDraft", ours)
@@ -135,7 +144,7 @@ def test_300_sequences_stop_on_reply_survive_a_restart(settings: Settings, uniqu
     requests = read_topic(settings, requests_topic("small"), "GenerationRequest",
                           lambda r: r["lead"]["campaign"] == campaign and int(r["step"]) > 1)
     per_id = collections.Counter(r["request_id"] for r in requests)
-    assert len(per_id) == follow_ups_expected(expected)
+    assert len(per_id) == follow_ups_expected(expected) == taken_by_first + taken_by_successors
     assert max(per_id.values()) == 1, "a follow-up request was produced twice"
 
     check_crm(settings, campaign, plan, expected, drafts, worker.sent_events)

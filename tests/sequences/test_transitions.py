@@ -164,3 +164,19 @@ def test_a_follow_up_no_rung_could_write_finishes_its_sequence(settings: Setting
     # A technical failure is no answer from the person: the other campaign goes on.
     assert h.store.sequence(digest(b["lead_id"], b["campaign"]))["status"] == "active"
     assert h.on_dead_letter({**letter, "request_id": "req-unknown"}) == []
+
+
+def test_due_steps_wait_for_the_slowest_partition_of_any_scheduler(settings: Settings) -> None:
+    store = SequenceStore(settings)
+    try:
+        # Scheduler A read partitions 0 and 1 up to 100; nobody has read partition 2 yet.
+        assert store.read_everywhere(frozenset({0, 1}), 100, 3) is None
+        # B catches up on partition 2 to 50: every partition is read up to 50.
+        assert store.read_everywhere(frozenset({2}), 50, 3) == 50
+        # A scheduler that lost partition 0 reports an older time: it never lowers the mark.
+        assert store.read_everywhere(frozenset({0}), 80, 3) == 50
+        assert store.read_everywhere(frozenset({2}), 120, 3) == 100
+        # No engagement partition owned (a third scheduler): only reads the others' times.
+        assert store.read_everywhere(frozenset(), 500, 3) == 100
+    finally:
+        store.close()
