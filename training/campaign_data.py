@@ -27,7 +27,7 @@ from outreach import leadgen
 from outreach.errors import DataError
 from outreach.settings import ChecksSettings
 from schemas.campaign import Campaign, load_campaign
-from training import campaign_synth, teacher_offline
+from training import campaign_synth, teacher_followup, teacher_offline
 from training.prompt import DEFAULT_FIELD_MAX_CHARS, email_text, trained_prompt
 from outreach.hashing import file_sha256
 from training.records import write_jsonl
@@ -89,9 +89,35 @@ def rows_for(campaign: Campaign, leads: list[dict], split: str, seed: int,
     return rows
 
 
+def followup_rows_for(campaign: Campaign, leads: list[dict], seed: int,
+                      counts: dict[str, int]) -> list[dict[str, Any]]:
+    """Steps 2 and 3 of the teacher's sequence for ``leads`` (training/teacher_followup.py),
+    on the follow-up prompt the worker serves, only those that pass the one checks entry
+    point as a follow-up (issue 25: the served miniature has seen no follow-up)."""
+    if not campaign.sequence[1:]:
+        campaign = campaign.model_copy(update={"steps": teacher_followup.TEACHING_STEPS})
+    rows = []
+    for item in teacher_followup.followup_rows(leads, campaign, seed=seed):
+        subject, _, body = item["completion"].partition("\n\n")
+        request = {"lead": item["lead"], "withheld": {}, "step": item["step"],
+                   "previous_body": item["previous_body"]}
+        reasons = check_draft(Draft(subject.removeprefix("Subject: "), body), request,
+                              ChecksSettings(), campaign)
+        if reasons:
+            key = f"dropped_failed_checks:step{item['step']}:{reasons[0][:40]}"
+            counts[key] = counts.get(key, 0) + 1
+            continue
+        rows.append({**item, "split": "train", "script": script_of(item["lead"]),
+                     "campaign": campaign.to_record()})
+    return rows
+
+
 def build(out_dir: Path, campaigns: int = 56, held_out: int = 10, train_leads: int = 20,
           validation_leads: int = 1, unseen_campaign_leads: int = 6, unseen_leads: int = 1,
-          seed: int = 0, examples_dir: Path = EXAMPLES_DIR) -> dict[str, Any]:
+          seed: int = 0, examples_dir: Path = EXAMPLES_DIR,
+          followup_leads: int = 0) -> dict[str, Any]:
+    """``followup_leads``: per training campaign, that many of its training leads also get
+    steps 2 and 3 (0: first emails only, the datasets the served adapters were trained on)."""
     synth = campaign_synth.generate(campaigns, seed)
     seen, unseen = synth[:-held_out], synth[-held_out:]
     unseen += [load_campaign(path) for path in sorted(examples_dir.glob("*.yaml"))]
@@ -100,8 +126,10 @@ def build(out_dir: Path, campaigns: int = 56, held_out: int = 10, train_leads: i
     counts: dict[str, int] = {}
     splits: dict[str, list[dict]] = {name: [] for name in SPLITS}
     for campaign in seen:
-        splits["train"] += rows_for(campaign, campaign_leads(campaign, train_leads, seed, "tr"),
-                                    "train", seed, counts)
+        train = campaign_leads(campaign, train_leads, seed, "tr")
+        splits["train"] += rows_for(campaign, train, "train", seed, counts)
+        if followup_leads:
+            splits["train"] += followup_rows_for(campaign, train[:followup_leads], seed, counts)
         splits["validation"] += rows_for(
             campaign, campaign_leads(campaign, validation_leads, seed, "va"), "validation",
             seed, counts)
@@ -133,7 +161,7 @@ def build(out_dir: Path, campaigns: int = 56, held_out: int = 10, train_leads: i
         "params": {"campaigns": campaigns, "held_out": held_out, "train_leads": train_leads,
                    "validation_leads": validation_leads,
                    "unseen_campaign_leads": unseen_campaign_leads,
-                   "unseen_leads": unseen_leads, "seed": seed,
+                   "unseen_leads": unseen_leads, "seed": seed, "followup_leads": followup_leads,
                    "field_max_chars": DEFAULT_FIELD_MAX_CHARS},
         "files": files,
         "dataset_sha256": hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest(),
@@ -150,9 +178,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-leads", type=int, default=20)
     parser.add_argument("--unseen-campaign-leads", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--followup-leads", type=int, default=0,
+                        help="training leads per campaign that also get steps 2 and 3")
     args = parser.parse_args(argv)
     manifest = build(args.out, args.campaigns, args.held_out, args.train_leads,
-                     unseen_campaign_leads=args.unseen_campaign_leads, seed=args.seed)
+                     unseen_campaign_leads=args.unseen_campaign_leads, seed=args.seed,
+                     followup_leads=args.followup_leads)
     print(json.dumps({k: manifest[k] for k in ("counts", "scripts", "filtering")}, indent=1))
 
 

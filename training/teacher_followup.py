@@ -28,7 +28,7 @@ from generation import frame
 from generation.followup import REPLY_PREFIX, with_followup_line
 from generation.prompt import TRAINED_CUE
 from generation.retrieval import evidence_for
-from schemas.campaign import Campaign, Fact
+from schemas.campaign import Campaign, Fact, Step
 from training import proof
 from training import teacher_offline as first_email
 from training.dataset import row as dataset_row
@@ -36,6 +36,12 @@ from training.prompt import DEFAULT_FIELD_MAX_CHARS, trained_prompt
 from training.records import example_id
 
 TEACHER_NAME = "offline-followup-v1"
+# The steps a training campaign gets when the dataset asks for follow-ups (the sequence demo's
+# briefs, apps/sequence_demo.py, which `outreach followup-eval` measures with).
+TEACHING_STEPS = (Step(delay_business_days=0),
+                  Step(delay_business_days=2, brief="a short bump that adds one proof point"),
+                  Step(delay_business_days=3,
+                       brief="a last, two-line note; offer to close the file"))
 # Our own earlier email is the only contact a follow-up may mention (generation.followup).
 BUMP_OPENERS = ("In case my last email got buried, one more example.",
                 "A short note in case my last email slipped past.",
@@ -146,6 +152,7 @@ def followup_rows(leads: list[dict[str, Any]], campaign: Campaign, seed: int = 0
                                lead, subject, body, "synthetic", TEACHER_NAME, None,
                                field_max_chars, campaign)
             rows.append({**item, "prompt": prompt, "step": step,
+                         "evidence_ids": [fact.id for fact in evidence],
                          "previous_subject": request["previous_subject"],
                          "previous_body": request["previous_body"]})
     return rows

@@ -5,6 +5,7 @@ example campaigns and leads from anywhere."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -59,3 +60,20 @@ def test_follow_up_examples_are_reproducible_and_varied() -> None:
     assert len({r["example_id"] for r in once}) == len(once)
     openers = {r["completion"].split("\n\n")[2].split(".")[0] for r in once}
     assert len(openers) >= 4  # not one template
+
+
+def test_the_campaigns_dataset_takes_follow_ups_when_asked(tmp_path: Path) -> None:
+    from training import campaign_data
+
+    plain = campaign_data.build(tmp_path / "plain", campaigns=4, held_out=1, train_leads=3)
+    with_followups = campaign_data.build(tmp_path / "fu", campaigns=4, held_out=1,
+                                         train_leads=3, followup_leads=2)
+    # 3 training campaigns x 2 leads x steps 2 and 3, all passing the follow-up checks
+    added = with_followups["counts"]["train"] - plain["counts"]["train"]
+    assert added == 12, with_followups["filtering"]
+    rows = [json.loads(line) for line in (tmp_path / "fu" / "train.jsonl").open()]
+    steps = [r for r in rows if r.get("step")]
+    assert sorted({r["step"] for r in steps}) == [2, 3]
+    assert all("\nFollow-up: " in r["prompt"] for r in steps)
+    assert with_followups["counts"]["test_unseen_campaigns"] == plain["counts"][
+        "test_unseen_campaigns"]  # held-out slices unchanged
