@@ -215,8 +215,8 @@ class AvroCodec:
 
     def decode_keeping_body(self, data: bytes, name: str) -> tuple[Any, bytes | None]:
         """``decode``, and the record's Avro body when it was written in exactly the current
-        schema of ``name`` (else None): ``encode_spliced`` reuses it instead of encoding the
-        record again, as long as the record is not changed."""
+        schema of ``name`` (else None): schemas.splice.SplicingEncoder writes it into an
+        enclosing record instead of encoding the record again, as long as it is unchanged."""
         writer, body = self._unframe(data, name)
         reader = self.store.reader(name)
         plain = self._plain_reader(writer, reader)
