@@ -186,8 +186,15 @@ def product_as_customer(text: str, campaign: Campaign) -> list[str]:
 # only when the case study's industry tags hold the lead's industry (training/proof.py); the
 # miniature learned the sentence, not the condition. In 138 sent drafts of 2026-12-07 (12
 # held-out campaigns, world seed 7301) 42 carried one, most of them false.
-_PEER = re.compile(r"(?P<who>[^.?!\n]*?)\b(?:is|are)\s+(?:also\s+)?(?P<where>(?:in practice\s+)?"
-                   r"(?:in|at)\s+[^.?!\n]{1,60}?)\s+too\b", re.IGNORECASE)
+_PEER = re.compile(r"\b(?:is|are)\s+(?:also\s+)?(?P<where>(?:in practice\s+)?(?:in|at)\s+"
+                   r"[^.?!\n]{1,60}?)\s+too\b", re.IGNORECASE)
+
+
+def _names(before: str, customer: str) -> bool:
+    """``before`` (the text up to "is in") ends with ``customer`` as written, a whole name:
+    "Roccabonella-Prati s.r.l." has full stops of its own, so no sentence split finds it."""
+    before = before.rstrip().rstrip(",").rstrip()
+    return before.endswith(customer) and not before[:-len(customer)][-1:].isalnum()
 
 
 def peer_claims(text: str, campaign: Campaign, lead_industry: str = "") -> list[str]:
@@ -198,10 +205,11 @@ def peer_claims(text: str, campaign: Campaign, lead_industry: str = "") -> list[
     for m in _PEER.finditer(text):
         where = m.group("where").lower()
         industry = where[3:].strip() if where.startswith("in ") else ""
+        before = text[max(0, m.start() - 200):m.start()]
         if not (industry and industry == lead_industry and any(
                 fact.customer and industry in {tag.lower() for tag in fact.industries}
-                and re.search(r"(?<!\w)" + re.escape(fact.customer) + r"(?!\w)", m.group("who"))
-                for fact in campaign.facts)):
-            reasons.append(f"a peer claim the campaign's facts do not make: "
-                           f"{m.group(0).strip()!r}")
+                and _names(before, fact.customer) for fact in campaign.facts)):
+            sentence_start = max(before.rfind(". "), before.rfind("\n")) + 1
+            claim = (before[sentence_start:] + m.group(0)).strip()
+            reasons.append(f"a peer claim the campaign's facts do not make: {claim!r}")
     return reasons

@@ -167,3 +167,14 @@ def test_the_product_named_as_its_own_customer(text, flagged):
 def test_a_peer_claim_only_where_a_case_study_makes_it(text, industry, flagged):
     assert bool(peer_claims(text, CAMPAIGN, industry)) is flagged, peer_claims(text, CAMPAIGN,
                                                                                 industry)
+
+
+def test_a_true_peer_claim_about_a_customer_with_full_stops_in_its_name_passes():
+    """The teacher's dataset run found it: "s.r.l." ended the sentence a split looked for."""
+    fact = CAMPAIGN.facts[2].model_copy(update={
+        "customer": "Roccabonella-Prati s.r.l.", "industries": ("hospitality",),
+        "text": "Roccabonella-Prati s.r.l. doubled booking replies within six weeks."})
+    campaign = CAMPAIGN.model_copy(update={"case_studies": (*CAMPAIGN.case_studies, fact)})
+    text = "Roccabonella-Prati s.r.l. doubled replies. Roccabonella-Prati s.r.l. is in hospitality too."
+    assert peer_claims(text, campaign, "hospitality") == []
+    assert peer_claims(text, campaign, "retail")  # the lead is not in hospitality
