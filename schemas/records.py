@@ -35,6 +35,10 @@ class Lead(TypedDict):
     priority: NotRequired[str]
     source: NotRequired[str]
     created_at: int
+    # Where the contact is, for the sending engine's business hours (sending/hours.py).
+    time_zone: NotRequired[Optional[str]]
+    country: NotRequired[Optional[str]]
+    phone: NotRequired[Optional[str]]
 
 
 class GenerationRequest(TypedDict):

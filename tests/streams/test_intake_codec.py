@@ -39,7 +39,9 @@ def test_a_lead_decodes_as_schema_resolution_decoded_it():
     for lead in _leads():
         data = codec.encode("Lead", lead)
         record, body = codec.decode_keeping_body(data, "Lead")
-        assert record == _resolved(codec, data, "Lead") == lead
+        assert record == _resolved(codec, data, "Lead")
+        assert {k: record[k] for k in lead} == lead  # and the optional fields it left out null
+        assert all(record[k] is None for k in set(record) - set(lead))
         assert body == data[10:]
 
 
@@ -86,7 +88,7 @@ def test_an_older_writer_is_resolved_and_its_body_never_reused():
     v1 = AvroCodec()
     v1.store.add(_lead_v2())
     record, body = v1.decode_keeping_body(data, "Lead")
-    assert record == lead and body is None
+    assert {k: record[k] for k in lead} == lead and body is None
 
 
 def test_a_request_schema_that_embeds_another_lead_is_encoded_whole():
