@@ -70,6 +70,8 @@ def recipient_of(email: str, cfg: HoursSettings, *, time_zone: str | None = None
                  country: str | None = None, phone: str | None = None) -> Recipient:
     """Where the recipient of ``email`` is, from the best evidence available."""
     country = (country or "").strip().upper() or None
+    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        country = None  # not an ISO 3166-1 alpha-2 code: a CRM's free text, not a location
     phone_country = _phone_country(phone)
     domain_country = _domain_country(email)
     known_country = country or phone_country or domain_country

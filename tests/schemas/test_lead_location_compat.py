@@ -38,3 +38,11 @@ def test_a_leads_location_round_trips_and_decides_the_recipients_zone():
     # Without the zone, the phone's calling code names the country (a .com address cannot).
     by_phone = recipient_of("kenji@example.com", HoursSettings(), phone="+49 30 1234567")
     assert (by_phone.country, by_phone.source) == ("DE", "phone")
+
+
+def test_a_country_that_is_not_a_code_is_ignored():
+    """The field is the CRM's text: "<script>" or 500 letters name no country (the default
+    zone decides, and nothing of it is stored with the scheduled draft)."""
+    for junk in ("<script>", "x" * 500, "Deutschland"):
+        who = recipient_of("a@b.com", HoursSettings(), country=junk)
+        assert who.country == HoursSettings().default_country and who.source == "default"
