@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 
@@ -37,9 +37,9 @@ class _Segment:
     def __init__(self, writer: ParsedSchema, index: int, fields: list[dict[str, Any]]):
         self.names = tuple(field["name"] for field in fields)
         self.missing = (_MISSING,) * len(self.names)  # record.get's default, name by name
-        self.schema = lean(fastavro.parse_schema(
+        self.schema = lean(cast(dict[str, Any], fastavro.parse_schema(
             {"type": "record", "name": f"{writer.name}_splice_{index}", "fields": fields},
-            named_schemas=dict(writer.parsed.get("__named_schemas", {}))))
+            named_schemas=dict(writer.parsed.get("__named_schemas", {})))))
         self.cache: dict[tuple[Any, ...], bytes] | None = {}
         self.lookups = self.hits = 0
 

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from outreach.campaign_log import CampaignLog
 from outreach.errors import CampaignError, SchemaError, SchemaRegistryUnavailable
@@ -98,7 +98,7 @@ def read_lead(raw: bytes | None, topic: str, codec: AvroCodec) -> tuple[Lead, by
     return lead, body
 
 
-def _ignore_outcome(task: asyncio.Future[object]) -> None:
+def _ignore_outcome(task: asyncio.Future[Any]) -> None:
     """Retrieve ``task``'s exception, if any, so asyncio does not log it as never retrieved."""
     if not task.cancelled():
         task.exception()
