@@ -73,3 +73,12 @@ class ContactCap:
         except redis.RedisError as exc:
             raise StoreError(f"contact cap check failed: {exc}") from exc
         return CapDecision(bool(allowed), int(retry_at))
+
+    def held_at(self, email: str, holder: str) -> int | None:
+        """When ``holder`` took its slot (virtual ms), while the slot is in the window: the
+        time the send was decided, which is what the cap spaces (not when SMTP finished)."""
+        try:
+            score = self._redis.zscore(f"{self._prefix}:{contact(email)}", holder)
+        except redis.RedisError as exc:
+            raise StoreError(f"contact cap read failed: {exc}") from exc
+        return int(score) if score is not None else None

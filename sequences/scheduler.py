@@ -77,7 +77,8 @@ class Scheduler:
                                       *(requests_topic(t) for t in TIERS)])
         except KafkaException as exc:
             raise KafkaError(f"sequence scheduler cannot subscribe as {group}: {exc}") from exc
-        self._read_mark = ReadMark(self._consumer, self.clock)
+        self._read_mark = ReadMark(self._consumer, consumer_config(settings, f"{group}-mark"),
+                                   self.clock)
 
     def assigned(self) -> bool:
         """Whether this scheduler holds partitions yet (joining its group takes seconds)."""
@@ -201,6 +202,7 @@ class Scheduler:
 
     def close(self) -> None:
         with contextlib.suppress(KafkaException):
+            self._read_mark.close()
             self._consumer.close()
         self._producer.flush(10)
         self.store.close()
