@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from apps.quality_eval import defect_class
 from apps.sequence_demo import STEPS
@@ -34,7 +35,7 @@ from outreach.errors import SchemaError
 from outreach.ids import step_request_id
 from outreach.settings import Settings
 from schemas.campaign import Campaign
-from schemas.records import GenerationRequest
+from schemas.records import EmailDraft, GenerationRequest, Lead
 from streams.routing import build_request
 from streams.screening import apply, screen_lead
 from training import heldout
@@ -56,7 +57,7 @@ def cases(leads: int, world_seed: int) -> list[tuple[Campaign, dict[str, Any]]]:
 
 
 def follow_up(request: GenerationRequest, campaign: Campaign, step: int,
-              previous: dict[str, Any]) -> GenerationRequest:
+              previous: Mapping[str, Any]) -> GenerationRequest:
     """The request the scheduler writes for ``step`` after the ``previous`` draft."""
     lead = request["lead"]
     return {**request, "request_id": step_request_id(lead["lead_id"], campaign.campaign_id, step),
@@ -89,7 +90,8 @@ def run(settings: Settings, out_dir: Path, leads: int = 12,
     started = time.monotonic()
 
     def one(case: tuple[Campaign, dict[str, Any]]) -> list[dict[str, Any]]:
-        campaign, raw_lead = case
+        campaign, raw = case
+        raw_lead = cast(Lead, raw)  # a held-out lead row: the Lead record's fields
         base = {"campaign": campaign.campaign_id, "lead_id": raw_lead["lead_id"]}
         try:
             screening = screen_lead(raw_lead)
@@ -97,9 +99,11 @@ def run(settings: Settings, out_dir: Path, leads: int = 12,
             return [{**base, "step": 1, "outcome": "dead-lettered", "reasons": [str(exc)]}]
         _, request = build_request(apply(raw_lead, screening), rule, 0, 0)
         request["withheld"] = screening.withheld
-        rows, previous, first = [], None, None
+        rows: list[dict[str, Any]] = []
+        previous: EmailDraft | None = None
+        first: EmailDraft | None = None
         for step in range(1, len(STEPS) + 1):
-            if step > 1:
+            if previous is not None:
                 request = follow_up(request, campaign, step, previous)
             outcome = draft_for_request(request, generator, model, settings, campaign)
             sent = outcome.draft

@@ -136,15 +136,15 @@ class ReadMark:
             return
         assert self._probe is not None
         for msg in self._probe.consume(1000, timeout=0):
-            part, error = msg.partition(), msg.error()
-            if part in self._probing.ends or (
+            part, error, offset = msg.partition(), msg.error(), msg.offset()
+            if part is None or offset is None or part in self._probing.ends or (
                     error is not None and error.code() != KafkaError._PARTITION_EOF):
                 continue
             # The first record (or end) of ``part`` since the assignment came in a fetch
             # response written after T; the probe cached that response's high watermark.
             _low, high = self._probe.get_watermark_offsets(
                 TopicPartition(self._topic, part), cached=True)
-            seen = msg.offset() if error is not None else msg.offset() + 1
+            seen = offset if error is not None else offset + 1
             self._probing.ends[part] = max(int(high), seen)
         if set(self._probing.ends) >= {tp.partition for tp in owned}:
             self._marks.append(self._probing)

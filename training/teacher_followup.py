@@ -38,7 +38,7 @@ from training.records import example_id
 TEACHER_NAME = "offline-followup-v1"
 # The steps a training campaign gets when the dataset asks for follow-ups (the sequence demo's
 # briefs, apps/sequence_demo.py, which `outreach followup-eval` measures with).
-TEACHING_STEPS = (Step(delay_business_days=0),
+TEACHING_STEPS = (Step(delay_business_days=0, brief=""),
                   Step(delay_business_days=2, brief="a short bump that adds one proof point"),
                   Step(delay_business_days=3,
                        brief="a last, two-line note; offer to close the file"))
