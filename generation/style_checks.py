@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from difflib import SequenceMatcher
 
 from schemas.campaign import Campaign
 from generation.frame import GREETING_WORDS
@@ -213,3 +214,54 @@ def peer_claims(text: str, campaign: Campaign, lead_industry: str = "") -> list[
             claim = (before[sentence_start:] + m.group(0)).strip()
             reasons.append(f"a peer claim the campaign's facts do not make: {claim!r}")
     return reasons
+
+
+# --- a near miss of the product's name ------------------------------------------------------
+# "Leadline" for "Ledgerline" (the demo with v4, 2026-12-07): the casing check cannot see a
+# misspelling. 0.77 keeps "Ledger" (0.75 against Ledgerline) and "Patching" (0.59 against
+# Patchwell) out; the length bound keeps short words that start alike out.
+_TOKEN = re.compile(r"[^\W\d_][\w'-]*")
+
+
+def near_miss_names(text: str, campaign: Campaign) -> list[str]:
+    """A word that is almost the product's or the sender company's one-word name."""
+    reasons = []
+    for name in {campaign.product, campaign.sender.company}:
+        if not name or " " in name.strip() or len(name) < 5:
+            continue
+        target = name.lower()
+        for word in {m.group(0) for m in _TOKEN.finditer(text)}:
+            lowered = word.lower().removesuffix("'s")
+            if not word[0].isupper() or lowered.startswith(target) \
+                    or target.startswith(lowered.rstrip("s")):
+                continue  # "claims" in ClaimDesk, "Glossary" after Glossa: words, not slips
+            if (lowered != target and lowered[:1] == target[:1]
+                    and abs(len(lowered) - len(target)) <= 3
+                    and SequenceMatcher(None, lowered, target).ratio() >= 0.77):
+                reasons.append(f"{name!r} misspelled as {word!r}")
+    return reasons
+
+
+# --- a case study's customer said to be the product, doubled punctuation --------------------
+def customer_as_product(text: str, campaign: Campaign) -> list[str]:
+    """"Meridian Clinics was built to help companies like yours": the customer of a case study
+    is not the product (the demo with v4, 3 of 24 sent emails)."""
+    reasons = []
+    for fact in campaign.facts:
+        if not fact.customer:
+            continue
+        pattern = re.compile(re.escape(fact.customer) + r",?\s+(?:is|was|has been)\s+(?:built|"
+                             r"designed|made|here)\s+to\b|" + re.escape(fact.customer)
+                             + r"\s+(?:can|could|will)\s+(?:also\s+)?help\s+(?:you|your|"
+                             r"companies|teams)\b")
+        reasons += [f"a case study's customer said to be the product: {m.group(0)!r}"
+                    for m in pattern.finditer(text)]
+    return reasons
+
+
+_DOUBLED = re.compile(r"[,;:]\s*[,;:]|\s,")
+
+
+def doubled_punctuation(text: str) -> list[str]:
+    """"One of our customers, Every Approvals, ,": a slot the miniature left empty."""
+    return [f"doubled or stray punctuation: {m.group(0)!r}" for m in _DOUBLED.finditer(text)]

@@ -10,8 +10,8 @@ from outreach.settings import ChecksSettings
 from generation.checks import check_draft
 from generation.draft import Draft
 from generation.style_checks import article_slips, calls_to_action, glued_greeting, \
-    label_capitals, missing_call_to_action, name_casing, peer_claims, product_as_customer, \
-    wants_an
+    customer_as_product, doubled_punctuation, label_capitals, missing_call_to_action, name_casing, \
+    near_miss_names, peer_claims, product_as_customer, wants_an
 
 CAMPAIGN = sample_campaign()
 CLAUSE = sample_campaign(product="ClauseCheck")
@@ -178,3 +178,39 @@ def test_a_true_peer_claim_about_a_customer_with_full_stops_in_its_name_passes()
     text = "Roccabonella-Prati s.r.l. doubled replies. Roccabonella-Prati s.r.l. is in hospitality too."
     assert peer_claims(text, campaign, "hospitality") == []
     assert peer_claims(text, campaign, "retail")  # the lead is not in hospitality
+
+
+LEDGER = sample_campaign(product="Ledgerline")
+
+
+@pytest.mark.parametrize(("text", "flagged"), [
+    ("Leadline can also help your team stop paying the same invoice twice.", True),  # the demo
+    ("Ledgerlyne reads supplier invoices.", True),
+    ("Ledgerline reads supplier invoices; Ledgerline's audit log exports in one click.", False),
+    ("Ledger entries close days earlier.", False),  # a word the name starts with
+    ("Leading teams close the books days earlier.", False),
+    ("See ledgerline.example/demo.", False),
+])
+def test_a_near_miss_of_the_products_name(text, flagged):
+    assert bool(near_miss_names(text, LEDGER)) is flagged, near_miss_names(text, LEDGER)
+
+
+@pytest.mark.parametrize(("text", "flagged"), [
+    # The served miniature, 2026-12-07: a case study's customer said to be the product.
+    ("Harborview Hotels is built to help companies like yours.", True),
+    ("Lindenhof Kliniken can also help your team cut no-shows.", True),
+    ("Harborview Hotels doubled booking replies within six weeks.", False),
+    ("Relaywise is built to help companies like yours.", False),
+])
+def test_a_case_study_customer_is_not_the_product(text, flagged):
+    assert bool(customer_as_product(text, CAMPAIGN)) is flagged
+
+
+@pytest.mark.parametrize(("text", "flagged"), [
+    ("One of our customers, Every Approvals, , matches invoices.", True),  # the demo with v4
+    ("It works; ; it is fast.", True),
+    ("It matches invoices , and routes them.", True),
+    ("One of our customers, Harborview Hotels, doubled replies: in six weeks.", False),
+])
+def test_doubled_or_stray_punctuation(text, flagged):
+    assert bool(doubled_punctuation(text)) is flagged
