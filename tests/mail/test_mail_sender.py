@@ -149,7 +149,8 @@ def scrape(port: int) -> str:
 
 
 def test_outreach_send_process_serves_metrics_and_stops_on_sigterm(mail_settings, sink):
-    """The real `outreach send` process: metrics on its port, SIGTERM ends it cleanly (exit 0)."""
+    """The real `outreach send --unpaced` process (the reference sender; plain `outreach send`
+    is the paced engine, tests/sending/): metrics on its port, SIGTERM ends it cleanly (exit 0)."""
     draft = make_draft(campaign_id(), 1)
     produce(mail_settings, draft)
     metrics_port = free_port()
@@ -159,7 +160,7 @@ def test_outreach_send_process_serves_metrics_and_stops_on_sigterm(mail_settings
                OUTREACH_REDIS__KEY_PREFIX=mail_settings.redis.key_prefix,
                OUTREACH_SENDER__SMTP_HOST=sink.host, OUTREACH_SENDER__SMTP_PORT=str(sink.port),
                OUTREACH_SENDER__METRICS_PORT=str(metrics_port))
-    proc = subprocess.Popen([sys.executable, "-m", "apps", "send"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "apps", "send", "--unpaced"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         expected = sink.folder / f"{draft['draft_id']}.eml"

@@ -15,11 +15,12 @@ from outreach.settings import Settings, load_settings, plain_data
 
 def secret_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
     """Dotted names of every SecretStr setting (or optional one), found from the field types;
-    lists and maps of secrets (key rotation, operator tokens) are checked on their own."""
+    lists, tuples and maps of secrets (key rotation, operator tokens, mailbox passwords) are
+    checked on their own."""
     found = []
     for name, info in model.model_fields.items():
         annotation = info.annotation
-        if get_origin(annotation) in (list, dict):
+        if get_origin(annotation) in (list, dict, tuple):
             continue
         args = getattr(annotation, "__args__", ()) or (annotation,)
         if SecretStr in args:
@@ -113,3 +114,13 @@ def test_lists_and_maps_of_secrets_are_masked_too():
     data = masked(settings)
     assert data["sender"]["unsubscribe_secrets"] == [MASK]
     assert data["dashboard"]["operators"] == {"ana": MASK}
+
+
+def test_a_mailbox_password_in_a_pool_is_masked():
+    """sending.mailboxes is a tuple of mailboxes, each with its own SMTP password."""
+    settings = load_settings(config_file=None, **{"sending.mailboxes": [
+        {"address": "a@send.example", "smtp_host": "relay.example",
+         "smtp_password": "pw-of-mailbox-a"}]})
+    assert isinstance(settings.sending.mailboxes[0].smtp_password, SecretStr)
+    shown = json.dumps(masked(settings))
+    assert "pw-of-mailbox-a" not in shown and MASK in shown
