@@ -72,6 +72,8 @@ def check_draft(draft: Draft, request_or_lead: Mapping[str, Any], checks: Checks
     reasons += style_checks.near_miss_names(text, campaign)
     reasons += style_checks.customer_as_product(draft.body, campaign)
     reasons += style_checks.doubled_punctuation(draft.body)
+    reasons += style_checks.glued_scripts(text, tuple(
+        str(value) for value in lead.values() if isinstance(value, str)))
     reasons += style_checks.peer_claims(draft.body, campaign, str(lead.get("industry") or ""))
     reasons += figures.invented_figures(text, lead, campaign)
     reasons += [f"claims earlier contact the CRM does not record: {claim!r}"

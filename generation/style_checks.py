@@ -265,3 +265,29 @@ _DOUBLED = re.compile(r"[,;:]\s*[,;:]|\s,")
 def doubled_punctuation(text: str) -> list[str]:
     """"One of our customers, Every Approvals, ,": a slot the miniature left empty."""
     return [f"doubled or stray punctuation: {m.group(0)!r}" for m in _DOUBLED.finditer(text)]
+
+
+# --- an English word glued to a name in another script -------------------------------------
+# "atकुमार-बनर्जी" (a follow-up of the sequence demo, 2026-12-07): the join before a name in a
+# script written with spaces around foreign words lost its space. Letters of two scripts with
+# nothing between them; the lead's own fields are excluded, as a CRM may mix scripts in a name.
+_LATIN_THEN_OTHER = re.compile(r"[A-Za-z](?=[\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff"
+                               r"\u0900-\u0dff\u0e00-\u0eff\u1100-\u11ff\u3040-\u30ff"
+                               r"\u3400-\u9fff\uac00-\ud7af])")
+_OTHER_THEN_LATIN = re.compile(r"[\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff\u0900-\u0dff"
+                               r"\u0e00-\u0eff\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff"
+                               r"\uac00-\ud7af](?=[A-Za-z])")
+
+
+def glued_scripts(text: str, lead_values: tuple[str, ...]) -> list[str]:
+    """A Latin letter touching a letter of another script, in a word the lead's own fields do
+    not hold as such (a CRM may mix scripts: a note's "القزازstad" is copied, not glued)."""
+    reasons = []
+    for m in re.finditer(r"\S+", text):
+        word = m.group(0).strip(".,;:!?'\"()[]")
+        if not (_LATIN_THEN_OTHER.search(word) or _OTHER_THEN_LATIN.search(word)):
+            continue
+        if any(word in value for value in lead_values if value):
+            continue
+        reasons.append(f"a word glued to a name in another script: {word!r}")
+    return reasons

@@ -10,7 +10,7 @@ from outreach.settings import ChecksSettings
 from generation.checks import check_draft
 from generation.draft import Draft
 from generation.style_checks import article_slips, calls_to_action, glued_greeting, \
-    customer_as_product, doubled_punctuation, label_capitals, missing_call_to_action, name_casing, \
+    customer_as_product, doubled_punctuation, glued_scripts, label_capitals, missing_call_to_action, name_casing, \
     near_miss_names, peer_claims, product_as_customer, wants_an
 
 CAMPAIGN = sample_campaign()
@@ -214,3 +214,14 @@ def test_a_case_study_customer_is_not_the_product(text, flagged):
 ])
 def test_doubled_or_stray_punctuation(text, flagged):
     assert bool(doubled_punctuation(text)) is flagged
+
+
+@pytest.mark.parametrize(("text", "flagged"), [
+    ("I understand that atकुमार-बनर्जी, it can help.", True),  # the sequence demo with v4
+    ("Hi 翼,\n\nA quick idea for 株式会社松本運輸and your team.", True),
+    ("I understand that at कुमार-बनर्जी, it can help.", False),
+    ("A quick idea for 株式会社松本運輸 and your team.", False),
+    ("A quick idea for ABC株式会社.", False),  # the lead's company, as the CRM holds it
+])
+def test_a_word_glued_to_a_name_in_another_script(text, flagged):
+    assert bool(glued_scripts(text, ("翼", "ABC株式会社", "कुमार-बनर्जी"))) is flagged
