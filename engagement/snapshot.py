@@ -101,13 +101,10 @@ class SnapshotSource:
         variants = [d for d in dims if d.startswith("variant:")]
         include = included(self.settings.abtest.include_simulated)
         series = await self.kpi.series(now_ms, SERIES_WINDOWS, [*variants, "all"], include)
-        try:
-            state = await load_ab_state(self.redis, self.settings.redis.key_prefix,
-                                        self.settings.abtest)
-        except (ValueError, TypeError) as exc:
-            # Another process writes this key: a value this version cannot read is a store
-            # fault the page reports (503, with the reason), not a crash of the dashboard.
-            raise StoreError(f"stored A/B state unreadable: {exc}") from exc
+        # A stored state this version cannot read is a StoreError (ABState.from_json): the
+        # page reports it (503, with the reason), not a crash of the dashboard.
+        state = await load_ab_state(self.redis, self.settings.redis.key_prefix,
+                                    self.settings.abtest)
         try:
             suppressed = await self.redis.scard(self.settings.redis.suppression_key)
             stats = {k.decode(): int(float(v)) for k, v in (await self.redis.hgetall(

@@ -422,3 +422,12 @@ def _epoch_millis(value: Any) -> Any:
     if isinstance(value, list):
         return [_epoch_millis(item) for item in value]
     return value
+
+
+def codec_with(avsc: str, record_name: str, registry_url: str | None = None) -> AvroCodec:
+    """An AvroCodec for every project record plus one kept out of RECORD_NAMES (``avsc`` in
+    AVRO_DIR, current as ``record_name``): the CRM updates and operations events."""
+    store = SchemaStore()
+    raw = json.loads((AVRO_DIR / avsc).read_text())
+    store.current[record_name] = store.add(raw)
+    return AvroCodec(store=store, registry_url=registry_url)

@@ -8,10 +8,9 @@ with a schema registry, which a Connect AvroConverter needs).
 
 from __future__ import annotations
 
-import json
 from typing import Literal, TypedDict
 
-from schemas.codec import AVRO_DIR, AvroCodec, SchemaStore
+from schemas.codec import AvroCodec, codec_with
 
 CRM_UPDATE = "CrmUpdate"
 CrmUpdateType = Literal["SENT", "REPLIED", "BOUNCED", "UNSUBSCRIBED", "COMPLAINED",
@@ -34,7 +33,4 @@ class CrmUpdate(TypedDict):
 
 def crm_codec(registry_url: str | None = None) -> AvroCodec:
     """An AvroCodec for every project record plus CrmUpdate."""
-    store = SchemaStore()
-    raw = json.loads((AVRO_DIR / "crm_update.avsc").read_text())
-    store.current[CRM_UPDATE] = store.add(raw)
-    return AvroCodec(store=store, registry_url=registry_url)
+    return codec_with("crm_update.avsc", CRM_UPDATE, registry_url)

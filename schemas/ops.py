@@ -6,10 +6,9 @@ does, so, like CrmUpdate, it stays out of the codec's core record table.
 
 from __future__ import annotations
 
-import json
 from typing import Literal, Optional, TypedDict
 
-from schemas.codec import AVRO_DIR, AvroCodec, SchemaStore
+from schemas.codec import AvroCodec, codec_with
 
 OPERATIONS_EVENT = "OperationsEvent"
 OpsKind = Literal["mailbox_paused", "mailbox_resumed", "campaign_paused", "campaign_resumed",
@@ -29,7 +28,4 @@ class OperationsEvent(TypedDict):
 
 def ops_codec(registry_url: str | None = None) -> AvroCodec:
     """An AvroCodec for every project record plus OperationsEvent."""
-    store = SchemaStore()
-    raw = json.loads((AVRO_DIR / "operations_event.avsc").read_text())
-    store.current[OPERATIONS_EVENT] = store.add(raw)
-    return AvroCodec(store=store, registry_url=registry_url)
+    return codec_with("operations_event.avsc", OPERATIONS_EVENT, registry_url)
