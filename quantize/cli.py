@@ -105,12 +105,28 @@ def fold(
     gguf: Annotated[Path, typer.Argument(help="The GGUF (typically a trim of the served "
                                          "model) to fold the served adapter into.")],
     out: OutOpt = Path("training-runs/quantized"),
+    adapter: Annotated[Optional[Path], typer.Option(
+        help="The adapter GGUF to fold (default: the served model.lora_path).")] = None,
+    like: Annotated[Optional[Path], typer.Option(
+        help="Rebuild the fold a fold manifest describes (base, adapter and output sha256 "
+             "checked); skipped when already built.")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Fold the served LoRA adapter (model.lora_path) into a GGUF.
+    """Fold a LoRA adapter (default: the served model.lora_path) into a GGUF.
 
-    Writes OUT/<name>+<adapter>.gguf; serve it with no lora_path."""
-    _fold(load_cli_settings(config), gguf, out)
+    Writes OUT/<name>+<adapter>.gguf; serve it with no lora_path. Folded into a trim, it is
+    served as a head cut: model.trimmed_path set to it (its manifest keeps the trim's ids)."""
+    settings = load_cli_settings(config)
+    adapter = adapter or (Path(settings.model.lora_path) if settings.model.lora_path else None)
+    if adapter is None:
+        raise typer.BadParameter("no --adapter and the settings name no model.lora_path")
+    if like is not None:
+        from quantize.fold_lora import fold_like
+
+        path = fold_like(gguf, adapter, like, out)
+        console.print(f"fold rebuilt as recorded: {path} ({path.stat().st_size / 1e6:.0f} MB)")
+        return
+    _fold(gguf, adapter, out)
 
 
 @quantize_app.command()
@@ -149,18 +165,20 @@ def report(
     typer.echo(result["markdown"])
 
 
-def _fold(settings: Settings, gguf: Path, out: Path) -> None:
-    """Write ``out``/<gguf stem>+<adapter dir>.gguf: the served adapter folded into ``gguf``."""
+def _fold(gguf: Path, adapter: Path, out: Path) -> None:
+    """Write ``out``/<gguf stem>+<adapter dir>.gguf: ``adapter`` folded into ``gguf``."""
+    from quantize import manifest
     from quantize.fold_lora import fold, folded_name
 
-    adapter = settings.model.lora_path
-    if adapter is None:
-        raise typer.BadParameter("the settings name no model.lora_path to fold")
-    dst = out / folded_name(gguf, Path(adapter))
-    with console.status(f"folding {Path(adapter).name} into {gguf.name}..."):
-        result = fold(gguf, Path(adapter), dst)
+    dst = out / folded_name(gguf, adapter)
+    with console.status(f"folding {adapter.name} into {gguf.name}..."):
+        result = fold(gguf, adapter, dst)
+    head = "kept ids recorded: serve it as model.trimmed_path, lora_path null" if \
+        "kept_ranges" in manifest.read(result.path).get("recipe", {}) else \
+        "serve it as model.gguf_path, lora_path null"
     console.print(f"folded: {result.path} ({result.path.stat().st_size / 1e6:.0f} MB), "
-                  f"{result.folded} weights, {result.seconds:.1f} s; manifest {result.manifest}")
+                  f"{result.folded} weights, {result.seconds:.1f} s; manifest {result.manifest}"
+                  f"; {head}")
 
 
 def _trim(settings: Settings, gguf: Path | None, out: Path, n_merges: int,

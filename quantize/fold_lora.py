@@ -14,6 +14,15 @@ of the update (least-squares projection of the change onto it, 4 weights measure
 by 0.99-1.00x, the rest Q8_0 rounding uncorrelated with it. Every other tensor and every
 metadata field is copied unchanged, so a trimmed base stays trimmed. The file grows with the
 adapted weights' wider type (107 -> 146 MB for the 32k-trimmed base, measured).
+
+Folded into a trim, the result is served as a head cut (generation/head_cut.py) with no runtime
+adapter: its manifest carries the trim's kept ids (``recipe.kept_ranges``) and, as
+``inputs.source``, the untrimmed model the head cut embeds prompts from (the trim itself is
+``inputs.base``). That is exact for an adapter on the attention and MLP weights only: it leaves
+``token_embd.weight`` alone, so the source's rows are still the folded network's input rows
+(an adapter on a per-token tensor is refused). The update is summed in float64 in a fixed
+order, so ``fold --like`` rebuilds the recorded bytes on any CPU (a BLAS matmul's summation
+order follows the CPU's kernels).
 """
 
 from __future__ import annotations
@@ -84,7 +93,28 @@ def fold_tensor(weight: np.ndarray, a: np.ndarray, b: np.ndarray, alpha: float) 
     if b.shape[1] != rank or (b.shape[0], a.shape[1]) != weight.shape:
         raise QuantizeError(f"LoRA shapes A {a.shape} B {b.shape} do not fit {weight.shape}")
     scale = alpha / rank if alpha else 1.0
-    return weight + np.float32(scale) * (b @ a)
+    # Rank-1 terms in a fixed order: each product of two float32 is exact in float64, and
+    # elementwise adds round the same way everywhere, so the bytes do not depend on the CPU.
+    update = np.zeros(weight.shape, dtype=np.float64)
+    for r in range(rank):
+        update += np.multiply.outer(b[:, r].astype(np.float64), a[r].astype(np.float64))
+    return (weight.astype(np.float64) + scale * update).astype(np.float32)
+
+
+def head_cut_of(base: Path) -> dict[str, Any] | None:
+    """The trim manifest of ``base`` when it is a vocabulary trim with its kept ids (a fold of
+    it can be served as a head cut), else None."""
+    from quantize import manifest
+
+    recorded = manifest.read(base)
+    if recorded.get("kind") != "vocab-trim":
+        return None
+    try:
+        return {"kept_ranges": str(recorded["recipe"]["kept_ranges"]),
+                "source": dict(recorded["inputs"]["source"])}
+    except (KeyError, TypeError) as exc:
+        raise QuantizeError(f"{manifest.manifest_path(base)} is a trim manifest without "
+                            "recipe.kept_ranges or inputs.source: rebuild the trim") from exc
 
 
 def fold(base: Path, adapter: Path, dst: Path) -> FoldResult:
@@ -93,7 +123,7 @@ def fold(base: Path, adapter: Path, dst: Path) -> FoldResult:
 
     from outreach.hashing import file_sha256
     from quantize import manifest
-    from quantize.trim.vocab import copy_gguf
+    from quantize.trim.vocab import VOCAB_TENSORS, copy_gguf
 
     if dst.exists():
         raise QuantizeError(f"{dst} exists; a fold never overwrites a model")
@@ -104,6 +134,11 @@ def fold(base: Path, adapter: Path, dst: Path) -> FoldResult:
     missing = sorted(set(pairs) - names)
     if missing:
         raise QuantizeError(f"adapter weights {missing[:3]} are not in {base.name}")
+    cut = head_cut_of(base)
+    per_token = sorted(set(pairs) & set(VOCAB_TENSORS))
+    if cut is not None and per_token:
+        raise QuantizeError(f"adapter {adapter.name} adapts {per_token}: folded into a trim it "
+                            "would no longer match the source rows a head cut embeds from")
     retyped: dict[str, str] = {}
     types: dict[str, Any] = {}
 
@@ -136,12 +171,52 @@ def fold(base: Path, adapter: Path, dst: Path) -> FoldResult:
     finally:
         tmp.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
+    inputs = {"source": manifest.describe(base), "adapter": manifest.describe(adapter)}
+    recipe = {"alpha": alpha, "scale": "alpha / rank", "sum": "float64, rank-1 terms in order",
+              "requantized": "adapted quantized weights as Q8_0; F32/F16 kept"}
+    if cut is not None:  # served as a head cut of the trim's source (read_trim_manifest)
+        inputs = {**inputs, "source": cut["source"], "base": inputs["source"]}
+        recipe["kept_ranges"] = cut["kept_ranges"]
     path = manifest.write(
-        dst, kind="lora-fold",
-        inputs={"source": manifest.describe(base), "adapter": manifest.describe(adapter)},
-        recipe={"alpha": alpha, "scale": "alpha / rank",
-                "requantized": "adapted quantized weights as Q8_0; F32/F16 kept"},
+        dst, kind="lora-fold", inputs=inputs, recipe=recipe,
         output={"sha256": file_sha256(dst), "bytes": dst.stat().st_size,
                 "seconds": round(seconds, 2)},
         metrics={"folded": len(pairs), "retyped": len(retyped)})
     return FoldResult(dst, path, len(pairs), retyped, round(seconds, 2))
+
+
+def fold_like(base: Path, adapter: Path, recorded: Path, out_dir: Path) -> Path:
+    """Rebuild the fold the manifest ``recorded`` describes as ``out_dir``/<its file name>, byte
+    for byte (base, adapter and output sha256 checked), so a committed fold manifest serves the
+    same folded head cut on every machine; an existing right file is kept (setup calls this on
+    every run)."""
+    import json
+
+    from outreach.hashing import file_sha256
+    from quantize.manifest import manifest_path
+
+    try:
+        record = json.loads(Path(recorded).read_text())
+        inputs = record["inputs"]
+        wanted = {"base": inputs.get("base", inputs["source"])["sha256"],
+                  "adapter": inputs["adapter"]["sha256"]}
+        output_sha, dst = record["output"]["sha256"], Path(out_dir) / Path(record["file"]).name
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise QuantizeError(f"{recorded} is not a fold manifest") from exc
+    if record.get("kind") != "lora-fold":
+        raise QuantizeError(f"{recorded} is not a fold manifest (kind {record.get('kind')!r})")
+    for what, path in (("base", base), ("adapter", adapter)):
+        if file_sha256(path) != wanted[what]:
+            raise QuantizeError(f"{path} is not the {what} {recorded} was folded from (sha256 "
+                                f"{wanted[what][:16]}...)")
+    if dst.exists():
+        if file_sha256(dst) == output_sha:
+            return dst
+        raise QuantizeError(f"{dst} exists and is not the fold {recorded} describes")
+    fold(base, adapter, dst)
+    if file_sha256(dst) != output_sha:
+        dst.unlink()
+        manifest_path(dst).unlink(missing_ok=True)
+        raise QuantizeError(f"rebuilding {recorded} gave another file than recorded")
+    manifest_path(dst).write_text(json.dumps(record, indent=2) + "\n")
+    return dst
