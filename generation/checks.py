@@ -8,7 +8,10 @@ one of them rejects. It runs:
 - the reader's defects (generation.style_checks: glued greeting, article slips, a capital after
   a lead-in label, the product's casing, two calls to action or none, the product named as
   a customer);
-- figures the lead and the campaign never gave (generation.figures);
+- figures the lead and the campaign never gave, and a fact retold with other numbers
+  (generation.figures);
+- the recipient's situation stated without the pain the prompt showed, and the lead's company
+  renamed (generation.lead_claims);
 - claims of earlier contact the CRM notes do not record (generation.contact_claims), but for
   a follow-up (step 2+) its own thread's earlier email ("my note last week");
 - a follow-up's sentences the previous email already said (generation.followup);
@@ -17,23 +20,27 @@ one of them rejects. It runs:
 - a draft cut off at max_tokens (``Draft.complete`` False) is incomplete.
 
 ``parse_draft`` turns generated text into the framed draft (generation.frame: code writes the
-greeting and the sign-off); ``parse_and_check`` is both steps, raising DraftRejected.
+greeting and the sign-off; generation.repair fixes the slips with one right answer, such as
+"a HR" or a name's casing, before any check sees them); ``parse_and_check`` is both steps, raising DraftRejected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+import logging
 from functools import lru_cache
 from typing import Any
 
 from outreach.errors import DraftRejected
 from outreach.settings import ChecksSettings
 from schemas.campaign import Campaign
-from generation import contact_claims, figures, followup, frame, style_checks
+from generation import contact_claims, figures, followup, frame, lead_claims, style_checks
 from generation.draft import Draft, check, parse
+from generation.repair import repair
 from generation.prompt import NAME_MAX_CHARS, clean_field
 from generation.untrusted import domains_in, untrusted_reasons
 
+log = logging.getLogger(__name__)
 CUT_OFF = "cut off at max_tokens (incomplete: no sign-off and no final sentence)"
 
 
@@ -76,6 +83,9 @@ def check_draft(draft: Draft, request_or_lead: Mapping[str, Any], checks: Checks
         str(value) for value in lead.values() if isinstance(value, str)))
     reasons += style_checks.peer_claims(draft.body, campaign, str(lead.get("industry") or ""))
     reasons += figures.invented_figures(text, lead, campaign)
+    reasons += figures.altered_facts(text, campaign)
+    reasons += lead_claims.unsupported_situation(draft.body, lead, campaign)
+    reasons += lead_claims.company_renamed(text, lead, campaign)
     reasons += [f"claims earlier contact the CRM does not record: {claim!r}"
                 for claim in contact_claims.unsupported_claims(draft.body, lead)
                 if not followup.thread_makes_true(claim, request)]  # steps 2+: "my last note"
@@ -102,7 +112,10 @@ def parse_draft(prefill: str, completion: str, lead: Mapping[str, Any], campaign
     raw = parse(prefill, completion)
     body, signed = frame.middle(raw.body, campaign)
     ended = signed or (complete and body.rstrip().endswith((".", "!", "?")))
-    return Draft(subject=raw.subject, body=frame.framed(body, dict(lead), campaign),
+    fixed = repair(raw.subject, body, lead, campaign)  # mechanical slips: generation.repair
+    if fixed.fixes:
+        log.debug("repaired %d slips: %s", len(fixed.fixes), "; ".join(fixed.fixes))
+    return Draft(subject=fixed.subject, body=frame.framed(fixed.body, dict(lead), campaign),
                  complete=ended)
 
 

@@ -44,7 +44,7 @@ _WORD_ACRONYMS = frozenset({"SOC", "HIPAA", "NASA", "SAML", "SCIM", "SWIFT", "FI
 _YOU_SOUND = re.compile(r"^(?:uni(?![nm])|use|usu|uti|ura|ure|euro|eu|one\b|one-|once|ubiq|"
                         r"uk|ufo|uga)", re.IGNORECASE)
 _SILENT_H = re.compile(r"^(?:hour|honest|hono|heir)", re.IGNORECASE)
-_ARTICLE = re.compile(r"(?<![\w'-])(a|an|A|An)[ \t]+([\w%$€£-]+)")
+ARTICLE = re.compile(r"(?<![\w'-])(a|an|A|An)[ \t]+([\w%$€£-]+)")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:\n])\s*$")
 
 
@@ -72,19 +72,22 @@ def wants_an(word: str) -> bool | None:
     return head[0].lower() in "aeiou"
 
 
+def article_fix(text: str, match: re.Match[str]) -> str | None:
+    """The article that fits ``match`` (an ``ARTICLE`` match in ``text``), or None when the
+    one written fits or no rule applies."""
+    article, word = match.group(1).lower(), match.group(2)
+    if match.group(1)[0] == "A" and not _SENTENCE_START.search(text[:match.start()]):
+        return None  # "Plan A is...": a capital A mid-sentence is a letter, not an article
+    expected = wants_an(word)
+    if expected is None or expected == (article == "an"):
+        return None
+    return "an" if expected else "a"
+
+
 def article_slips(text: str) -> list[str]:
     """"an thought", "a HR team", "an unique": the article does not fit the next word's sound."""
-    reasons = []
-    for match in _ARTICLE.finditer(text):
-        article, word = match.group(1).lower(), match.group(2)
-        if match.group(1)[0] == "A" and not _SENTENCE_START.search(text[:match.start()]):
-            continue  # "Plan A is...": a capital A mid-sentence is a letter, not an article
-        expected = wants_an(word)
-        if expected is None or expected == (article == "an"):
-            continue
-        fix = "an" if expected else "a"
-        reasons.append(f"article slip: {match.group(0)!r} (should be {fix!r})")
-    return reasons
+    return [f"article slip: {m.group(0)!r} (should be {fix!r})" for m in ARTICLE.finditer(text)
+            if (fix := article_fix(text, m)) is not None]
 
 
 # --- a capital after a lead-in label, mid-sentence -------------------------------------------
@@ -187,7 +190,8 @@ def product_as_customer(text: str, campaign: Campaign) -> list[str]:
 # only when the case study's industry tags hold the lead's industry (training/proof.py); the
 # miniature learned the sentence, not the condition. In 138 sent drafts of 2026-12-07 (12
 # held-out campaigns, world seed 7301) 42 carried one, most of them false.
-_PEER = re.compile(r"\b(?:is|are)\s+(?:also\s+)?(?P<where>(?:in practice\s+)?(?:in|at)\s+"
+_PEER = re.compile(r"\b(?:is|are|works?|operates?)\s+(?:also\s+)?"
+                   r"(?P<where>(?:in practice\s+)?(?:in|at)\s+"
                    r"[^.?!\n]{1,60}?)\s+too\b", re.IGNORECASE)
 
 
@@ -244,16 +248,17 @@ def near_miss_names(text: str, campaign: Campaign) -> list[str]:
 
 # --- a case study's customer said to be the product, doubled punctuation --------------------
 def customer_as_product(text: str, campaign: Campaign) -> list[str]:
-    """"Meridian Clinics was built to help companies like yours": the customer of a case study
-    is not the product (the demo with v4, 3 of 24 sent emails)."""
+    """"Meridian Clinics was built to help companies like yours", "Meridian Clinics can stop
+    paying the same invoice twice": the customer of a case study is not the product (the demo
+    with v4, 3 of 24 sent emails; a case study tells what a customer did, never what it can
+    do for the reader)."""
     reasons = []
     for fact in campaign.facts:
         if not fact.customer:
             continue
         pattern = re.compile(re.escape(fact.customer) + r",?\s+(?:is|was|has been)\s+(?:built|"
                              r"designed|made|here)\s+to\b|" + re.escape(fact.customer)
-                             + r"\s+(?:can|could|will)\s+(?:also\s+)?help\s+(?:you|your|"
-                             r"companies|teams)\b")
+                             + r"\s+(?:can|could|will)\s+(?:also\s+)?(?!now\b)[a-z]+\b")
         reasons += [f"a case study's customer said to be the product: {m.group(0)!r}"
                     for m in pattern.finditer(text)]
     return reasons

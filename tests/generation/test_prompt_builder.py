@@ -227,4 +227,23 @@ def test_retry_grammars_parse_in_llama_cpp():
 
     for prefilled in (True, False):
         assert parses(retry_grammar('Jo "JJ" O\\Neil', prefilled=prefilled))
+    assert parses(retry_grammar("Noor", prefilled=False, openers=("Since ", 'I think "X" ')))
     assert not parses("root ::= ask\nask ::= [^")  # the check can fail
+
+
+def test_a_retry_without_a_pain_opens_with_another_opener(offline_settings):
+    """No pain shown: a retry's body starts with one of the teacher's other openers, never
+    "I understand that at {company}, ..." with a situation the model has to make up."""
+    offline_settings.model.prompt_style = "trained"
+    campaign = sample_campaign()
+    without = build_prompt(_lead(pain_point=None), campaign, None, offline_settings)
+    assert "I came across " in without.openers and "I think Relaywise " in without.openers
+    assert not any(o.startswith("I understand") for o in without.openers)
+    assert '",\\n\\n" ("Since " | "As " |' in without.retry_grammar
+    noted = build_prompt(_lead(pain_point=None, notes="Met at a travel expo."), campaign, None,
+                         offline_settings)
+    assert "It was good to meet " in noted.openers
+    # A pain the campaign addresses is shown: any opener, the pain's among them.
+    with_pain = build_prompt(_lead(pain_point="inquiries wait days for a follow-up reply"),
+                             campaign, None, offline_settings)
+    assert "inquiries wait days" in with_pain.text and with_pain.openers == ()

@@ -1,0 +1,94 @@
+"""What a draft says about the recipient's own company must come from the lead as written.
+
+Found reading the demo's 24 sent emails of the served miniature (2026-12-08), each passing
+every other check:
+- a situation the lead's data never gave, stated as known: "I understand that at Hoffmann,
+  patching is king.", "I understand that at Harper Group, ERP integration is in short supply.",
+  "I know in one line, this is not a priority for Stevens LLC right now." (7 of 24). The teacher
+  writes "I understand that at {company}, {pain}." only with the pain the prompt shows
+  (generation.prompt.shown_lead); without one, the 270M student fills the slot itself, and the
+  recipient reads a claim about their company that is made up;
+- the lead's company renamed: "Duata PLC" for "दुत्ता PLC" (1 of 24; the subject had it right).
+
+Both are checked here against the lead's own fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from schemas.campaign import Campaign
+from generation import relevance
+from generation.prompt import NAME_MAX_CHARS, clean_field
+
+# Sentences that state the recipient's situation as something the sender knows.
+_KNOWS = re.compile(r"^(?:I (?:understand|gather|know|hear|heard|noticed|notice|see|think|believe"
+                    r"|imagine|suspect)\b|If I have it right\b|It sounds like\b|It seems\b)")
+_COMPANY = "\ue000"  # a private-use character: clean_field strips them from every lead value
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+# A pain the sentence carries: at least this IDF-weighted share of the pain's stems (the
+# relevance rule's own measure; the teacher copies the pain whole, share 1.0).
+PAIN_SHARE = 0.5
+
+# Legal forms a company name ends with: where the lead's company has one, the same form after
+# other words names a company the lead is not ("Duata PLC" for "दुत्ता PLC").
+LEGAL_FORMS = frozenset("""
+PLC Plc plc Inc Inc. LLC L.L.C. Ltd Ltd. Limited GmbH gGmbH mbH AG KG KGaA OHG BV B.V. NV N.V.
+AB SA S.A. SL S.L. SpA S.p.A. Srl S.r.l. s.r.l. Oy AS A/S ASA Corp Corp. Corporation Co. Pty
+KK SARL SAS S.A.S. LLP LP PLLC e.V. a.s. s.r.o. Sp.z.o.o. S.Com. Bhd Pte
+""".split())
+
+
+def _sentences(text: str) -> list[str]:
+    return [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+
+
+def unsupported_situation(body: str, lead: Mapping[str, Any], campaign: Campaign) -> list[str]:
+    """A sentence stating the recipient's situation ("I understand that at X, ...") that does
+    not carry the lead's pain point, or any such sentence when the lead has none."""
+    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    if not company:
+        return []
+    # The lead's own pain, shown or not: the claim is true when the CRM holds it (an operator's
+    # edit may use a pain the prompt left out; the model never saw one to copy).
+    pain = clean_field(lead.get("pain_point") or "", 400)
+    product = campaign.product.strip()
+    reasons = []
+    # The company as one token, so its own full stops ("Çorlu Hançer Tic.") end no sentence.
+    for sentence in _sentences(body.replace(company, _COMPANY)):
+        opener = _KNOWS.match(sentence)
+        if not opener or _COMPANY not in sentence:
+            continue
+        sentence = sentence.replace(_COMPANY, company)
+        after = sentence[opener.end():].lstrip(" ,").removeprefix("that ").lstrip()
+        if product and after.startswith(product):
+            continue  # "I think Patchwell could help ...": about the product, not the lead
+        share, found = relevance.overlap(pain, sentence) if pain else (0.0, 0)
+        if share >= PAIN_SHARE and found >= 1:
+            continue
+        reasons.append("a claim about the lead's situation its data does not give: "
+                       f"{sentence[:80]!r}")
+    return reasons
+
+
+def company_renamed(text: str, lead: Mapping[str, Any], campaign: Campaign) -> list[str]:
+    """The lead company's legal form after words that are not its name ("Duata PLC" where
+    the lead is "दुत्ता PLC"), where no name of the campaign's own explains it."""
+    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    parts = company.split()
+    if len(parts) < 2 or parts[-1] not in LEGAL_FORMS:
+        return []
+    form = parts[-1]
+    covered = [m.span() for name in (company, *(f.customer for f in campaign.facts if f.customer),
+                                     campaign.product, campaign.sender.company) if name
+               for m in re.finditer(re.escape(name), text)]
+    reasons = []
+    for m in re.finditer(r"(?<![\w.])" + re.escape(form) + r"(?![\w])", text):
+        if any(start <= m.start() and m.end() <= end for start, end in covered):
+            continue
+        before = text[max(0, m.start() - 30):m.start()].split()[-2:]
+        reasons.append(f"the lead's company {company!r} written as "
+                       f"{' '.join([*before, form])!r}")
+    return reasons

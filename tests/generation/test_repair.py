@@ -1,0 +1,77 @@
+"""Mechanical slips fixed before the checks (generation.repair), on text the served miniature
+wrote, and what must stay a rejection; then through parse_and_check, the worker's path."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.worker_helpers import sample_campaign
+from outreach.errors import DraftRejected
+from outreach.settings import ChecksSettings
+from generation.checks import check_draft, parse_and_check
+from generation.repair import repair
+
+LEDGER = sample_campaign(product="Ledgerline")
+LEAD = {"first_name": "Ann", "last_name": "Opman", "company": "Opmans BV", "role": "CFO",
+        "industry": "logistics", "email": "ann@opmans.example"}
+CJK = LEAD | {"first_name": "翼", "last_name": "中村", "company": "中村通信合同会社"}
+HINDI = LEAD | {"first_name": "अमित", "last_name": "प्रधान", "company": "प्रधान-नाथ"}
+
+
+def body_of(text: str, lead=LEAD, campaign=LEDGER) -> str:
+    return repair("Subject", text, lead, campaign).body
+
+
+@pytest.mark.parametrize(("text", "fixed"), [
+    # Each left side is a sentence of a served draft (2026-12-07 demo and quality runs).
+    ("OPMANS BV closes the books late.", "Opmans BV closes the books late."),
+    ("Leadline can also help your team stop paying the same invoice twice.",
+     "Ledgerline can also help your team stop paying the same invoice twice."),
+    ("We help a HR team like yours.", "We help an HR team like yours."),
+    ("Here is an thought about Opmans BV.", "Here is a thought about Opmans BV."),
+    ("A recent result: Every approval is logged.", "A recent result: every approval is logged."),
+    ("Ledgerline reads invoices; see ledgerline.example/demo.",
+     "Ledgerline reads invoices; see ledgerline.example/demo."),  # a link keeps its casing
+    ("Plan A is cheaper.", "Plan A is cheaper."),
+])
+def test_a_slip_with_one_right_answer_is_fixed(text, fixed):
+    assert body_of(text) == fixed
+
+
+@pytest.mark.parametrize(("text", "lead", "fixed"), [
+    ("A quick idea for中村通信合同会社 and your team.", CJK,
+     "A quick idea for 中村通信合同会社 and your team."),
+    ("I understand that atप्रधान-नाथ, it can help.", HINDI,
+     "I understand that at प्रधान-नाथ, it can help."),
+    ("Teams at中村通信合同会社and others.", CJK, "Teams at 中村通信合同会社 and others."),
+])
+def test_a_name_in_another_script_gets_its_space(text, lead, fixed):
+    assert body_of(text, lead) == fixed
+
+
+@pytest.mark.parametrize("text", [
+    "One of our customers, Every Approvals, , matches invoices.",  # an empty slot: not a typo
+    "Harborview Hotels is built to help companies like yours.",   # a customer as the product
+    "A quick idea for株式会社松本運輸 and you.",  # glued to a name the lead does not hold
+])
+def test_what_needs_judgement_is_left_for_the_checks(text):
+    assert body_of(text, CJK) == text
+
+
+def test_the_lead_writes_its_own_mixed_script_name_as_it_likes():
+    lead = LEAD | {"company": "ABC株式会社"}
+    assert body_of("A quick idea for ABC株式会社.", lead) == "A quick idea for ABC株式会社."
+
+
+def test_the_worker_sends_the_repaired_draft_and_the_checks_still_run():
+    completion = ("Opmans BV and a HR idea\n\nHi Ann,\n\nLeadline helps OPMANS BV pay each "
+                  "invoice once, matched to its purchase order and receipt before anyone approves it, so "
+                  "the team spends its week on exceptions. Would you be open to a 15-minute call next week?\n\nBest,\n"
+                  "Noor Haddad")
+    draft = parse_and_check("Subject: ", completion, LEAD, ChecksSettings(), LEDGER)
+    assert "an HR idea" in draft.subject
+    assert "Ledgerline helps Opmans BV pay" in draft.body
+    assert check_draft(draft, LEAD, ChecksSettings(), LEDGER) == []
+    broken = completion.replace("pay each invoice once", "pay each invoice, , once")
+    with pytest.raises(DraftRejected, match="doubled or stray punctuation"):
+        parse_and_check("Subject: ", broken, LEAD, ChecksSettings(), LEDGER)
