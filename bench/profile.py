@@ -36,6 +36,8 @@ def step_profile(d: Mapping[str, float], wall_seconds: float, emails: int) -> di
         "step_python_ms": round(1e3 * step_python / steps, 2),
         "prefill_ms_per_email": round(1e3 * d["prefill_seconds"] / max(1, emails), 1),
         "prefill_tokens_per_email": round(d["prefill_tokens"] / max(1, emails), 1),
+        # Prompt tokens copied from a shared prefix (campaign block, campaign + evidence).
+        "reused_tokens_per_email": round(d.get("reused_tokens", 0) / max(1, emails), 1),
         "admit_other_ms_per_email": round(1e3 * admit_other / max(1, emails), 1),
         "share_decode": round(step_decode / wall, 3),
         "share_sampling": round(d["sample_seconds"] / wall, 3),

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from outreach.settings import ModelSettings
 from generation.batch import BatchEngine, GenRequest
+from generation.batched_generator import shared_chars
 from bench.profile import stats_delta
 from bench.report import BenchRow
 from generation.llama_server import llama_server
@@ -44,6 +45,14 @@ class Workload:
     top_p: float
     repeat_penalty: float
     seed: int = 0  # email i samples with seed + i
+
+    def request(self, index: int, prompt: str) -> GenRequest:
+        """Email ``index`` as the worker submits it: its campaign block + evidence marked as
+        shareable (generation/batched_generator.py shared_chars)."""
+        return GenRequest(prompt, max_tokens=self.max_tokens, seed=self.seed + index,
+                          stop=self.stop, temperature=self.temperature, top_p=self.top_p,
+                          repeat_penalty=self.repeat_penalty,
+                          share_chars=shared_chars(prompt, self.prefix))
 
     def head(self, n: int) -> Workload:
         return Workload(self.prompts[:n], self.prefix, self.stop, self.max_tokens,
@@ -177,10 +186,7 @@ def run_engine(model_path: Path, cfg: ModelSettings, work: Workload, clients: in
             engine.set_prefix(work.prefix)
 
         def run(index: int, prompt: str) -> tuple[int, int]:
-            result = engine.submit(GenRequest(
-                prompt, max_tokens=work.max_tokens, seed=work.seed + index, stop=work.stop,
-                temperature=work.temperature, top_p=work.top_p,
-                repeat_penalty=work.repeat_penalty)).result()
+            result = engine.submit(work.request(index, prompt)).result()
             return result.prompt_tokens, result.completion_tokens
 
         before = engine.stats()

@@ -25,10 +25,18 @@ How:
 - Shared prefixes (``set_prefix``): the static instructions + few-shot examples are decoded once
   into a reserved sequence and copied into each slot whose prompt starts with them
   (``llama_memory_seq_cp``), so a request prefills only its own ~85-token tail.
+- Prefixes kept from requests (``GenRequest.share_chars``, ``shared_slots``): a request marks
+  the start of its prompt that others are likely to share (the campaign block plus its
+  retrieved evidence: ~52 of the 113 tokens a bench email prefilled after the campaign
+  block, and its 48 leads have 15 distinct evidence lines). It is prefilled up to that
+  mark first, the mark's KV is copied into a shared slot (LRU), and a later request that
+  starts with the same tokens copies it instead of prefilling it. The prefill always breaks
+  at the mark, cached or not, so a request's KV is computed in the same chunks either way.
 - Batch invariance: with the CPU repack kernels off and a padding row in one-sequence steps,
   a request's tokens do not depend on what runs beside it (greedy output batched equals greedy
-  output alone, token for token; see tests/workers/test_batch.py). Its prefill is one chunk
-  from the end of the reused prefix, so registering a different prefix can move a near-tie.
+  output alone, token for token; see tests/generation/test_batch.py). Its prefill is one chunk
+  from the end of the reused prefix (two with a share mark: to the mark, then the rest), so
+  registering a different prefix can move a near-tie (tests/generation/test_batch_shared.py).
 - A request that fails (prompt too long for its slot, bad grammar, a grammar dead end) fails
   alone: its future gets the ModelError and the other sequences go on.
 
@@ -51,7 +59,8 @@ from pathlib import Path
 
 from outreach.errors import ModelError
 from outreach.settings import ModelSettings
-from generation.batch_context import LlamaContext, PrefixStore, decode_tokens
+from generation.batch_context import (MIN_PREFIX_REUSE, LlamaContext, PrefixStore,
+                                      common_prefix, decode_tokens)
 from generation.sampling import SamplingParams, SequenceSampler, find_stop, top_k_rows
 from generation.head_cut import Extras
 from generation.batch_types import EngineCounts, EngineStats, GenRequest, GenResult
@@ -69,6 +78,7 @@ class _Seq:
     prompt: list[int] = field(default_factory=list)
     n_past: int = 0  # tokens of this sequence in the KV cache
     cached: int = 0
+    share: int = 0  # prompt tokens to prefill first and keep as a shared prefix (0: none)
     sampler: SequenceSampler | None = None
     extras: Extras | None = None  # a trimmed head's tokens this request may copy
     stops: tuple[bytes, ...] = ()
@@ -84,15 +94,20 @@ class BatchEngine:
 
     def __init__(self, model_path: Path | str, cfg: ModelSettings, *, slots: int | None = None,
                  ctx_per_slot: int | None = None, prefix_slots: int = 1,
+                 shared_slots: int | None = None,
                  lora_path: Path | str | None = None, n_threads: int | None = None,
                  verbose: bool = False) -> None:
         self.slots = slots or cfg.batch_slots
         self.prefix_slots = max(0, prefix_slots)
+        self.shared_slots = max(0, cfg.shared_prefix_slots if shared_slots is None
+                                else shared_slots)
         self.cfg = cfg
         # Sequence ids: 0..slots-1 requests (at least 0..1: id 1 takes the padding row of a
-        # one-sequence step, see _step), then the shared prefixes.
+        # one-sequence step, see _step), then the registered prefixes, then those kept from
+        # requests.
         self._first_prefix = max(self.slots, 2)
-        self._llama = LlamaContext(model_path, cfg, n_seq=self._first_prefix + self.prefix_slots,
+        self._llama = LlamaContext(model_path, cfg, n_seq=self._first_prefix + self.prefix_slots
+                                   + self.shared_slots,
                                    ctx_per_seq=ctx_per_slot or cfg.ctx_per_slot,
                                    n_batch=max(cfg.n_batch, self.slots + 1),
                                    lora_path=lora_path, n_threads=n_threads, verbose=verbose,
@@ -106,7 +121,7 @@ class BatchEngine:
         self._commands: list[tuple[str, Future]] = []
         self._active: list[_Seq] = []  # sorted by seq_id; only the decode thread touches it
         self._prefixes = PrefixStore(self._llama, first_seq=self._first_prefix,
-                                     count=self.prefix_slots)
+                                     count=self.prefix_slots, shared=self.shared_slots)
         self._stopping = False
         self._broken: BaseException | None = None
         self._counts = EngineCounts()
@@ -160,8 +175,10 @@ class BatchEngine:
         return len(self._text.tokenize(text))
 
     def stats(self) -> EngineStats:
-        return EngineStats(**asdict(self._counts), prefix_decodes=self._prefixes.decodes,
-                           prefix_tokens=self._prefixes.decoded_tokens)
+        prefixes = self._prefixes
+        return EngineStats(**asdict(self._counts), prefix_decodes=prefixes.decodes,
+                           prefix_tokens=prefixes.decoded_tokens, prefix_keeps=prefixes.kept,
+                           reused_tokens=prefixes.reused_tokens)
 
     def close(self) -> None:
         with self._cond:
@@ -242,6 +259,10 @@ class BatchEngine:
             bisect.insort(self._active, seq, key=_seq_key)
             try:
                 self._prepare(seq)
+                if seq.n_past < seq.share:  # the shared part first, then kept for others
+                    self._prefill(seq.prompt[seq.n_past:seq.share], seq.seq_id, seq.n_past)
+                    seq.n_past = seq.share
+                    self._prefixes.keep(seq.prompt[:seq.share], seq.seq_id)
                 # The prompt's last token rides the next step with the decoding sequences: its
                 # logits come from the same kernels as every later token's (a prefill chunk
                 # rounds differently, so a near-tie could go either way), and a trimmed head
@@ -271,7 +292,17 @@ class BatchEngine:
             repeat_penalty=(cfg.repeat_penalty if request.repeat_penalty is None
                             else request.repeat_penalty),
             seed=request.seed), request.grammar)
-        seq.n_past = seq.cached = self._prefixes.reuse(seq.prompt, seq.seq_id)
+        seq.share = self._share(request, seq.prompt)
+        seq.n_past = seq.cached = self._prefixes.reuse(seq.prompt, seq.seq_id, seq.share)
+
+    def _share(self, request: GenRequest, prompt: list[int]) -> int:
+        """The prompt tokens ``request.share_chars`` covers (where they tokenize as the whole
+        prompt does), when a shared slot may keep them; else 0."""
+        if not (self.shared_slots and request.share_chars):
+            return 0
+        marked = self._text.tokenize(request.prompt[:request.share_chars])
+        n = min(common_prefix(prompt, marked), len(prompt) - 1)
+        return n if n >= MIN_PREFIX_REUSE else 0
 
     def _prefill(self, tokens: list[int], seq_id: int, start: int) -> None:
         """Decode ``tokens`` of one sequence in chunks of n_batch, keeping no outputs."""

@@ -281,27 +281,39 @@ MIN_PREFIX_REUSE = 8
 @dataclass
 class _Prefix:
     seq_id: int
-    text: str
+    text: str  # the registered text; "" for a prefix kept from a request (keep)
     tokens: list[int]
     last_used: float
 
 
 class PrefixStore:
-    """Shared prompt prefixes, each decoded once into a reserved sequence and copied into the
-    slot of every request that starts with it (a whole-stream KV copy: ~19 MB for 1024 cells,
-    against ~0.7 s to prefill a 361-token prefix on 2 cores)."""
+    """Shared prompt prefixes, each held in a reserved sequence and copied into the slot of
+    every request that starts with it (a whole-stream KV copy: ~19 MB for 1024 cells, against
+    ~0.7 s to prefill a 361-token prefix on 2 cores).
 
-    def __init__(self, llm: LlamaContext, first_seq: int, count: int) -> None:
+    Two pools, each its own LRU: ``count`` registered prefixes (``register``: a campaign
+    block, decoded here) and ``shared`` prefixes kept from requests (``keep``: a campaign block
+    plus one lead's retrieved evidence, copied out of the request's slot after its prefill).
+    Apart, so that many evidence lines never push out the campaign blocks they extend."""
+
+    def __init__(self, llm: LlamaContext, first_seq: int, count: int, shared: int = 0) -> None:
         self._llm = llm
         self._seq_ids = range(first_seq, first_seq + count)
+        self._shared_ids = range(first_seq + count, first_seq + count + shared)
         self._prefixes: dict[int, _Prefix] = {}
         self.decodes = 0  # prefixes decoded (a registered text already held costs nothing)
         self.decoded_tokens = 0
+        self.kept = 0  # prefixes kept from requests (a token prefix already held is not kept)
+        self.reused_tokens = 0  # prompt tokens copied from a prefix instead of prefilled
+
+    def _free_or_oldest(self, pool: range) -> int:
+        free = [s for s in pool if s not in self._prefixes]
+        return free[0] if free else min(pool, key=lambda s: self._prefixes[s].last_used)
 
     def register(self, text: str) -> int:
         """Decode ``text`` into a free (or the least recently used) prefix sequence; its id."""
         for prefix in self._prefixes.values():
-            if prefix.text == text:
+            if prefix.text == text and prefix.seq_id in self._seq_ids:
                 prefix.last_used = time.perf_counter()
                 return prefix.seq_id
         if not self._seq_ids:
@@ -310,9 +322,7 @@ class PrefixStore:
         if len(tokens) >= self._llm.ctx_per_seq:
             raise ModelError(f"prefix of {len(tokens)} tokens does not fit a slot of "
                              f"{self._llm.ctx_per_seq}")
-        free = [s for s in self._seq_ids if s not in self._prefixes]
-        seq_id = free[0] if free else min(self._prefixes,
-                                          key=lambda s: self._prefixes[s].last_used)
+        seq_id = self._free_or_oldest(self._seq_ids)
         self._prefixes.pop(seq_id, None)
         self._llm.clear(seq_id)
         started = time.perf_counter()
@@ -325,28 +335,55 @@ class PrefixStore:
                  time.perf_counter() - started)
         return seq_id
 
-    def reuse(self, prompt: list[int], seq_id: int) -> int:
+    def keep(self, tokens: list[int], src_seq: int) -> bool:
+        """Hold the first ``len(tokens)`` cached tokens of ``src_seq`` (a request's slot, just
+        prefilled that far; ``tokens`` are its prompt's) in a free or the least recently used
+        shared slot, for later prompts that start with them. False when nothing was kept:
+        no shared slots, too short to pay for a copy, or already held."""
+        if not self._shared_ids or len(tokens) < MIN_PREFIX_REUSE:
+            return False
+        now = time.perf_counter()
+        for prefix in self._prefixes.values():
+            if prefix.seq_id in self._shared_ids and prefix.tokens == tokens:
+                prefix.last_used = now
+                return False
+        seq_id = self._free_or_oldest(self._shared_ids)
+        self._prefixes.pop(seq_id, None)
+        if not self._llm.copy(src_seq, seq_id, keep=len(tokens)):
+            return False
+        self._prefixes[seq_id] = _Prefix(seq_id, "", list(tokens), now)
+        self.kept += 1
+        return True
+
+    def reuse(self, prompt: list[int], seq_id: int, split: int = 0) -> int:
         """Copy the longest matching prefix into ``seq_id``; the prompt tokens it covers.
 
         Matching is on tokens, so a prompt that merely starts with the prefix text but
         tokenizes differently at the seam reuses only the tokens that agree. At least one
-        prompt token is always left to decode: its logits give the first sample.
+        prompt token is always left to decode: its logits give the first sample. ``split``
+        (the end of the part the caller prefills and keeps first) is never left one token
+        away: a one-token prefill chunk takes llama.cpp's one-row attention path, which rounds
+        differently, so the kept KV would depend on what was cached before.
         """
         best, best_len = None, 0
         for prefix in self._prefixes.values():
-            n = _common_prefix(prompt, prefix.tokens)
+            n = common_prefix(prompt, prefix.tokens)
             if n > best_len:
                 best, best_len = prefix, n
         best_len = min(best_len, len(prompt) - 1)
+        if split - best_len == 1:
+            best_len -= 1
         if best is None or best_len < MIN_PREFIX_REUSE:
             return 0
         if not self._llm.copy(best.seq_id, seq_id, keep=best_len):
             return 0
-        best.last_used = time.perf_counter()
+        if best_len == len(best.tokens):  # a part of another lead's evidence is no use of it
+            best.last_used = time.perf_counter()
+        self.reused_tokens += best_len
         return best_len
 
 
-def _common_prefix(tokens: list[int], prefix: list[int]) -> int:
+def common_prefix(tokens: list[int], prefix: list[int]) -> int:
     if tokens[:len(prefix)] == prefix:  # the usual case, compared in C
         return len(prefix)
     n = 0

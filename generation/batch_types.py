@@ -22,6 +22,10 @@ class GenRequest:
     temperature: float | None = None
     top_p: float | None = None
     repeat_penalty: float | None = None
+    # The start of ``prompt`` (in characters) that later requests are likely to share beyond
+    # a registered prefix: a campaign block plus one lead's retrieved evidence. The engine
+    # keeps its KV in a shared slot; 0 = nothing to keep (generation/batch.py).
+    share_chars: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ class EngineStats:
     # Shared prefixes decoded into their reserved sequences (set_prefix of a text not held).
     prefix_decodes: int = 0
     prefix_tokens: int = 0
+    # Prefixes kept from requests (GenRequest.share_chars), and prompt tokens copied from any
+    # prefix instead of being prefilled.
+    prefix_keeps: int = 0
+    reused_tokens: int = 0
 
 
 @dataclass

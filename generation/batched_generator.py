@@ -16,6 +16,22 @@ from generation.batch import BatchEngine, EngineStats, GenRequest
 from generation.engine import Completion, SharedPrefix
 from generation.model import ModelInfo
 
+# The line after a campaign's block in every prompt style (generation/prompt.py evidence_line):
+# the facts retrieval picked for the lead, the same line for every lead that got those facts.
+EVIDENCE_LINE = "Evidence: "
+
+
+def shared_chars(prompt: str, static_prefix: str) -> int:
+    """How much of ``prompt`` other leads' prompts are likely to share: the campaign block
+    ``static_prefix`` and the evidence line after it (the bench's 48 leads have 15 distinct
+    lines, ~52 tokens each); 0 when ``prompt`` is not laid out so."""
+    start = len(static_prefix)
+    if not (static_prefix and prompt.startswith(static_prefix)
+            and prompt.startswith(EVIDENCE_LINE, start)):
+        return 0
+    end = prompt.find("\n", start)
+    return end + 1 if end >= 0 else 0
+
 
 class BatchedGenerator:
     """Drop-in for generation.engine.Generator that shares one BatchEngine between threads."""
@@ -24,7 +40,8 @@ class BatchedGenerator:
         self.model = model
         self.slots = settings.model.batch_slots
         self._engine = BatchEngine(model.path, settings.model, lora_path=model.lora_path,
-                                   prefix_slots=settings.model.prefix_slots)
+                                   prefix_slots=settings.model.prefix_slots,
+                                   shared_slots=settings.model.shared_prefix_slots)
         # The campaign prefixes the engine holds, least recently used first. Bounded like the
         # engine's prefix sequences: a worker serving more campaigns than model.prefix_slots
         # re-decodes a campaign's block (~150-500 tokens, 0.3-1 s on 2 cores) when it returns.
@@ -64,8 +81,10 @@ class BatchedGenerator:
         if prefix is not None:
             self.use_prefix(prefix)
         cpu_before, tokens_before = self._engine_cpu()
+        share = shared_chars(prompt, prefix.text) if prefix is not None else 0
         result = self._engine.submit(GenRequest(prompt=prompt, max_tokens=max_tokens, seed=seed,
-                                                stop=tuple(stop), grammar=grammar)).result()
+                                                stop=tuple(stop), grammar=grammar,
+                                                share_chars=share)).result()
         cpu_after, tokens_after = self._engine_cpu()
         # The engine's CPU time during this request was shared by every sequence decoded
         # beside it; this request's share is its own tokens over all tokens evaluated meanwhile.

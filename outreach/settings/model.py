@@ -37,3 +37,7 @@ class ModelSettings(BaseModel):
     prefix_slots: int = Field(4, ge=0, le=64, description=(
         "Campaign prefixes the batched engine keeps decoded, one per (campaign, version); each "
         "is a KV stream of ctx_per_slot cells (~19 MB at 1024); the least recently used goes."))
+    shared_prefix_slots: int = Field(8, ge=0, le=64, description=(
+        "Campaign block + retrieved evidence prefixes the batched engine keeps from requests "
+        "(leads whose retrieval picks the same facts share them), each a KV stream like a "
+        "prefix slot; the least recently used goes. 0 = off."))
