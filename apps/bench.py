@@ -1,9 +1,11 @@
 """`outreach bench`: rows (a)-(c) from bench, plus what needs the whole system.
 
 (d) the Kafka pipeline, leads topic -> drafts topic, with intake and a batched worker as child
-processes on the embedded stack (timed after a warm-up lead, so group joins are not counted);
-and the non-LLM intake rate (decode, validate, de-duplicate, suppress, route) in this process
-against the stack's real Redis.
+processes on the embedded stack (timed after a warm-up lead, so group joins are not counted),
+on the untrimmed model like (c); (td) the same with the served head cut, like (tc); and the
+non-LLM intake rate (decode, validate, de-duplicate, suppress, route) in this process against
+the stack's real Redis. The worker's engine profile (mean width, prefill share) is read from
+its /metrics (workers/metrics.py ENGINE) before and after the timed window.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ import os
 import statistics
 import tempfile
 import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from rich.console import Console
 
@@ -25,13 +31,14 @@ from outreach.errors import OutreachError
 from outreach.kafka import make_producer
 from apps.pipeline import OutcomeWatcher, Services
 from outreach.settings import Settings
-from outreach.stack import embedded_stack
+from outreach.stack import embedded_stack, free_port
 from outreach.store import IntakeStore
 from outreach.topics import LEADS
 from schemas.codec import AvroCodec
 from schemas.records import Lead
 from streams.intake import Intake, RawRecord
 from bench import BENCH_CAMPAIGN, BenchReport, BenchRow, run_bench
+from workers.metrics import ENGINE_PREFIX
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -45,12 +52,31 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
-def pipeline_row(settings: Settings, emails: int, concurrency: int, log_dir: Path) -> BenchRow:
-    """(d): produce ``emails`` leads, time until every one has an outcome on the output topics."""
+def engine_counters(port: int) -> dict[str, float]:
+    """The worker engine's counters (EngineStats fields) from its /metrics; {} before its
+    model is in."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    return {sample.name.removeprefix(ENGINE_PREFIX).removesuffix("_total"): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples
+            if sample.name.startswith(ENGINE_PREFIX) and sample.name.endswith("_total")}
+
+
+def pipeline_row(settings: Settings, emails: int, concurrency: int, log_dir: Path,
+                 trimmed: Path | None = None, adapter: bool = True) -> BenchRow:
+    """(d), or with ``trimmed`` (td) served as a head cut: produce ``emails`` leads, time until
+    every one has an outcome on the output topics. ``adapter`` False: the trim has the
+    adapter folded in, so the worker loads none (as row tc)."""
+    key = "td" if trimmed is not None else "d"
+    model = {"batch_slots": concurrency, "trimmed_path": trimmed}
+    if not adapter:
+        model["lora_path"] = None
+    port = free_port()
     # The row times drafts and dead letters on the output topics; a request held for a person
     # (the escalation ladder's review rung) would never arrive there, so the ladder is off here.
     settings = settings.model_copy(update={
-        "model": settings.model.model_copy(update={"batch_slots": concurrency}),
+        "model": settings.model.model_copy(update=model),
+        "worker": settings.worker.model_copy(update={"metrics_port": port}),
         "escalation": settings.escalation.model_copy(update={"llm": False, "review": False})})
     campaign = f"bench-{time.time_ns()}"
     publish_as(settings, BENCH_CAMPAIGN, campaign)  # intake routes only published campaigns
@@ -74,6 +100,7 @@ def pipeline_row(settings: Settings, emails: int, concurrency: int, log_dir: Pat
             services.check_alive()
             watcher.poll(0.2)
         pids = [p.pid for p in services.procs.values()]
+        engine_before = engine_counters(port)
         cpu_start, started = _cpu_seconds(pids), time.perf_counter()
         for lead in batch.leads[1:]:
             producer.produce(LEADS, key=lead["lead_id"],
@@ -83,13 +110,16 @@ def pipeline_row(settings: Settings, emails: int, concurrency: int, log_dir: Pat
             services.check_alive()
             watcher.poll(0.2)
         wall, cpu = time.perf_counter() - started, _cpu_seconds(pids) - cpu_start
+        engine = {k: v - engine_before.get(k, 0.0) for k, v in engine_counters(port).items()}
     finally:
         services.stop()
         watcher.close()
     drafts = [d for d in watcher.outcomes.drafts.values()
               if d["lead_id"] in ours and d["lead_id"] != warm["lead_id"]]
+    label = "Kafka pipeline (leads -> drafts), BatchEngine worker" + (
+        ", head cut" if trimmed is not None else "")
     return BenchRow(
-        key="d", label="Kafka pipeline (leads -> drafts), BatchEngine worker", emails=emails,
+        key=key, label=label, emails=emails, details=engine,
         wall_seconds=wall, cpu_seconds=cpu,
         prompt_tokens=sum(d["prompt_tokens"] for d in drafts),
         completion_tokens=sum(d["completion_tokens"] for d in drafts),
@@ -176,18 +206,24 @@ def run_full_bench(settings: Settings, emails: int, concurrency: int, out_dir: P
         bound = settings.with_connections(stack.bootstrap_servers, stack.redis_url)
         sequential, batched = asyncio.run(_intake_rate(bound, 5000, settings.kafka.intake_batch))
         rounds_done = [0]
+        folded = trimmed is not None and is_folded(trimmed)
 
-        def pipeline(n: int) -> BenchRow:
+        def pipeline(n: int, head_cut: Path | None = None) -> BenchRow:
             rounds_done[0] += 1
-            row = pipeline_row(bound, n, concurrency, Path(tmp) / f"logs-{rounds_done[0]}")
+            row = pipeline_row(bound, n, concurrency, Path(tmp) / f"logs-{rounds_done[0]}",
+                               head_cut, adapter=not folded)
             p95 = statistics.quantiles(row.latencies, n=20)[-1] if len(row.latencies) > 1 else 0
-            console.print(f"(d) {row.emails} emails in {row.wall_seconds:.0f} s, p95 {p95:.0f} s")
+            console.print(f"({row.key}) {row.emails} emails in {row.wall_seconds:.0f} s, "
+                          f"p95 {p95:.0f} s")
             return row
 
+        extra: dict[str, Callable[[int], BenchRow]] = {"d": pipeline}
+        if trimmed is not None:  # (td): the pipeline as served, beside (tc)
+            extra["td"] = lambda n: pipeline(n, trimmed)
         report = run_bench(settings, emails, concurrency, out_dir, rows=rows,
                            baseline_emails=baseline_emails, rounds=rounds,
-                           extra_rows={"d": pipeline}, console=console, trimmed=trimmed,
-                           trimmed_folded=trimmed is not None and is_folded(trimmed))
+                           extra_rows=extra, console=console, trimmed=trimmed,
+                           trimmed_folded=folded)
     report.add_metric("intake_leads_per_s", sequential, "leads/s",
                       "decode+validate+dedupe+suppress+route, one lead at a time, real Redis")
     report.add_metric("intake_leads_per_s_batched", batched, "leads/s",

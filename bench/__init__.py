@@ -39,8 +39,9 @@ ExtraRow = Callable[[int], BenchRow]  # emails -> the measured row
 API_USD_PER_M_INPUT = 0.15
 API_USD_PER_M_OUTPUT = 0.60
 ROW_TITLES = {"a": "Llama, sequential", "b": "llama_cpp.server", "c": "BatchEngine",
-              "d": "Kafka pipeline"}
-# Rows measured again on the vocabulary-trimmed model ("ta", "tc") when run_bench gets one.
+              "d": "Kafka pipeline", "td": "Kafka pipeline, head cut"}
+# Rows measured again on the vocabulary-trimmed model ("ta", "tc") when run_bench gets one;
+# an extra row "x" is, when extra_rows has a "tx" too (the pipeline: "td").
 TRIMMED_ROWS = ("a", "c")
 
 
@@ -100,7 +101,8 @@ def run_bench(settings: Settings, emails: int, concurrency: int, out_dir: Path, 
     trimmed_lora = None if trimmed_folded else model.lora_path
     untrimmed_cfg = settings.model.model_copy(update={"trimmed_path": None})
     if trimmed is not None:
-        rows = [*rows, *(f"t{key}" for key in TRIMMED_ROWS if key in rows)]
+        rows = [*rows, *(f"t{key}" for key in rows
+                         if key in TRIMMED_ROWS or f"t{key}" in extra_rows)]
     unknown = {r for r in rows if r.removeprefix("t") not in runners} - set(extra_rows)
     if unknown or emails < 1 or concurrency < 1 or rounds < 1:
         raise ConfigError(f"bench: unknown rows {sorted(unknown)} or emails/concurrency/rounds "

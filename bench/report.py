@@ -21,8 +21,14 @@ from typing import Any
 CAPACITY_LEADS = (10_000, 100_000, 1_000_000)
 UTILIZATION = 0.7
 # "ta"/"tc": rows (a)/(c) on the vocabulary-trimmed model, measured in the same run.
+# "td": the Kafka pipeline (d) with the served head cut.
 RATIOS: tuple[tuple[str, str], ...] = (("c", "a"), ("c", "b"), ("d", "c"), ("tc", "c"),
-                                       ("tc", "a"), ("ta", "a"), ("tc", "ta"))
+                                       ("tc", "a"), ("ta", "a"), ("tc", "ta"), ("td", "tc"),
+                                       ("td", "d"))
+# Issue 27's targets, each read from one run: ratios of emails/min at least this, and the
+# served engine (tc) at least this share of its own model's all-logits decode ceiling.
+RATIO_TARGETS = (("tc/a", 8.0), ("td/tc", 0.9))
+CEILING_SHARE_TARGET = 0.60
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,19 @@ class BenchReport:
         row, top = self.row(key), self.ceiling.get(limit, 0.0)
         return row.tokens_per_s / top if row and top > 0 else 0.0
 
+    def targets(self) -> list[dict[str, Any]]:
+        """Issue 27's targets against this run's figures (a target whose rows did not run is
+        left out): name, value, target, met."""
+        ratios = self.ratios()
+        out = [{"name": name, "value": ratios[name], "target": target,
+                "met": ratios[name] >= target} for name, target in RATIO_TARGETS
+               if name in ratios]
+        if self.row("tc") and self.ceiling.get("trim_logits_all_tok_s"):
+            share = self.ceiling_share("tc", "trim_logits_all_tok_s")
+            out.append({"name": "tc share of its all-logits ceiling", "value": share,
+                        "target": CEILING_SHARE_TARGET, "met": share >= CEILING_SHARE_TARGET})
+        return out
+
     def profile(self, key: str) -> dict[str, float]:
         """The per-step profile of an engine row (bench/profile.py), or {}."""
         from bench.profile import step_profile
@@ -217,7 +236,8 @@ class BenchReport:
             "limit_rounds": [{"bandwidth_gbs": b, **c} for b, c in self._limit_rounds],
             "rows": [r.summary(self.prices, self.weight_bytes, self.bandwidth_gbs)
                      for r in self.rows],
-            "ratios": self.ratios(), "engine_ceiling_share": self.ceiling_share(),
+            "ratios": self.ratios(), "targets": self.targets(),
+            "engine_ceiling_share": self.ceiling_share(),
             "engine_bare_loop_share": self.ceiling_share(limit="bare_loop_tok_s"),
             "trimmed_engine_ceiling_share": self.ceiling_share("tc", "trim_logits_all_tok_s"),
             "trimmed_engine_bare_loop_share": self.ceiling_share("tc", "trim_bare_loop_tok_s"),
@@ -255,6 +275,13 @@ class BenchReport:
             lines.append(f"WARNING: {self.machine['busy']}")
         ratios = ", ".join(f"{k} = {v:.2f}x" for k, v in self.ratios().items())
         lines.append(f"Ratios (emails/min): {ratios or 'n/a'}.")
+        targets = "; ".join(
+            f"{t['name']} " + (f"{t['value']:.0%} (target >= {t['target']:.0%})"
+                               if "share" in t["name"] else
+                               f"{t['value']:.2f}x (target >= {t['target']:g}x)")
+            + (": met" if t["met"] else ": **not met**") for t in self.targets())
+        if targets:
+            lines.append(f"Targets (issue 27, this run): {targets}.")
         spread = "; ".join(f"({r.key}) " + " / ".join(f"{x:.1f}" for x in per_round)
                            for r in self.rows
                            if len(per_round := r.details.get("round_emails_per_min", [])) > 1)

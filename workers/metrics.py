@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily
 
+from generation.batch_types import EngineStats
 from generation.generate import Outcome
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,33 @@ MODEL_HEAD_CUT = Gauge("outreach_worker_model_head_cut",
 MODEL_REQUESTS = Counter("outreach_worker_model_requests_total",
                          "Requests handled, by the model slot and version that handled them.",
                          ["tier", "slot", "model_version"])
+
+ENGINE_PREFIX = "outreach_worker_engine_"
+
+
+class EngineCollector:
+    """The champion's batched engine counters (generation/batch_types.py EngineStats), read
+    when /metrics is scraped: outreach_worker_engine_<field>_total. Mean width is
+    decoded_tokens / steps; the prefill share is prefill_seconds over wall time (the bench's
+    pipeline rows read their engine profile from here). A reload starts them from zero."""
+
+    def __init__(self) -> None:
+        self._source: Callable[[], EngineStats | None] = lambda: None
+
+    def watch(self, source: Callable[[], EngineStats | None]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        stats = self._source()
+        if stats is None:
+            return
+        for name, value in asdict(stats).items():
+            yield CounterMetricFamily(ENGINE_PREFIX + name, f"Batched engine: {name}.",
+                                      value=value)
+
+
+ENGINE = EngineCollector()
+REGISTRY.register(ENGINE)
 
 _served: set[int] = set()
 _lock = threading.Lock()

@@ -35,6 +35,7 @@ from schemas.deadletter import from_message
 from workers import metrics
 from schemas.campaign import Campaign
 from schemas.records import DeadLetter, GenerationRequest
+from generation.batch_types import EngineStats
 from generation.batched_generator import BatchedGenerator
 from workers.campaigns import CampaignResolver
 from generation.engine import Generator
@@ -284,6 +285,24 @@ def _configured_model(settings: Settings, generator: Generator | BatchedGenerato
                        settings=settings)
 
 
+def loop_width(settings: Settings, generator: Generator | BatchedGenerator) -> int:
+    """Requests the consumer loop holds at once: a batched engine's slots plus
+    worker.queue_depth waiting in its queue (a slot freed by a finished sequence is refilled at
+    the next decode step, not after that request's checks, publish, commit and the next poll);
+    one for llama-cpp-python's ``Llama``, which serves one request at a time."""
+    if isinstance(generator, BatchedGenerator):
+        return generator.slots + settings.worker.queue_depth
+    return 1
+
+
+def engine_stats(holder: ModelHolder) -> EngineStats | None:
+    """The champion's batched engine counters (None for ``Llama`` or before a model is in)."""
+    loaded = holder.get("champion")
+    if loaded is None or not isinstance(loaded.generator, BatchedGenerator):
+        return None
+    return loaded.generator.stats()
+
+
 def _follower(settings: Settings, holder: ModelHolder, slots: int,
               on_event: EventHook | None) -> ReleaseFollower | None:
     if not settings.worker.follow_releases:
@@ -334,9 +353,11 @@ def _serve(settings: Settings, stop: threading.Event, max_messages: int | None,
         worker = Worker(settings, holder, on_event)
         worker.campaign_table()  # catch up with the `campaigns` topic before the first request
         with holder.lease() as champion:
-            log.info("worker on %s (group %s), model %s %s", worker.topic, group_id(settings),
-                     champion.model.model_id, champion.model.version)
-        ConsumerLoop(worker, stop, slots, max_messages).run()
+            width = loop_width(settings, champion.generator)
+            log.info("worker on %s (group %s), model %s %s, %d requests at once", worker.topic,
+                     group_id(settings), champion.model.model_id, champion.model.version, width)
+        metrics.ENGINE.watch(lambda: engine_stats(holder))
+        ConsumerLoop(worker, stop, width, max_messages).run()
     finally:
         if follower is not None:
             follower.stop()

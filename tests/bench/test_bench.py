@@ -112,6 +112,35 @@ def test_trimmed_rows_get_their_ratios_ceiling_share_and_step_profile(tmp_path):
     assert "| 1,000,000 | 9 | 18 | 17.28 |" in report.to_markdown()
 
 
+def test_the_issue_targets_are_reported_met_or_not_with_the_pipeline_head_cut_row(tmp_path):
+    report = BenchReport(machine={"cpu": "test", "cores": 2}, model={"name": "m"}, prices=PRICES,
+                         weight_bytes=250_000_000, trim_weight_bytes=100_000_000)
+    report.pool_limits(25.0, {"logits_all_tok_s": 250.0, "trim_logits_all_tok_s": 450.0})
+    report.pool_row(row("a", 15, 60.0))  # 15 emails/min
+    report.pool_row(row("tc", 120, 60.0, tokens=18_000))  # 120 emails/min, 300 tok/s
+    pipeline = row("td", 114, 60.0)
+    # The worker engine's counters over the window (read from its /metrics): 14 of 16 wide.
+    pipeline.details = {"steps": 1000, "decoded_tokens": 14_000, "prefill_tokens": 6_000,
+                        "decode_seconds": 50.0, "prefill_seconds": 6.0, "sample_seconds": 2.0,
+                        "busy_seconds": 58.0, "admit_seconds": 6.5, "moves": 0,
+                        "reused_tokens": 3_000}
+    report.pool_row(pipeline)
+    assert report.ratios()["td/tc"] == pytest.approx(0.95)
+    targets = {t["name"]: t for t in report.targets()}
+    assert targets["tc/a"]["value"] == pytest.approx(8.0) and targets["tc/a"]["met"]
+    assert targets["td/tc"]["met"] and targets["td/tc"]["target"] == 0.9
+    share = targets["tc share of its all-logits ceiling"]
+    assert share["value"] == pytest.approx(300 / 450) and share["met"]
+    assert report.profile("td")["width"] == 14
+    assert report.profile("td")["reused_tokens_per_email"] == pytest.approx(3000 / 114, abs=0.1)
+    table = report.to_markdown()
+    assert "tc/a 8.00x (target >= 8x): met" in table
+    assert "tc share of its all-logits ceiling 67% (target >= 60%): met" in table
+    report.pool_row(row("td", 66, 60.0))  # a slower second round: td/tc falls below 0.9
+    assert "td/tc 0.75x (target >= 0.9x): **not met**" in report.to_markdown()
+    assert json.loads(report.write(tmp_path)[0].read_text())["targets"][1]["met"] is False
+
+
 def _finite_positive(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
 
