@@ -121,7 +121,7 @@ def run(settings: Settings, out_dir: Path, leads_per_campaign: int = 20, seeds: 
         sent = outcome.draft
         row.update(outcome="sent" if sent else "held", attempts=outcome.attempts,
                    first_try=outcome.attempts == 1 and sent is not None,
-                   reasons=list(outcome.rejections),
+                   reasons=list(outcome.rejections), repairs=list(outcome.repairs),
                    subject=sent["subject"] if sent else None, body=sent["body"] if sent else None)
         if sent is not None:
             row["pain_misused"] = bool(not case.on_target and case.lead.get("pain_point")
@@ -156,6 +156,8 @@ def _figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "first_try_pass": round(sum(r["first_try"] for r in drafted) / n, 4),
         "sent_without_a_person": round(len(sent) / n, 4),
         "held": len(drafted) - len(sent),
+        # Sent drafts code fixed a slip in (generation.repair: a name's casing, "a HR", ...).
+        "sent_after_a_repair": sum(bool(r.get("repairs")) for r in sent),
         "false_claims_caught": attempts.get("false claim of earlier contact", 0),
         "pain_misused_in_sent": sum(bool(r.get("pain_misused")) for r in sent),
         "rejections_by_class": dict(attempts.most_common()),
@@ -186,14 +188,16 @@ def markdown(report: dict[str, Any]) -> str:
              f"{report['seeds']} seeds, world seed {report['world_seed']}, "
              f"{report['seconds']:.0f} s.", "",
              "| slice | drafted | first-try pass | sent without a person | held | false claims "
-             "caught | pain misused (sent) |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "caught | pain misused (sent) | sent after a repair |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     named = [(name, report[name]) for name in ("all", "latin", "non_latin", "on_target_pain",
                                                "off_target_or_no_pain")]
     named += [(f"seed {seed}", fig) for seed, fig in report["by_seed"].items()]
     for name, fig in named:
         lines.append(f"| {name} | {fig['drafted']} | {fig['first_try_pass']:.1%} | "
                      f"{fig['sent_without_a_person']:.1%} | {fig['held']} | "
-                     f"{fig['false_claims_caught']} | {fig['pain_misused_in_sent']} |")
+                     f"{fig['false_claims_caught']} | {fig['pain_misused_in_sent']} | "
+                     f"{fig.get('sent_after_a_repair', 0)} |")
     lines += ["", "Rejections by class (every attempt of every lead):", ""]
     lines += [f"- {name}: {count}" for name, count in report["all"]["rejections_by_class"].items()]
     return "\n".join(lines) + "\n"

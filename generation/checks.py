@@ -10,8 +10,10 @@ one of them rejects. It runs:
   a customer);
 - figures the lead and the campaign never gave, and a fact retold with other numbers
   (generation.figures);
-- the recipient's situation stated without the pain the prompt showed, and the lead's company
-  renamed (generation.lead_claims);
+- the recipient's situation stated without the lead's pain, the lead's company renamed, cut
+  short or replaced in the subject (generation.lead_claims);
+- a sequence's closing line in a first email, a benefit alone as a sentence or said twice
+  (generation.sentence_checks);
 - claims of earlier contact the CRM notes do not record (generation.contact_claims), but for
   a follow-up (step 2+) its own thread's earlier email ("my note last week");
 - a follow-up's sentences the previous email already said (generation.followup);
@@ -34,7 +36,8 @@ from typing import Any
 from outreach.errors import DraftRejected
 from outreach.settings import ChecksSettings
 from schemas.campaign import Campaign
-from generation import contact_claims, figures, followup, frame, lead_claims, style_checks
+from generation import contact_claims, figures, followup, frame, lead_claims, \
+    sentence_checks, style_checks
 from generation.draft import Draft, check, parse
 from generation.repair import repair
 from generation.prompt import NAME_MAX_CHARS, clean_field
@@ -86,6 +89,11 @@ def check_draft(draft: Draft, request_or_lead: Mapping[str, Any], checks: Checks
     reasons += figures.altered_facts(text, campaign)
     reasons += lead_claims.unsupported_situation(draft.body, lead, campaign)
     reasons += lead_claims.company_renamed(text, lead, campaign)
+    reasons += lead_claims.company_cut_short(text, lead)
+    reasons += lead_claims.subject_names_another(draft.subject, lead, campaign)
+    reasons += sentence_checks.first_email_closers(draft.body, request)
+    reasons += sentence_checks.bare_benefits(draft.body, campaign)
+    reasons += sentence_checks.repeated_benefits(draft.body, campaign)
     reasons += [f"claims earlier contact the CRM does not record: {claim!r}"
                 for claim in contact_claims.unsupported_claims(draft.body, lead)
                 if not followup.thread_makes_true(claim, request)]  # steps 2+: "my last note"
@@ -116,7 +124,7 @@ def parse_draft(prefill: str, completion: str, lead: Mapping[str, Any], campaign
     if fixed.fixes:
         log.debug("repaired %d slips: %s", len(fixed.fixes), "; ".join(fixed.fixes))
     return Draft(subject=fixed.subject, body=frame.framed(fixed.body, dict(lead), campaign),
-                 complete=ended)
+                 complete=ended, repairs=fixed.fixes)
 
 
 def parse_and_check(prefill: str, completion: str, request_or_lead: Mapping[str, Any],

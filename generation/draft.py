@@ -71,6 +71,7 @@ class Draft:
     subject: str
     body: str
     complete: bool = True
+    repairs: tuple[str, ...] = ()  # the slips generation.repair fixed in it (reports count them)
 
     @property
     def words(self) -> int:

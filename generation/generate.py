@@ -68,6 +68,7 @@ class Outcome:
     model: ModelInfo | None = None  # the model that wrote it (hot reload: one of two)
     campaign_version: int | None = None  # the campaign version the prompt quoted
     evidence_ids: tuple[str, ...] = ()  # the campaign facts quoted for this lead
+    repairs: tuple[str, ...] = ()  # slips code fixed in the sent draft (generation.repair)
 
     @property
     def ok(self) -> bool:
@@ -127,6 +128,7 @@ def draft_for_request(request: GenerationRequest, generator: Generator, model: M
 
     draft = run_attempts(outcome, settings.worker.max_attempts, write, check)
     if draft is not None:
+        outcome.repairs = draft.repairs
         subject = thread_subject(request, draft.subject)  # a follow-up keeps the thread's
         outcome.draft = _email_draft(request, subject, draft.body, prompt.prompt_hash,
                                      outcome.completions, model, settings,

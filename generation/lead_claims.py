@@ -92,3 +92,42 @@ def company_renamed(text: str, lead: Mapping[str, Any], campaign: Campaign) -> l
         reasons.append(f"the lead's company {company!r} written as "
                        f"{' '.join([*before, form])!r}")
     return reasons
+
+
+def company_cut_short(text: str, lead: Mapping[str, Any]) -> list[str]:
+    """A company whose name has commas, cut at the first one: "For Coleman, that could mean"
+    for "Coleman, Cantu and Garrison" (the demo, 2026-12-07 and 2026-12-08)."""
+    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    head = company.split(",")[0].strip()
+    if "," not in company or not head:
+        return []
+    if head in {clean_field(lead.get(k) or "", NAME_MAX_CHARS) for k in ("first_name",
+                                                                         "last_name")}:
+        return []  # "Parry" is also the lead's own name: no telling the two apart
+    masked = text.replace(company, _COMPANY)  # "לוי, גולן and לוי" ends with its own head
+    return [f"the lead's company {company!r} cut short as {head!r}"
+            for _ in re.finditer(r"(?<!\w)" + re.escape(head) + r"(?!\w)", masked)]
+
+
+# The teacher's subjects name the lead's company after these words ("A quick idea for
+# {company}", "Patchwell for {company}", "A short note for {company}"): another name there is a
+# company the lead is not ("Patchwell for राओई" for अरोरा Inc, the demo of 2026-12-08).
+_SUBJECT_OPENERS = ("A quick idea", "A short note", "An idea", "A note", "Idea")
+
+
+def subject_names_another(subject: str, lead: Mapping[str, Any], campaign: Campaign) -> list[str]:
+    """A subject "... for X" where X is neither the lead's company (as written) nor its team."""
+    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    openers = "|".join(re.escape(o) for o in (*_SUBJECT_OPENERS, campaign.product.strip(),
+                                               campaign.sender.company.strip()) if o)
+    match = re.match(rf"^(?:{openers}) for (?P<name>.+?)\s*$", subject.strip())
+    if not company or not match:
+        return []
+    name = match.group("name")
+    words = {word.lower().strip(".,'") for word in name.split()}
+    if name.startswith(company) or words & {"your", "you", "the", "a", "an", "team", "teams",
+                                            "leaders", "managers", "companies"}:
+        return []  # "An idea for your IT team", "Patchwell for IT teams": not a company
+    if name.startswith((campaign.product, campaign.sender.company)):
+        return []
+    return [f"the subject names {name[:40]!r}, not the lead's company {company!r}"]

@@ -154,15 +154,34 @@ _ASK = r"""ask ::= [^\n\[\]{}<>#@/\\?]+ "?"
 """
 
 
-# How a retry may open the body when the prompt shows no pain point: the teacher's other opener
-# families (training/teacher_lines.py: role, industry, company, team, sender, benefit; a CRM
-# note's line where the lead has notes). Without a pain, "I understand that at {company}, ..."
-# can only be filled with a made-up situation ("patching is king"): 7 of 24 demo emails of
-# 2026-12-08 did, and at temperature 0.3 the same opener came back on every seed.
-NO_PAIN_OPENERS = ("Since ", "As ", "I am writing ", "I came across ", "I have a short idea ",
-                   "My name is ")
-NOTE_OPENERS = ("It was good to meet ", "Thanks ", "Thank you ", "You asked ", "Since you asked ",
-                "A partner of ours ", "I saw that you ")
+# How a retry may open the body when the prompt shows no pain point: the first words of the
+# teacher's other opener families (training/teacher_lines.py: role, industry, company, team,
+# sender, benefit; a CRM note's line where the lead has notes), with the names filled in.
+# Without a pain, "I understand that at {company}, ..." can only be filled with a made-up
+# situation ("patching is king"): 7 of 24 demo emails of 2026-12-08 did, and at temperature
+# 0.3 the same opener came back on every seed. Bare starts ("As ", "Since ") were tried first
+# and read "As one of our customers, Patchwell..." and "Since my last email...".
+NOTE_OPENERS = ("It was good to meet you at ", "Thanks again for the chat at ",
+                "Thanks for visiting our booth in ", "Thank you for stopping by our booth in ",
+                "Thanks for downloading ", "I saw that you downloaded ", "You asked about ",
+                "Since you asked about ", "A partner of ours in ")
+
+
+def no_pain_openers(company: str, product: str, sender: str, sender_company: str,
+                    notes: bool) -> tuple[str, ...]:
+    """The opener starts a retry may use when the prompt shows no pain (see above)."""
+    openers = ["Since you are a", "As a", "I am writing to a few companies in ",
+               "I have a short idea for you and your "]
+    if company:
+        openers += [f"Since {company} works in ", f"I am writing with a short idea for {company}.",
+                    f"I came across {company} and wanted to share one idea with you."]
+    if product:
+        openers += [f"I think {product} could help your "]
+        if company:
+            openers += [f"I am writing because {product} can help {company} "]
+    if sender and sender_company:
+        openers += [f"My name is {sender}, and I work at {sender_company}."]
+    return (*openers, *(NOTE_OPENERS if notes else ()))
 
 
 def retry_grammar(sender: str, prefilled: bool, openers: Sequence[str] = ()) -> str:
@@ -183,12 +202,13 @@ def retry_grammar(sender: str, prefilled: bool, openers: Sequence[str] = ()) -> 
 
 def retry_openers(shown: Mapping[str, Any], campaign: Campaign) -> tuple[str, ...]:
     """The body openers a retry may use for a lead shown as ``shown``: any (empty) when a
-    pain point is shown, else the non-pain families (and a note's line where there are notes)."""
+    pain point is shown, else no_pain_openers."""
     if shown.get("pain_point"):
         return ()
-    product = clean_field(campaign.product, NAME_MAX_CHARS)
-    notes = NOTE_OPENERS if str(shown.get("notes") or "").strip() else ()
-    return (*NO_PAIN_OPENERS, *((f"I think {product} ",) if product else ()), *notes)
+    return no_pain_openers(clean_field(shown.get("company") or "", NAME_MAX_CHARS),
+                           clean_field(campaign.product, NAME_MAX_CHARS), sender_name(campaign),
+                           clean_field(campaign.sender.company, NAME_MAX_CHARS),
+                           notes=bool(str(shown.get("notes") or "").strip()))
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ glued-script catches alone moved the non-Latin slice's sent rate from 95.8% to 8
 needs no reading; so does code, with the same rule the check uses.
 
 Only what has exactly one right answer is repaired, from data the request holds (the lead's
-fields and the campaign as written); anything else (a doubled comma that marks an empty slot,
-a customer said to be the product) stays a rejection. The checks (generation.checks) still run
+fields and the campaign as written): a name as its owner writes it, the article its sound
+takes, a space, the product in the teacher's product line, a standalone false peer claim
+deleted. Anything else (a doubled comma that marks an empty slot, "<customer> can stop
+paying...") stays a rejection. The checks (generation.checks) still run
 on the repaired text, so a repair that went wrong is caught like any other slip.
 """
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.campaign import Campaign
-from generation import style_checks
+from generation import lead_claims, sentence_checks, style_checks
 from generation.prompt import NAME_MAX_CHARS, clean_field
 
 # A boundary between a Latin letter and a letter of another script (the check's own ranges).
@@ -129,12 +131,77 @@ def _unglue(text: str, lead_values: tuple[str, ...], fixes: list[str]) -> str:
     return re.sub(r"\S+", spaced, text)
 
 
+def _customer_in_product_line(text: str, campaign: Campaign, fixes: list[str]) -> str:
+    """"Meridian Clinics is built to help companies like yours ..." -> "Ledgerline is built
+    ...": the teacher's product lines ("{product} is built to help ...", "{product} can also
+    help your {team} ...") with a case study's customer in the product's slot, on all four
+    attempts for 2 of 24 demo leads (2026-12-08). Only these lines: "Meridian Clinics can
+    stop paying..." has no product reading and stays a rejection."""
+    product = campaign.product.strip()
+    for fact in campaign.facts:
+        if not fact.customer or not product:
+            continue
+        pattern = re.compile(re.escape(fact.customer) + r"(?=\s+(?:is|was) built to help\b|"
+                             r"\s+can (?:also )?help (?:you|your|companies|teams)\b)")
+        text, count = pattern.subn(product, text)
+        if count:
+            fixes.append(f"{fact.customer!r} in a product line -> {product!r}")
+    return text
+
+
+def _false_peer_sentences(text: str, campaign: Campaign, industry: str,
+                          fixes: list[str]) -> str:
+    """A sentence that is nothing but a false peer claim ("Meridian Clinics is in
+    pharmaceuticals too."), deleted: the teacher's line stands alone after a customer's story,
+    and the email reads the same without it. A claim inside a longer sentence stays a
+    rejection."""
+    for reason in style_checks.peer_claims(text, campaign, industry):
+        claim = reason.split(": ", 1)[1][1:-1]
+        claimed = re.escape(claim) + r"\."
+        # After another sentence: the space before it goes; at a line's start: the space after.
+        text, count = re.subn(r"(?<=[.!?])[ \t]+" + claimed + r"(?=\s|$)", "", text)
+        text, more = re.subn(r"(?m)^" + claimed + r"[ \t]*", "", text)
+        count += more
+        if count:
+            fixes.append(f"deleted {claim[:40]!r}")
+    return text
+
+
+def _company_in_full(text: str, company: str, names: dict[str, Any],
+                     fixes: list[str]) -> str:
+    """"For Coleman, that could mean" -> "For Coleman, Cantu and Garrison, that could mean":
+    a company with commas in its name cut at the first one (lead_claims.company_cut_short)."""
+    head = company.split(",")[0].strip()
+    if "," not in company or not head:
+        return text
+    if not lead_claims.company_cut_short(text, {"company": company, **names}):
+        return text
+    masked = text.replace(company, "\ue000")  # the full name, left alone (see lead_claims)
+    masked = re.sub(r"(?<!\w)" + re.escape(head) + r"(?!\w)", "\ue000", masked)
+    fixes.append(f"{head!r} -> {company!r}")
+    return masked.replace("\ue000", company)
+
+
+def _bare_benefits(text: str, campaign: Campaign, fixes: list[str]) -> str:
+    """A benefit alone as a sentence ("Patch without late-night change windows."), deleted:
+    the sentences around it read the same without it."""
+    for reason in sentence_checks.bare_benefits(text, campaign):
+        sentence = reason.split(": ", 1)[1][1:-1]
+        text, count = re.subn(r"(?<=[.!?])[ \t]+" + re.escape(sentence), "", text)
+        text, more = re.subn(r"(?m)^" + re.escape(sentence) + r"[ \t]*", "", text)
+        if count + more:
+            fixes.append(f"deleted {sentence[:40]!r}")
+    return text
+
+
 def repair(subject: str, body: str, lead: Mapping[str, Any], campaign: Campaign) -> Repaired:
     """The draft's subject and body with every mechanical slip fixed (see the module doc)."""
     fixes: list[str] = []
     lead_values = tuple(clean_field(value, 400) for value in lead.values()
                         if isinstance(value, str) and value.strip())
     names = _names(campaign, lead)
+    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    person = {key: lead.get(key) for key in ("first_name", "last_name")}
     out = []
     for text in (subject, body):
         text = _casing(text, names, fixes)
@@ -142,5 +209,9 @@ def repair(subject: str, body: str, lead: Mapping[str, Any], campaign: Campaign)
         text = _articles(text, fixes)
         text = _label_capitals(text, fixes)
         text = _unglue(text, lead_values, fixes)
+        text = _customer_in_product_line(text, campaign, fixes)
+        text = _false_peer_sentences(text, campaign, str(lead.get("industry") or ""), fixes)
+        text = _company_in_full(text, company, person, fixes)
+        text = _bare_benefits(text, campaign, fixes)
         out.append(text)
     return Repaired(out[0], out[1], tuple(fixes))

@@ -8,7 +8,9 @@ import pytest
 
 from tests.support.worker_helpers import sample_campaign
 from generation.figures import altered_facts
-from generation.lead_claims import company_renamed, unsupported_situation
+from generation.lead_claims import company_cut_short, company_renamed, \
+    subject_names_another, unsupported_situation
+from generation.sentence_checks import bare_benefits, first_email_closers, repeated_benefits
 
 CAMPAIGN = sample_campaign(product="Patchwell")
 LEAD = {"first_name": "Ryszard", "company": "Hoffmann", "role": "IT Manager",
@@ -59,3 +61,52 @@ def test_a_company_without_a_legal_form_is_not_judged():
 ])
 def test_a_fact_retold_with_other_numbers(text, flagged):
     assert bool(altered_facts(text, sample_campaign())) is flagged
+
+
+@pytest.mark.parametrize(("subject", "flagged"), [
+    ("Patchwell for राओई", True),  # the demo of 2026-12-08, lead अरोरा Inc
+    ("A quick idea for Arora Inc", True),
+    ("Patchwell for अरोरा Inc", False),
+    ("A quick idea for अरोरा Inc's IT team", False),
+    ("An idea for your IT team", False),
+    ("How अरोरा Inc could patch faster", False),
+])
+def test_the_subject_names_the_leads_company(subject, flagged):
+    lead = {"first_name": "जगदीश", "company": "अरोरा Inc"}
+    assert bool(subject_names_another(subject, lead, CAMPAIGN)) is flagged
+
+
+def test_a_company_cut_at_its_comma():
+    lead = {"company": "Coleman, Cantu and Garrison"}
+    assert company_cut_short("For Coleman, that could mean less work.", lead)
+    assert not company_cut_short("For Coleman, Cantu and Garrison, that could mean less.", lead)
+    # The teacher's data: a company ending with its own head, a head that is the lead's name.
+    assert not company_cut_short("A note for לוי, גולן and לוי.", {"company": "לוי, גולן and לוי"})
+    assert not company_cut_short("Hi Parry, a note for Parry, Ward and Co.",
+                                 {"company": "Parry, Ward and Co", "first_name": "Parry"})
+
+
+@pytest.mark.parametrize(("body", "step", "flagged"), [
+    ("If this is not a priority for दुत्ता PLC right now, I will keep this one short.", 1, True),
+    ("If this is not the right time, just let me know and I will close this.", 1, True),
+    ("If this is not a priority for Hoffmann right now, I will close the file.", 3, False),
+    ("If it is not the right time, just let me know and I will see you Monday at the company "
+     "meeting.", 1, True),  # the demo of 2026-12-08
+    ("If the timing is wrong, just say so.", 1, False),
+])
+def test_a_closing_line_belongs_to_the_last_step(body, step, flagged):
+    assert bool(first_email_closers(body, {"step": step})) is flagged
+
+
+def test_a_benefit_alone_as_a_sentence():
+    campaign = sample_campaign(benefits=["patch without late-night change windows"])
+    assert bare_benefits("Hi. Patch without late-night change windows. Open?", campaign)
+    assert not bare_benefits("It helps you patch without late-night change windows.", campaign)
+
+
+def test_a_benefit_said_twice():
+    campaign = sample_campaign(benefits=["see every missing patch in one list"])
+    twice = ("I think Patchwell could help your team see every missing patch in one list. With "
+             "Patchwell, your team can see every missing patch in one list, ranked by real risk.")
+    assert repeated_benefits(twice, campaign)
+    assert not repeated_benefits(twice.split(". ")[0] + ".", campaign)

@@ -237,12 +237,13 @@ def test_a_retry_without_a_pain_opens_with_another_opener(offline_settings):
     offline_settings.model.prompt_style = "trained"
     campaign = sample_campaign()
     without = build_prompt(_lead(pain_point=None), campaign, None, offline_settings)
-    assert "I came across " in without.openers and "I think Relaywise " in without.openers
+    assert "I came across Northwind Traders and wanted to share one idea with you." \
+        in without.openers and "I think Relaywise could help your " in without.openers
     assert not any(o.startswith("I understand") for o in without.openers)
-    assert '",\\n\\n" ("Since " | "As " |' in without.retry_grammar
+    assert '",\\n\\n" ("Since you are a" | "As a" |' in without.retry_grammar
     noted = build_prompt(_lead(pain_point=None, notes="Met at a travel expo."), campaign, None,
                          offline_settings)
-    assert "It was good to meet " in noted.openers
+    assert "It was good to meet you at " in noted.openers
     # A pain the campaign addresses is shown: any opener, the pain's among them.
     with_pain = build_prompt(_lead(pain_point="inquiries wait days for a follow-up reply"),
                              campaign, None, offline_settings)

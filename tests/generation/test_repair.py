@@ -49,9 +49,24 @@ def test_a_name_in_another_script_gets_its_space(text, lead, fixed):
     assert body_of(text, lead) == fixed
 
 
+def test_a_customer_in_the_products_line_and_a_false_peer_claim():
+    campaign = sample_campaign(product="Relaywise")
+    lead = LEAD | {"industry": "pharmaceuticals"}
+    text = ("Harborview Hotels doubled booking replies within six weeks. Harborview Hotels is in "
+            "pharmaceuticals too. Harborview Hotels is built to help companies like yours "
+            "answer every inquiry.\nHarborview Hotels is in pharmaceuticals too. Open to a call?")
+    assert body_of(text, lead, campaign) == (
+        "Harborview Hotels doubled booking replies within six weeks. Relaywise is built to help "
+        "companies like yours answer every inquiry.\nOpen to a call?")
+    # True for a lead in hospitality (the case study's tag): kept.
+    kept = "Harborview Hotels doubled booking replies. Harborview Hotels is in hospitality too."
+    assert body_of(kept, LEAD | {"industry": "hospitality"}, campaign) == kept
+
+
 @pytest.mark.parametrize("text", [
     "One of our customers, Every Approvals, , matches invoices.",  # an empty slot: not a typo
-    "Harborview Hotels is built to help companies like yours.",   # a customer as the product
+    "Lindenhof Kliniken can stop paying the same invoice twice.",  # no product reading
+    "We met Harborview Hotels, which is in retail too, last year.",  # inside a longer sentence
     "A quick idea for株式会社松本運輸 and you.",  # glued to a name the lead does not hold
 ])
 def test_what_needs_judgement_is_left_for_the_checks(text):
@@ -75,3 +90,21 @@ def test_the_worker_sends_the_repaired_draft_and_the_checks_still_run():
     broken = completion.replace("pay each invoice once", "pay each invoice, , once")
     with pytest.raises(DraftRejected, match="doubled or stray punctuation"):
         parse_and_check("Subject: ", broken, LEAD, ChecksSettings(), LEDGER)
+
+
+def test_a_company_cut_at_its_comma_and_a_benefit_alone_are_mended():
+    campaign = sample_campaign(product="Patchwell",
+                               benefits=["patch without late-night change windows",
+                                         "see every missing patch in one list"])
+    lead = LEAD | {"company": "Coleman, Cantu and Garrison"}
+    text = ("Patchwell is built to help companies like yours. Patch without late-night change "
+            "windows. For Coleman, that could mean fewer audits. Coleman, Cantu and Garrison "
+            "runs lean.")
+    assert body_of(text, lead, campaign) == (
+        "Patchwell is built to help companies like yours. For Coleman, Cantu and Garrison, that "
+        "could mean fewer audits. Coleman, Cantu and Garrison runs lean.")
+
+
+def test_the_product_split_in_two_words_is_joined():
+    assert body_of("The short version: Leadley line reads supplier invoices.") == \
+        "The short version: Ledgerline reads supplier invoices."

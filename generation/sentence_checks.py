@@ -1,0 +1,61 @@
+"""Sentences a first email must not have, found reading the served miniature's demo emails of
+2026-12-08 (24 sent, after every other check):
+- a sequence's closing line in a first email: "If this is not a priority for दुत्ता PLC right
+  now, I will keep this one short.", "just let me know and I will close this." (4 of 24). The
+  follow-up teacher writes them for step 3 ("..., I will close the file."); in a first email
+  the sender closes a conversation that never started ("If it is not the right time, just let
+  me know and I will see you Monday or Tuesday at the company meeting.");
+- a benefit said twice (3 of 24);
+- a benefit on its own as a sentence: "Patch without late-night change windows." (1 of 24).
+  A benefit is a bare verb phrase that the teacher only writes after "help ...", "can" or "to".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from schemas.campaign import Campaign
+
+_CLOSER = re.compile(r"\bI will (?:close (?:this|the file|the loop|your file)|keep this (?:one )?"
+                     r"short|stop (?:writing|emailing|here))\b|\bnot a priority for .{1,60}? "
+                     r"right now\b|\blet me know and I will close\b|"
+                     r"\bif (?:it|this|now) is not (?:the right time|a priority)\b",
+                     re.IGNORECASE)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]")
+
+
+def first_email_closers(body: str, request: Mapping[str, Any]) -> list[str]:
+    """A sequence's closing line in a first email (step 1)."""
+    if int(request.get("step") or 1) > 1:
+        return []
+    return [f"a closing line in a first email: {m.group(0)!r}" for m in _CLOSER.finditer(body)]
+
+
+def benefit_sentence(text: str, campaign: Campaign) -> str | None:
+    """The benefit that ``text`` (one sentence) is, alone, or None."""
+    words = text.strip().rstrip(".!").strip().lower()
+    return next((b for b in campaign.benefits if b.strip().rstrip(".").lower() == words), None)
+
+
+def bare_benefits(body: str, campaign: Campaign) -> list[str]:
+    """A benefit written as a sentence of its own ("Patch without late-night change windows.")."""
+    # A capital first: a split after a company's own full stop ("... help Junitz Warmer e.V.
+    # give approvers one clear queue.") leaves a lower-case remainder, not a sentence.
+    return [f"a benefit on its own as a sentence: {m.group(0).strip()!r}"
+            for m in _SENTENCE.finditer(body)
+            if m.group(0).strip()[:1].isupper() and benefit_sentence(m.group(0), campaign)]
+
+
+def repeated_benefits(body: str, campaign: Campaign) -> list[str]:
+    """A benefit of four or more words said twice ("... see every missing patch in one list.
+    ... see every missing patch in one list, ranked by real risk."): 3 of 24 demo emails of
+    2026-12-08. Seven words, one short of the repeat check's span (generation.draft)."""
+    lowered = " ".join(body.lower().split())
+    return [f"a benefit said twice: {benefit!r}" for benefit in campaign.benefits
+            if len(benefit.split()) >= 4
+            and lowered.count(" ".join(benefit.lower().rstrip(".").split())) >= 2]
+
+
+__all__ = ["bare_benefits", "benefit_sentence", "first_email_closers", "repeated_benefits"]
