@@ -137,9 +137,18 @@ class BatchEngine:
         seq = _Seq(request=request, future=Future(), submitted=time.perf_counter())
         with self._cond:
             self._check_open()
-            self._pending.append(seq)
+            if request.urgent:  # ahead of the queue, behind earlier urgent ones
+                self._pending.insert(self._urgent_waiting(), seq)
+            else:
+                self._pending.append(seq)
             self._cond.notify()
         return seq.future
+
+    def _urgent_waiting(self) -> int:
+        n = 0
+        while n < len(self._pending) and self._pending[n].request.urgent:
+            n += 1
+        return n
 
     def generate_many(self, requests: Sequence[GenRequest], *, return_exceptions: bool = False,
                       on_done: Callable[[GenResult | BaseException], None] | None = None,

@@ -26,6 +26,10 @@ class GenRequest:
     # a registered prefix: a campaign block plus one lead's retrieved evidence. The engine
     # keeps its KV in a shared slot; 0 = nothing to keep (generation/batch.py).
     share_chars: int = 0
+    # Queued ahead of requests that are not (in submission order among urgent ones): a retry
+    # whose lead already waited a whole attempt, so that retry chains finish while the batch
+    # is still full instead of running nearly alone at the end of a run.
+    urgent: bool = False
 
 
 @dataclass(frozen=True)

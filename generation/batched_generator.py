@@ -1,12 +1,14 @@
 """The Generator interface (generate -> Completion) on top of the continuous-batching engine.
 
-draft_for_request stays one blocking call per request; the worker runs up to ``batch_slots`` of
-them on threads, and every call lands in the same BatchEngine, which decodes them together
-(one llama_decode per step for all running sequences).
+draft_for_request stays one blocking call per request; the worker runs up to ``batch_slots`` +
+``worker.queue_depth`` of them on threads, and every call lands in the same BatchEngine, which
+decodes them together (one llama_decode per step for all running sequences) and keeps the rest
+queued, a retry ahead of first attempts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -47,6 +49,8 @@ class BatchedGenerator:
         # re-decodes a campaign's block (~150-500 tokens, 0.3-1 s on 2 cores) when it returns.
         self._prefixes: OrderedDict[tuple[object, ...], str] = OrderedDict()
         self._prefix_lock = threading.Lock()
+        self._recent: OrderedDict[bytes, None] = OrderedDict()  # prompt digests, for _seen
+        self._recent_lock = threading.Lock()
 
     def set_prefix(self, text: str) -> int:
         """Share ``text`` (a campaign's Prompt.static_prefix) across the sequences that start
@@ -84,7 +88,8 @@ class BatchedGenerator:
         share = shared_chars(prompt, prefix.text) if prefix is not None else 0
         result = self._engine.submit(GenRequest(prompt=prompt, max_tokens=max_tokens, seed=seed,
                                                 stop=tuple(stop), grammar=grammar,
-                                                share_chars=share)).result()
+                                                share_chars=share,
+                                                urgent=self._seen(prompt))).result()
         cpu_after, tokens_after = self._engine_cpu()
         # The engine's CPU time during this request was shared by every sequence decoded
         # beside it; this request's share is its own tokens over all tokens evaluated meanwhile.
@@ -94,6 +99,18 @@ class BatchedGenerator:
                           completion_tokens=result.completion_tokens, seconds=result.seconds,
                           cpu_seconds=(cpu_after - cpu_before) * share,
                           finish_reason=result.finish_reason)
+
+    def _seen(self, prompt: str) -> bool:
+        """True for a prompt generated lately (a retry: draft_for_request writes each attempt
+        of a request from the same prompt with another seed); remembers 4 x slots prompts."""
+        key = hashlib.blake2b(prompt.encode(), digest_size=16).digest()
+        with self._recent_lock:
+            seen = key in self._recent
+            self._recent[key] = None
+            self._recent.move_to_end(key)
+            while len(self._recent) > 4 * self.slots:
+                self._recent.popitem(last=False)
+        return seen
 
     def _engine_cpu(self) -> tuple[float, int]:
         stats = self._engine.stats()

@@ -140,3 +140,29 @@ def test_prompt_without_the_prefix_is_prefilled_whole(engine):
     result = engine.submit(GenRequest("The capital of France is", max_tokens=3,
                                       temperature=0.0)).result(timeout=120)
     assert result.cached_tokens == 0 and result.completion_tokens == 3
+
+
+def test_an_urgent_request_is_admitted_ahead_of_the_queue():
+    # One slot: whatever runs first, the retry (urgent) is admitted before the two requests
+    # queued ahead of it, and those two keep their order.
+    settings = load_settings(config_file=None)
+    done: list[str] = []
+    lock = threading.Lock()
+    with BatchEngine(default_model_path(), settings.model, slots=1, ctx_per_slot=512,
+                     prefix_slots=0) as one:
+        futures = {"running": one.submit(greedy(LEADS[0], 16)),
+                   "first": one.submit(greedy(LEADS[1], 2)),
+                   "second": one.submit(greedy(LEADS[2], 2)),
+                   "retry": one.submit(GenRequest(prompt(LEADS[3]), max_tokens=2,
+                                                  temperature=0.0, urgent=True))}
+        for name, future in futures.items():
+            future.add_done_callback(lambda _f, name=name: _append(done, lock, name))
+        results = {name: f.result(timeout=120) for name, f in futures.items()}
+    order = [name for name in done if name != "running"]
+    assert order == ["retry", "first", "second"]
+    assert results["retry"].queued_seconds < results["second"].queued_seconds
+
+
+def _append(done: list[str], lock: threading.Lock, name: str) -> None:
+    with lock:
+        done.append(name)
