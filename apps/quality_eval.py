@@ -58,6 +58,15 @@ CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(rx)) 
     ("invented detail or link", r"invented contact|URL not allowed|link not allowed|placeholder"),
     ("withheld text echoed", r"withheld"),
     ("prompt leaked", r"prompt text leaked"),
+    ("situation the lead's data does not give", r"lead's situation"),
+    ("closing line in a first email", r"closing line in a first"),
+    ("benefit said twice or alone", r"benefit said twice|benefit on its own"),
+    ("lead's company renamed or cut", r"lead's company|subject names"),
+    ("fact retold with other numbers", r"fact retold"),
+    ("peer claim", r"peer claim"),
+    ("customer said to be the product", r"customer said to be"),
+    ("word glued to another script", r"glued to a name in another"),
+    ("doubled punctuation", r"doubled or stray"),
 ))
 BLIND_READ = 30
 

@@ -113,14 +113,14 @@ def _same_url(reason: str, seen: str) -> bool:
 
 
 def parse_draft(prefill: str, completion: str, lead: Mapping[str, Any], campaign: Campaign,
-                complete: bool = True) -> Draft:
+                complete: bool = True, step: int = 1) -> Draft:
     """The framed draft of ``prefill + completion``: the model's subject, the code's greeting,
     the model's body, the code's one sign-off. ``complete`` False (finish reason "length"):
     the text counts as complete only if the model signed off. DraftRejected if no subject."""
     raw = parse(prefill, completion)
     body, signed = frame.middle(raw.body, campaign)
     ended = signed or (complete and body.rstrip().endswith((".", "!", "?")))
-    fixed = repair(raw.subject, body, lead, campaign)  # mechanical slips: generation.repair
+    fixed = repair(raw.subject, body, lead, campaign, step)  # mechanical slips: generation.repair
     if fixed.fixes:
         log.debug("repaired %d slips: %s", len(fixed.fixes), "; ".join(fixed.fixes))
     return Draft(subject=fixed.subject, body=frame.framed(fixed.body, dict(lead), campaign),
@@ -131,7 +131,8 @@ def parse_and_check(prefill: str, completion: str, request_or_lead: Mapping[str,
                     checks: ChecksSettings, campaign: Campaign, complete: bool = True) -> Draft:
     """The framed, checked draft, or DraftRejected listing every failed check."""
     request = _request(request_or_lead)
-    draft = parse_draft(prefill, completion, request["lead"], campaign, complete)
+    draft = parse_draft(prefill, completion, request["lead"], campaign, complete,
+                        step=int(request.get("step") or 1))
     reasons = check_draft(draft, request, checks, campaign)
     if reasons:
         raise DraftRejected(reasons)

@@ -41,13 +41,17 @@ KK SARL SAS S.A.S. LLP LP PLLC e.V. a.s. s.r.o. Sp.z.o.o. S.Com. Bhd Pte
 """.split())
 
 
-def _sentences(text: str) -> list[str]:
-    return [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+def sentences(text: str, company: str = "") -> list[str]:
+    """The sentences of ``text``; ``company`` as one token, so its own full stops ("Çorlu
+    Hançer Tic.", "Sp. z o.o.") end no sentence."""
+    masked = text.replace(company, _COMPANY) if company else text
+    return [m.group(0).strip().replace(_COMPANY, company)
+            for m in _SENTENCE.finditer(masked) if m.group(0).strip()]
 
 
-def unsupported_situation(body: str, lead: Mapping[str, Any], campaign: Campaign) -> list[str]:
-    """A sentence stating the recipient's situation ("I understand that at X, ...") that does
-    not carry the lead's pain point, or any such sentence when the lead has none."""
+def situation_sentences(body: str, lead: Mapping[str, Any], campaign: Campaign) -> list[str]:
+    """The sentences stating the recipient's situation ("I understand that at X, ...") that do
+    not carry the lead's pain point (any such sentence when the lead has none)."""
     company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
     if not company:
         return []
@@ -55,22 +59,25 @@ def unsupported_situation(body: str, lead: Mapping[str, Any], campaign: Campaign
     # edit may use a pain the prompt left out; the model never saw one to copy).
     pain = clean_field(lead.get("pain_point") or "", 400)
     product = campaign.product.strip()
-    reasons = []
-    # The company as one token, so its own full stops ("Çorlu Hançer Tic.") end no sentence.
-    for sentence in _sentences(body.replace(company, _COMPANY)):
+    found_sentences = []
+    for sentence in sentences(body, company):
         opener = _KNOWS.match(sentence)
-        if not opener or _COMPANY not in sentence:
+        if not opener or company not in sentence:
             continue
-        sentence = sentence.replace(_COMPANY, company)
         after = sentence[opener.end():].lstrip(" ,").removeprefix("that ").lstrip()
         if product and after.startswith(product):
             continue  # "I think Patchwell could help ...": about the product, not the lead
         share, found = relevance.overlap(pain, sentence) if pain else (0.0, 0)
         if share >= PAIN_SHARE and found >= 1:
             continue
-        reasons.append("a claim about the lead's situation its data does not give: "
-                       f"{sentence[:80]!r}")
-    return reasons
+        found_sentences.append(sentence)
+    return found_sentences
+
+
+def unsupported_situation(body: str, lead: Mapping[str, Any], campaign: Campaign) -> list[str]:
+    """A reason for each of situation_sentences."""
+    return ["a claim about the lead's situation its data does not give: "
+            f"{sentence[:80]!r}" for sentence in situation_sentences(body, lead, campaign)]
 
 
 def company_renamed(text: str, lead: Mapping[str, Any], campaign: Campaign) -> list[str]:
@@ -125,7 +132,7 @@ def subject_names_another(subject: str, lead: Mapping[str, Any], campaign: Campa
         return []
     name = match.group("name")
     words = {word.lower().strip(".,'") for word in name.split()}
-    if name.startswith(company) or words & {"your", "you", "the", "a", "an", "team", "teams",
+    if name.startswith(company.rstrip(".")) or words & {"your", "you", "the", "a", "an", "team", "teams",
                                             "leaders", "managers", "companies"}:
         return []  # "An idea for your IT team", "Patchwell for IT teams": not a company
     if name.startswith((campaign.product, campaign.sender.company)):

@@ -33,6 +33,13 @@ def first_email_closers(body: str, request: Mapping[str, Any]) -> list[str]:
     return [f"a closing line in a first email: {m.group(0)!r}" for m in _CLOSER.finditer(body)]
 
 
+def closing_sentences(sentences: list[str], request: Mapping[str, Any]) -> list[str]:
+    """Which of a first email's ``sentences`` hold a sequence's closing line."""
+    if int(request.get("step") or 1) > 1:
+        return []
+    return [sentence for sentence in sentences if _CLOSER.search(sentence)]
+
+
 def benefit_sentence(text: str, campaign: Campaign) -> str | None:
     """The benefit that ``text`` (one sentence) is, alone, or None."""
     words = text.strip().rstrip(".!").strip().lower()
@@ -58,4 +65,5 @@ def repeated_benefits(body: str, campaign: Campaign) -> list[str]:
             and lowered.count(" ".join(benefit.lower().rstrip(".").split())) >= 2]
 
 
-__all__ = ["bare_benefits", "benefit_sentence", "first_email_closers", "repeated_benefits"]
+__all__ = ["bare_benefits", "benefit_sentence", "closing_sentences", "first_email_closers",
+           "repeated_benefits"]

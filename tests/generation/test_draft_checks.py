@@ -198,3 +198,17 @@ def test_earlier_contact_needs_a_crm_note(claim, notes, flagged):
     lead = dict(LEAD, notes=notes)
     reasons = _reasons(lambda b: b.replace("Would", f"{claim} Would"), lead=lead)
     assert any("claims earlier contact" in r for r in reasons) is flagged, reasons
+
+
+def test_a_company_with_many_full_stops_named_twice_is_not_a_repeat():
+    lead = dict(LEAD, company="Albin-Jantos Sp. z o.o. Sp.k.")
+    body = ("Hi Ann,\n\nI came across Albin-Jantos Sp. z o.o. Sp.k. and wanted to share one idea "
+            "with you. Relaywise drafts a personal follow-up for every inquiry in seconds. For the "
+            "team at Albin-Jantos Sp. z o.o. Sp.k. that means same-day replies. Would you be open "
+            "to a 15-minute call next week?\n\nBest,\nNoor Haddad")
+    reasons = check(Draft(subject="A quick idea", body=body), lead, ChecksSettings(), CAMPAIGN)
+    assert not [r for r in reasons if "repeated" in r], reasons
+    looping = body.replace("For the team", "Relaywise drafts a personal follow-up for every "
+                           "inquiry in seconds. For the team")
+    assert [r for r in check(Draft(subject="A quick idea", body=looping), lead, ChecksSettings(),
+                             CAMPAIGN) if "repeated" in r]

@@ -41,8 +41,8 @@ def test_a_slip_with_one_right_answer_is_fixed(text, fixed):
 @pytest.mark.parametrize(("text", "lead", "fixed"), [
     ("A quick idea for中村通信合同会社 and your team.", CJK,
      "A quick idea for 中村通信合同会社 and your team."),
-    ("I understand that atप्रधान-नाथ, it can help.", HINDI,
-     "I understand that at प्रधान-नाथ, it can help."),
+    ("A short note for the team atप्रधान-नाथ, as it can help.", HINDI,
+     "A short note for the team at प्रधान-नाथ, as it can help."),
     ("Teams at中村通信合同会社and others.", CJK, "Teams at 中村通信合同会社 and others."),
 ])
 def test_a_name_in_another_script_gets_its_space(text, lead, fixed):
@@ -108,3 +108,16 @@ def test_a_company_cut_at_its_comma_and_a_benefit_alone_are_mended():
 def test_the_product_split_in_two_words_is_joined():
     assert body_of("The short version: Leadley line reads supplier invoices.") == \
         "The short version: Ledgerline reads supplier invoices."
+
+
+def test_a_sentence_a_rep_would_delete_whole():
+    campaign = sample_campaign(product="Patchwell")
+    lead = LEAD | {"company": "Hoffmann", "pain_point": "patching laptops falls behind"}
+    text = ("I understand that at Hoffmann, patching is king. Patchwell lists every missing "
+            "patch.\n\nIf this is not a priority for Hoffmann right now, I will keep this one "
+            "short. Open to a call?")
+    assert body_of(text, lead, campaign) == "Patchwell lists every missing patch.\n\nOpen to a call?"
+    kept = "I understand that at Hoffmann, patching laptops falls behind. Open to a call?"
+    assert body_of(kept, lead, campaign) == kept  # the lead's own pain
+    closing = "If this is not a priority for Hoffmann right now, I will close the file."
+    assert repair("S", closing, lead, campaign, step=3).body == closing  # a last step's line
