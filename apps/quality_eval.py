@@ -67,6 +67,8 @@ CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(rx)) 
     ("customer said to be the product", r"customer said to be"),
     ("word glued to another script", r"glued to a name in another"),
     ("doubled punctuation", r"doubled or stray"),
+    ("lead's role rewritten", r"lead's role"),
+    ("opens on a line that points back", r"points back"),
 ))
 BLIND_READ = 30
 

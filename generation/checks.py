@@ -11,9 +11,9 @@ one of them rejects. It runs:
 - figures the lead and the campaign never gave, and a fact retold with other numbers
   (generation.figures);
 - the recipient's situation stated without the lead's pain, the lead's company renamed, cut
-  short or replaced in the subject (generation.lead_claims);
-- a sequence's closing line in a first email, a benefit alone as a sentence or said twice
-  (generation.sentence_checks);
+  short or replaced in the subject, another role in the role opener (generation.lead_claims);
+- a sequence's closing line in a first email, a benefit alone as a sentence or said twice, a
+  bridge line with nothing before it (generation.sentence_checks);
 - claims of earlier contact the CRM notes do not record (generation.contact_claims), but for
   a follow-up (step 2+) its own thread's earlier email ("my note last week");
 - a follow-up's sentences the previous email already said (generation.followup);
@@ -94,6 +94,8 @@ def check_draft(draft: Draft, request_or_lead: Mapping[str, Any], checks: Checks
     reasons += sentence_checks.first_email_closers(draft.body, request)
     reasons += sentence_checks.bare_benefits(draft.body, campaign)
     reasons += sentence_checks.repeated_benefits(draft.body, campaign)
+    reasons += sentence_checks.dangling_bridge(draft.body)
+    reasons += lead_claims.role_rewritten(text, lead)
     reasons += [f"claims earlier contact the CRM does not record: {claim!r}"
                 for claim in contact_claims.unsupported_claims(draft.body, lead)
                 if not followup.thread_makes_true(claim, request)]  # steps 2+: "my last note"

@@ -138,3 +138,24 @@ def subject_names_another(subject: str, lead: Mapping[str, Any], campaign: Campa
     if name.startswith((campaign.product, campaign.sender.company)):
         return []
     return [f"the subject names {name[:40]!r}, not the lead's company {company!r}"]
+
+
+def role_phrases(text: str, lead: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(the role as written, the lead's role) for each "Since you are a/an <role> at <company>"
+    or "As a/an <role> at <company>" whose role is not the lead's: "Since you are a member of
+    the FrostLedger team at Henson, Banks and Warner" for a Logistics Coordinator (held-out
+    quality run of 2026-12-08). The teacher fills the slot with the CRM's role as written."""
+    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    role = clean_field(lead.get("role") or "", NAME_MAX_CHARS).strip()
+    if not company:
+        return []
+    pattern = re.compile(r"\b(?:Since you are|As) (?:a|an) (?P<role>[^,.!?\n]{1,80}?) at "
+                         + re.escape(company))
+    return [(m.group("role"), role) for m in pattern.finditer(text)
+            if m.group("role").casefold() != role.casefold()]
+
+
+def role_rewritten(text: str, lead: Mapping[str, Any]) -> list[str]:
+    """A reason for each of role_phrases (an empty role in the CRM: any role is made up)."""
+    return [f"the lead's role {role!r} written as {written!r}"
+            for written, role in role_phrases(text, lead)]

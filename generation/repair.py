@@ -208,6 +208,17 @@ def _sentences_to_delete(text: str, lead: Mapping[str, Any], campaign: Campaign,
     return list(dict.fromkeys(doomed))
 
 
+def _role_as_written(text: str, lead: Mapping[str, Any], fixes: list[str]) -> str:
+    """"Since you are a member of the FrostLedger team at X" -> "Since you are a Logistics
+    Coordinator at X": the role opener's slot holds the CRM's role (the article is fitted
+    after, by _articles)."""
+    for written, role in lead_claims.role_phrases(text, lead):
+        if role:
+            text = text.replace(f" {written} at ", f" {role} at ", 1)
+            fixes.append(f"role {written[:30]!r} -> {role!r}")
+    return text
+
+
 def repair(subject: str, body: str, lead: Mapping[str, Any], campaign: Campaign,
            step: int = 1) -> Repaired:
     """The draft's subject and body with every mechanical slip fixed (see the module doc);
@@ -221,6 +232,7 @@ def repair(subject: str, body: str, lead: Mapping[str, Any], campaign: Campaign,
     out = []
     for text in (subject, body):
         text = _casing(text, names, fixes)
+        text = _role_as_written(text, lead, fixes)
         text = _near_misses(text, campaign, fixes)
         text = _articles(text, fixes)
         text = _label_capitals(text, fixes)

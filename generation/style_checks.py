@@ -269,7 +269,9 @@ def customer_as_product(text: str, campaign: Campaign) -> list[str]:
     return reasons
 
 
-_DOUBLED = re.compile(r"[,;:]\s*[,;:]|\s,")
+# ",," / ", ," (an empty slot), " ," and "S.A...." (the company's own full stop plus an
+# ellipsis; held-out quality run of 2026-12-08): an ellipsis is not this teacher's style.
+_DOUBLED = re.compile(r"[,;:]\s*[,;:]|\s,|\.{3,}|(?<![.])\.\.(?![.])")
 
 
 def doubled_punctuation(text: str) -> list[str]:

@@ -8,9 +8,10 @@ import pytest
 
 from tests.support.worker_helpers import sample_campaign
 from generation.figures import altered_facts
-from generation.lead_claims import company_cut_short, company_renamed, \
+from generation.lead_claims import company_cut_short, company_renamed, role_rewritten, \
     subject_names_another, unsupported_situation
-from generation.sentence_checks import bare_benefits, first_email_closers, repeated_benefits
+from generation.sentence_checks import bare_benefits, dangling_bridge, first_email_closers, \
+    repeated_benefits
 
 CAMPAIGN = sample_campaign(product="Patchwell")
 LEAD = {"first_name": "Ryszard", "company": "Hoffmann", "role": "IT Manager",
@@ -92,6 +93,7 @@ def test_a_company_cut_at_its_comma():
     ("If this is not a priority for Hoffmann right now, I will close the file.", 3, False),
     ("If it is not the right time, just let me know and I will see you Monday at the company "
      "meeting.", 1, True),  # the demo of 2026-12-08
+    ("I know inboxes fill up fast, so here is one more idea.", 1, True),
     ("If the timing is wrong, just say so.", 1, False),
 ])
 def test_a_closing_line_belongs_to_the_last_step(body, step, flagged):
@@ -110,3 +112,20 @@ def test_a_benefit_said_twice():
              "Patchwell, your team can see every missing patch in one list, ranked by real risk.")
     assert repeated_benefits(twice, campaign)
     assert not repeated_benefits(twice.split(". ")[0] + ".", campaign)
+
+
+@pytest.mark.parametrize(("body", "flagged"), [
+    ("Hi Laura,\n\nThe aim is to help you keep papers off inboxes.\n\nOpen to a call?", True),
+    ("Hi Laura,\n\nFor Farias e Filhos, that could mean fewer audits. Open?", True),
+    ("Hi Laura,\n\nBoardNest can help. The aim is to help you find papers. Open?", False),
+])
+def test_a_bridge_line_first_points_at_nothing(body, flagged):
+    assert bool(dangling_bridge(body)) is flagged
+
+
+def test_the_role_opener_holds_the_leads_role():
+    lead = {"company": "Henson, Banks and Warner", "role": "Logistics Coordinator"}
+    wrong = "Since you are a member of the FrostLedger team at Henson, Banks and Warner, hi."
+    assert role_rewritten(wrong, lead)
+    assert not role_rewritten("Since you are a logistics coordinator at Henson, Banks and "
+                              "Warner, I thought this might help.", lead)

@@ -121,3 +121,9 @@ def test_a_sentence_a_rep_would_delete_whole():
     assert body_of(kept, lead, campaign) == kept  # the lead's own pain
     closing = "If this is not a priority for Hoffmann right now, I will close the file."
     assert repair("S", closing, lead, campaign, step=3).body == closing  # a last step's line
+
+
+def test_the_role_opener_gets_the_crm_role_and_its_article():
+    lead = LEAD | {"company": "Henson, Banks and Warner", "role": "Operations Lead"}
+    text = "Since you are a member of the FrostLedger team at Henson, Banks and Warner, hi."
+    assert body_of(text, lead) == "Since you are an Operations Lead at Henson, Banks and Warner, hi."

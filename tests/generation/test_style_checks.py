@@ -210,6 +210,8 @@ def test_a_case_study_customer_is_not_the_product(text, flagged):
     ("One of our customers, Every Approvals, , matches invoices.", True),  # the demo with v4
     ("It works; ; it is fast.", True),
     ("It matches invoices , and routes them.", True),
+    ("I am writing with a short idea for Carpio y asociados S.A....", True),  # 2026-12-08
+    ("It reads invoices.. and routes them.", True),
     ("One of our customers, Harborview Hotels, doubled replies: in six weeks.", False),
 ])
 def test_doubled_or_stray_punctuation(text, flagged):
