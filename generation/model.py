@@ -109,6 +109,11 @@ def resolve_model(settings: Settings) -> ModelInfo:
         raise ModelError(f"trimmed model {trimmed} does not exist (`outreach quantize "
                          "trim --like <manifest>` or `--vocab N` writes it)")
     lora_sha = sha256_of(lora) if lora else None
+    for served in (path, trimmed):
+        if lora_sha is not None and served is not None and folded_adapter(served) == lora_sha:
+            raise ModelError(f"{served} has the adapter {lora} folded in (`outreach quantize "
+                             "fold`): serve it with model.lora_path null, or the adapter counts "
+                             "twice")
     default_id = path.name if lora is None else f"{path.name}+{adapter_name(lora)}"
     if trimmed is not None:
         default_id += f" head {trimmed.name}"
@@ -117,6 +122,17 @@ def resolve_model(settings: Settings) -> ModelInfo:
                      version=unique_id(cfg.model_version, lora_sha) if cfg.model_version else "",
                      lora_path=lora, lora_sha256=lora_sha, trimmed_path=trimmed,
                      trimmed_sha256=sha256_of(trimmed) if trimmed else None)
+
+
+def folded_adapter(gguf: Path) -> str | None:
+    """sha256 of the adapter folded into ``gguf`` (its `outreach quantize fold` manifest), or
+    None for any other model."""
+    try:
+        recorded = json.loads(gguf.with_name(gguf.name + ".manifest.json").read_text())
+        return str(recorded["inputs"]["adapter"]["sha256"]) if recorded.get("kind") == \
+            "lora-fold" else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # no manifest (the PyPI base) or not a fold's
 
 
 def adapter_name(lora: Path) -> str:

@@ -114,3 +114,16 @@ def test_fold_like_rebuilds_the_recorded_bytes(trim, adapter, folded, tmp_path):
     other = REPO / "models/gemma3-270m-campaigns-lora-v3/adapter.gguf"
     with pytest.raises(QuantizeError, match="not the adapter"):
         fold_like(trim, other, recorded, tmp_path / "other")
+
+
+def test_a_fold_with_its_adapter_applied_again_is_refused(settings, adapter, folded):
+    """Served with model.lora_path still set, the folded head cut would add the update twice."""
+    from outreach.errors import ModelError
+    from generation.model import resolve_model
+
+    twice = settings.model.model_copy(update={"trimmed_path": folded, "lora_path": adapter})
+    with pytest.raises(ModelError, match="folded in"):
+        resolve_model(settings.model_copy(update={"model": twice}))
+    once = settings.model.model_copy(update={"trimmed_path": folded, "lora_path": None})
+    info = resolve_model(settings.model_copy(update={"model": once}))
+    assert info.trimmed_path == folded and info.lora_path is None
