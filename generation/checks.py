@@ -96,6 +96,7 @@ def check_draft(draft: Draft, request_or_lead: Mapping[str, Any], checks: Checks
     reasons += sentence_checks.repeated_benefits(draft.body, campaign)
     reasons += sentence_checks.dangling_bridge(draft.body)
     reasons += lead_claims.role_rewritten(text, lead)
+    reasons += lead_claims.company_slot_reasons(draft.body, lead)
     reasons += [f"claims earlier contact the CRM does not record: {claim!r}"
                 for claim in contact_claims.unsupported_claims(draft.body, lead)
                 if not followup.thread_makes_true(claim, request)]  # steps 2+: "my last note"

@@ -16,6 +16,7 @@ Both are checked here against the lead's own fields.
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 from collections.abc import Mapping
 from typing import Any
 
@@ -159,3 +160,57 @@ def role_rewritten(text: str, lead: Mapping[str, Any]) -> list[str]:
     """A reason for each of role_phrases (an empty role in the CRM: any role is made up)."""
     return [f"the lead's role {role!r} written as {written!r}"
             for written, role in role_phrases(text, lead)]
+
+
+# The teacher's lines with a {company} slot (training/teacher_lines.py): what the miniature puts
+# there must be the lead's company as written. Held-out read of 2026-12-08: "For 冨田建設株式会社,
+# that could mean..." to 藤井建設株式会社, "I understand that at 56, your team is short on spare
+# parts." The slot's words are known, so the one right answer is the company itself.
+COMPANY_SLOTS = tuple(re.compile(rx) for rx in (
+    r"\bI (?:understand|gather) that at (?P<slot>[^\n]+?), ",
+    r"(?:^|(?<=[.!?]\s)|(?<=\n))For (?P<slot>(?![a-z])[^\n]+?), that could mean\b",
+    r"\bI came across (?P<slot>[^\n]+?) and wanted to share\b",
+    r"\bI am writing with a short idea for (?P<slot>[^\n]+?)\.(?=\s|$)",
+    r"\bI am writing because \S+ can help (?P<slot>[^\n]+?) (?=[a-z])",
+))
+
+
+def company_slots(text: str, lead: Mapping[str, Any]) -> list[str]:
+    """What fills a company slot of the teacher's lines where it is not the lead's company."""
+    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    if not company:
+        return []
+    found = []
+    for pattern in COMPANY_SLOTS:
+        for m in pattern.finditer(text):
+            # The company may hold what ends a lazy slot (", " in "Gibson, Harris and Harris",
+            # a lower-case word in "Phạm và đối tác", a full stop in "e.V."): compare from the
+            # slot's start.
+            if not text.startswith(company.rstrip("."), m.start("slot")):
+                found.append(m.group("slot"))
+    return found
+
+
+def company_slot_reasons(text: str, lead: Mapping[str, Any]) -> list[str]:
+    return [f"another name where the lead's company goes: {slot[:40]!r}"
+            for slot in company_slots(text, lead)] + [
+        f"the lead's company misspelled as {run!r}" for run in company_near_misses(text, lead)]
+
+
+def company_near_misses(text: str, lead: Mapping[str, Any]) -> list[str]:
+    """Runs of as many words as the lead's company that are almost it: "Klopert Groep" for
+    "Kloppert Groep" (held-out read of 2026-12-08; ratio 0.96). Latin names of 5+ letters."""
+    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    if len(company) < 5 or not company.isascii():
+        return []
+    size = len(company.split())
+    words = text.split()
+    found = []
+    for i in range(len(words) - size + 1):
+        run = " ".join(words[i:i + size]).strip(".,;:!?()\"'")
+        if run == company or run == company.rstrip(".") or run[:1] != company[:1]:
+            continue
+        if SequenceMatcher(None, run.lower(), company.lower()).ratio() >= 0.85 \
+                and run.lower() != company.lower():
+            found.append(run)
+    return list(dict.fromkeys(found))

@@ -67,13 +67,26 @@ def _casing(text: str, names: Iterable[str], fixes: list[str]) -> str:
     return text
 
 
+# Where a near miss is the product for sure: in the product's slot of the teacher's lines
+# ("Leadline can also help...", "With Ledgerlyne, your team...", "I think Glosa could..."). A
+# capitalized word elsewhere ("Glossy pages" against Glossa) may be a word of its own: the check
+# still rejects it, code does not rewrite it.
+_PRODUCT_SLOT = (r"(?:(?<=With )|(?<=I think )|(?<=because )|(?<=version: ))",
+                 r"(?='s\b| (?:can|could|is|was|will|helps?|reads|finds|covers|shows|puts|"
+                 r"watches|crawls|assembles|lists|replaces)\b|,)")
+
+
 def _near_misses(text: str, campaign: Campaign, fixes: list[str]) -> str:
-    """A one-word product or sender company misspelled ("Leadline"), found by the check."""
+    """A one-word product or sender company misspelled ("Leadline"), found by the check, in
+    the product's slot (_PRODUCT_SLOT)."""
     for reason in style_checks.near_miss_names(text, campaign):
         # reason: "'Ledgerline' misspelled as 'Leadline'"
         name, word = re.findall(r"'([^']*)'", reason)[:2]
-        text = re.sub(rf"(?<![\w/@.-]){re.escape(word)}(?![\w-])", name, text)
-        fixes.append(f"{word!r} -> {name!r}")
+        before, after = _PRODUCT_SLOT
+        text, count = re.subn(rf"(?:{before}|(?<![\w/@.-])){re.escape(word)}{after}", name,
+                              text)
+        if count:
+            fixes.append(f"{word!r} -> {name!r}")
     return text
 
 
@@ -208,6 +221,22 @@ def _sentences_to_delete(text: str, lead: Mapping[str, Any], campaign: Campaign,
     return list(dict.fromkeys(doomed))
 
 
+def _company_in_its_slots(text: str, lead: Mapping[str, Any], fixes: list[str]) -> str:
+    """The lead's company where the teacher's line has its slot (lead_claims.COMPANY_SLOTS):
+    "For 冨田建設株式会社, that could mean" -> "For 藤井建設株式会社, that could mean"."""
+    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    for run in lead_claims.company_near_misses(text, lead):  # "Klopert Groep"
+        text = text.replace(run, company)
+        fixes.append(f"{run[:30]!r} -> {company!r}")
+    for slot in dict.fromkeys(lead_claims.company_slots(text, lead)):
+        if "." in slot.rstrip(".") or len(slot) > 2 * len(company) + 10:
+            continue  # a slot that runs over a sentence end is a garble, not a name
+        text = re.sub(r"(?<![\w])" + re.escape(slot) + r"(?=, | and wanted|\.| [a-z])", company,
+                      text)
+        fixes.append(f"{slot[:30]!r} -> {company!r} (its slot)")
+    return text
+
+
 def _role_as_written(text: str, lead: Mapping[str, Any], fixes: list[str]) -> str:
     """"Since you are a member of the FrostLedger team at X" -> "Since you are a Logistics
     Coordinator at X": the role opener's slot holds the CRM's role (the article is fitted
@@ -240,5 +269,6 @@ def repair(subject: str, body: str, lead: Mapping[str, Any], campaign: Campaign,
         text = _customer_in_product_line(text, campaign, fixes)
         text = _company_in_full(text, company, person, fixes)
         out.append(text)
+    out[1] = _company_in_its_slots(out[1], lead, fixes)
     out[1] = _deleted(out[1], _sentences_to_delete(out[1], lead, campaign, step), fixes)
     return Repaired(out[0], out[1], tuple(fixes))

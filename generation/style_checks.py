@@ -243,10 +243,10 @@ def near_miss_names(text: str, campaign: Campaign) -> list[str]:
             if not word[0].isupper() or lowered.startswith(target) \
                     or target.startswith(lowered.rstrip("s")):
                 continue  # "claims" in ClaimDesk, "Glossary" after Glossa: words, not slips
+            close = SequenceMatcher(None, lowered, target).ratio() >= (
+                0.75 if " " in word else 0.77)  # "Leadley line": 0.76
             if (lowered != target and lowered[:1] == target[:1]
-                    and abs(len(lowered) - len(target)) <= 3
-                    and SequenceMatcher(None, lowered, target).ratio()
-                    >= (0.75 if " " in word else 0.77)):  # "Leadley line": 0.76
+                    and abs(len(lowered) - len(target)) <= 3 and close):
                 reasons.append(f"{name!r} misspelled as {word!r}")
     return reasons
 

@@ -129,3 +129,12 @@ def test_the_role_opener_holds_the_leads_role():
     assert role_rewritten(wrong, lead)
     assert not role_rewritten("Since you are a logistics coordinator at Henson, Banks and "
                               "Warner, I thought this might help.", lead)
+
+
+def test_the_company_slots_hold_the_leads_company():
+    from generation.lead_claims import company_slot_reasons
+    lead = {"company": "藤井建設株式会社"}
+    assert company_slot_reasons("I understand that at 56, your team is short.", lead)
+    assert company_slot_reasons("Klopert Groep is great.", {"company": "Kloppert Groep"})
+    assert not company_slot_reasons("For 藤井建設株式会社, that could mean less. I came across "
+                                    "藤井建設株式会社 and wanted to share one idea.", lead)

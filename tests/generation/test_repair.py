@@ -127,3 +127,23 @@ def test_the_role_opener_gets_the_crm_role_and_its_article():
     lead = LEAD | {"company": "Henson, Banks and Warner", "role": "Operations Lead"}
     text = "Since you are a member of the FrostLedger team at Henson, Banks and Warner, hi."
     assert body_of(text, lead) == "Since you are an Operations Lead at Henson, Banks and Warner, hi."
+
+
+@pytest.mark.parametrize(("text", "fixed"), [
+    # held-out read of 2026-12-08: another company in the teacher's {company} slot
+    ("It went well. For 冨田建設株式会社, that could mean fewer stops.",
+     "It went well. For 藤井建設株式会社, that could mean fewer stops."),
+    ("I came across 藤井建設 and wanted to share one idea with you.",
+     "I came across 藤井建設株式会社 and wanted to share one idea with you."),
+])
+def test_the_leads_company_goes_in_its_slot(text, fixed):
+    assert body_of(text, LEAD | {"company": "藤井建設株式会社"}) == fixed
+
+
+def test_a_near_miss_of_the_leads_company_and_a_capitalized_word_left_alone():
+    lead = LEAD | {"company": "Kloppert Groep"}
+    assert body_of("Since you are a partner in Klopert Groep, hi.", lead) == \
+        "Since you are a partner in Kloppert Groep, hi."
+    glossa = sample_campaign(product="Glossa")
+    assert body_of("Glossy pages stay. Glosa can help.", lead, glossa) == \
+        "Glossy pages stay. Glossa can help."
