@@ -22,6 +22,9 @@ def batched(model_info):
 
     settings = untuned_base(load_settings())
     settings.model.batch_slots, settings.model.prefix_slots = 4, 2
+    # Campaign prefixes alone: evidence prefixes (shared_prefix_slots) would take the evidence
+    # lines of these 8 leads out of the count (tests/generation/test_batch_shared.py).
+    settings.model.shared_prefix_slots = 0
     settings.model.max_tokens = 8  # prefills are what is counted; 8 tokens keep it quick
     settings.worker.max_attempts = 1
     with BatchedGenerator(model_info, settings) as generator:
