@@ -61,9 +61,11 @@ def repeated_benefits(body: str, campaign: Campaign) -> list[str]:
     ... see every missing patch in one list, ranked by real risk."): 3 of 24 demo emails of
     2026-12-08. Seven words, one short of the repeat check's span (generation.draft)."""
     lowered = " ".join(body.lower().split())
+    # Its first five words: "see every missing patch in one list" twice, once with the rest of
+    # the benefit (", ranked by real risk") and once without (the final demo of 2026-12-08).
     return [f"a benefit said twice: {benefit!r}" for benefit in campaign.benefits
             if len(benefit.split()) >= 4
-            and lowered.count(" ".join(benefit.lower().rstrip(".").split())) >= 2]
+            and lowered.count(" ".join(benefit.lower().rstrip(".").split()[:5])) >= 2]
 
 
 # The teacher's bridge lines point back at a sentence about the product ("The aim is to help you

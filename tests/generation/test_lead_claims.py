@@ -112,6 +112,9 @@ def test_a_benefit_said_twice():
              "Patchwell, your team can see every missing patch in one list, ranked by real risk.")
     assert repeated_benefits(twice, campaign)
     assert not repeated_benefits(twice.split(". ")[0] + ".", campaign)
+    longer = sample_campaign(benefits=["see every missing patch in one list, ranked by real risk"])
+    assert repeated_benefits("Patchwell helps you see every missing patch in one list. The aim "
+                             "is to help you see every missing patch in one list.", longer)
 
 
 @pytest.mark.parametrize(("body", "flagged"), [
