@@ -193,8 +193,14 @@ class BenchReport:
                if name in ratios]
         if self.row("tc") and self.ceiling.get("trim_logits_all_tok_s"):
             share = self.ceiling_share("tc", "trim_logits_all_tok_s")
+            # A ceiling below the same model's bare loop (one 16-token decode per step) is a
+            # disturbed measurement, not a ceiling: 129 against 306 tok/s in the run of
+            # 2026-12-08 01:38, which read "124%, met". No verdict then; --rounds 2 pools two.
+            sane = self.ceiling["trim_logits_all_tok_s"] >= self.ceiling.get(
+                "trim_bare_loop_tok_s", 0.0)
             out.append({"name": "tc share of its all-logits ceiling", "value": share,
-                        "target": CEILING_SHARE_TARGET, "met": share >= CEILING_SHARE_TARGET})
+                        "target": CEILING_SHARE_TARGET,
+                        "met": (share >= CEILING_SHARE_TARGET) if sane else None})
         return out
 
     def profile(self, key: str) -> dict[str, float]:
@@ -279,7 +285,9 @@ class BenchReport:
             f"{t['name']} " + (f"{t['value']:.0%} (target >= {t['target']:.0%})"
                                if "share" in t["name"] else
                                f"{t['value']:.2f}x (target >= {t['target']:g}x)")
-            + (": met" if t["met"] else ": **not met**") for t in self.targets())
+            + {True: ": met", False: ": **not met**"}.get(
+                t["met"], ": not measured (ceiling below the bare loop)")
+            for t in self.targets())
         if targets:
             lines.append(f"Targets (issue 27, this run): {targets}.")
         spread = "; ".join(f"({r.key}) " + " / ".join(f"{x:.1f}" for x in per_round)

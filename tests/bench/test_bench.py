@@ -206,3 +206,15 @@ def test_rounds_interleave_real_rows_and_pool_them(tmp_path):
     assert report.bandwidth_gbs > 0 and report.weight_bytes > 100_000_000
     assert "c/a" in report.ratios()
     assert (tmp_path / "bench.json").is_file() and (tmp_path / "bench.md").is_file()
+
+
+def test_a_ceiling_below_its_own_bare_loop_gets_no_verdict():
+    """The run of 2026-12-08 01:38 measured the trim's all-logits ceiling at 129 tok/s against
+    a bare loop of 306: "124% of the ceiling, met" was a disturbed measurement."""
+    report = BenchReport(machine={"cpu": "test", "cores": 2}, model={"name": "m"}, prices=PRICES,
+                         weight_bytes=250_000_000, trim_weight_bytes=100_000_000)
+    report.pool_limits(25.0, {"trim_logits_all_tok_s": 129.0, "trim_bare_loop_tok_s": 306.0})
+    report.pool_row(row("tc", 87, 60.0, tokens=9_600))  # 160 tok/s
+    share = {t["name"]: t for t in report.targets()}["tc share of its all-logits ceiling"]
+    assert share["met"] is None and share["value"] > 1
+    assert "not measured (ceiling below the bare loop)" in report.to_markdown()
