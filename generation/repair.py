@@ -210,13 +210,14 @@ def _sentences_to_delete(text: str, lead: Mapping[str, Any], campaign: Campaign,
     sequence's closing line in a first email ("If this is not a priority for X right now, I
     will keep this one short.": 36 rejections in 144 held-out drafts of 2026-12-08), and a
     situation of the lead's company the data does not give ("I understand that at Hoffmann,
-    patching is king.": 40). The checks still run on what is left: an email that loses its
+    patching is king.": 40), and a line restating a benefit already said. The checks still run on what is left: an email that loses its
     company or its length this way is rejected."""
     company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
     split = lead_claims.sentences(text, company)
     doomed = _false_peer_sentences(text, campaign, str(lead.get("industry") or ""))
     doomed += [m.split(": ", 1)[1][1:-1] for m in sentence_checks.bare_benefits(text, campaign)]
     doomed += sentence_checks.closing_sentences(split, {"step": step})
+    doomed += sentence_checks.restating_repeats(split, campaign)
     doomed += lead_claims.situation_sentences(text, lead, campaign)
     return list(dict.fromkeys(doomed))
 

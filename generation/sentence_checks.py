@@ -56,6 +56,31 @@ def bare_benefits(body: str, campaign: Campaign) -> list[str]:
             if m.group(0).strip()[:1].isupper() and benefit_sentence(m.group(0), campaign)]
 
 
+def _benefit_key(benefit: str) -> str:
+    return " ".join(benefit.lower().rstrip(".").split()[:5])
+
+
+# Lines whose only content is a benefit (training/teacher_lines.py: VALUE_LINES, HELP_LINES,
+# BRIDGE_LINES, PLAIN_BRIDGE_LINES): the second of two that say the same benefit can go whole.
+_RESTATING = re.compile(r"^(?:The aim (?:is|was) to|That could|It would|With \S+(?: \S+)?, (?:your|"
+                        r"you)|\S+(?: \S+)? can (?:also )?help (?:your|you)|In practice, it could)")
+
+
+def restating_repeats(sentences: list[str], campaign: Campaign) -> list[str]:
+    """Of ``sentences`` that say a benefit a sentence before them already said, those that are
+    only a restating line ("The aim is to help you see every missing patch in one list." after
+    "I think Patchwell could help your team see every missing patch in one list.": the held
+    lead of the fresh-clone demo of 2026-12-08, on all four attempts)."""
+    doomed = []
+    for benefit in campaign.benefits:
+        key = _benefit_key(benefit)
+        if len(benefit.split()) < 4:
+            continue
+        holding = [s for s in sentences if key in " ".join(s.lower().split())]
+        doomed += [s for s in holding[1:] if _RESTATING.match(s)]
+    return doomed
+
+
 def repeated_benefits(body: str, campaign: Campaign) -> list[str]:
     """A benefit of four or more words said twice ("... see every missing patch in one list.
     ... see every missing patch in one list, ranked by real risk."): 3 of 24 demo emails of
@@ -65,7 +90,7 @@ def repeated_benefits(body: str, campaign: Campaign) -> list[str]:
     # the benefit (", ranked by real risk") and once without (the final demo of 2026-12-08).
     return [f"a benefit said twice: {benefit!r}" for benefit in campaign.benefits
             if len(benefit.split()) >= 4
-            and lowered.count(" ".join(benefit.lower().rstrip(".").split()[:5])) >= 2]
+            and lowered.count(_benefit_key(benefit)) >= 2]
 
 
 # The teacher's bridge lines point back at a sentence about the product ("The aim is to help you
@@ -84,5 +109,5 @@ def dangling_bridge(body: str) -> list[str]:
         if _BRIDGE_START.match(first) else []
 
 
-__all__ = ["dangling_bridge", "bare_benefits", "benefit_sentence", "closing_sentences", "first_email_closers",
-           "repeated_benefits"]
+__all__ = ["dangling_bridge", "bare_benefits", "benefit_sentence", "closing_sentences",
+           "first_email_closers", "repeated_benefits", "restating_repeats"]

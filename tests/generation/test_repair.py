@@ -147,3 +147,18 @@ def test_a_near_miss_of_the_leads_company_and_a_capitalized_word_left_alone():
     glossa = sample_campaign(product="Glossa")
     assert body_of("Glossy pages stay. Glosa can help.", lead, glossa) == \
         "Glossy pages stay. Glossa can help."
+
+
+def test_a_line_restating_a_benefit_already_said_goes():
+    campaign = sample_campaign(product="Patchwell",
+                               benefits=["see every missing patch in one list, ranked by real risk"])
+    text = ("I think Patchwell could help your team see every missing patch in one list.\n\n"
+            "Patchwell covers Windows and macOS. The aim is to help you see every missing patch "
+            "in one list. Open to a call?")
+    assert body_of(text, LEAD, campaign) == (
+        "I think Patchwell could help your team see every missing patch in one list.\n\n"
+        "Patchwell covers Windows and macOS. Open to a call?")
+    # The first saying stays, and two that are not restating lines stay for the check.
+    twice = ("Patchwell lets you see every missing patch in one list. Teams see every missing "
+             "patch in one list daily. Open?")
+    assert body_of(twice, LEAD, campaign) == twice
