@@ -24,7 +24,9 @@ _CLOSER = re.compile(r"\bI will (?:close (?:this|the file|the loop|your file)|ke
                      r"\bif (?:it|this|now) is not (?:the right time|a priority)\b|"
                      r"\bone more (?:idea|thought|note|email)\b",
                      re.IGNORECASE)
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]")
+# A sentence, or a line with no end mark ("Patch without late-night change windows" on a line
+# of its own: the demo of 2026-12-08).
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]|(?=\n)|$)")
 
 
 def first_email_closers(body: str, request: Mapping[str, Any]) -> list[str]:

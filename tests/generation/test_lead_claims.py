@@ -104,6 +104,8 @@ def test_a_benefit_alone_as_a_sentence():
     campaign = sample_campaign(benefits=["patch without late-night change windows"])
     assert bare_benefits("Hi. Patch without late-night change windows. Open?", campaign)
     assert not bare_benefits("It helps you patch without late-night change windows.", campaign)
+    assert bare_benefits("Patchwell covers Windows.\nPatch without late-night change windows\n"
+                         "Open to a call?", campaign)  # a line of its own, no full stop
 
 
 def test_a_benefit_said_twice():

@@ -97,6 +97,8 @@ def test_a_company_cut_at_its_comma_and_a_benefit_alone_are_mended():
                                benefits=["patch without late-night change windows",
                                          "see every missing patch in one list"])
     lead = LEAD | {"company": "Coleman, Cantu and Garrison"}
+    alone = "Patchwell covers Windows.\nPatch without late-night change windows\nOpen?"
+    assert body_of(alone, lead, campaign) == "Patchwell covers Windows.\n\nOpen?"
     text = ("Patchwell is built to help companies like yours. Patch without late-night change "
             "windows. For Coleman, that could mean fewer audits. Coleman, Cantu and Garrison "
             "runs lean.")
