@@ -123,22 +123,32 @@ def company_cut_short(text: str, lead: Mapping[str, Any]) -> list[str]:
 _SUBJECT_OPENERS = ("A quick idea", "A short note", "An idea", "A note", "Idea")
 
 
-def subject_names_another(subject: str, lead: Mapping[str, Any], campaign: Campaign) -> list[str]:
-    """A subject "... for X" where X is neither the lead's company (as written) nor its team."""
+def subject_slot(subject: str, lead: Mapping[str, Any], campaign: Campaign) -> str | None:
+    """The name in the company slot of a subject "... for X" (X from the subject's start to its
+    end) where X is neither the lead's company (as written) nor its team, or None."""
     company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
     openers = "|".join(re.escape(o) for o in (*_SUBJECT_OPENERS, campaign.product.strip(),
                                                campaign.sender.company.strip()) if o)
     match = re.match(rf"^(?:{openers}) for (?P<name>.+?)\s*$", subject.strip())
     if not company or not match:
-        return []
+        return None
     name = match.group("name")
     words = {word.lower().strip(".,'") for word in name.split()}
-    if name.startswith(company.rstrip(".")) or words & {"your", "you", "the", "a", "an", "team", "teams",
-                                            "leaders", "managers", "companies"}:
-        return []  # "An idea for your IT team", "Patchwell for IT teams": not a company
+    if name.startswith(company.rstrip(".")) or words & {"your", "you", "the", "a", "an", "team",
+                                                        "teams", "leaders", "managers",
+                                                        "companies"}:
+        return None  # "An idea for your IT team", "Patchwell for IT teams": not a company
     if name.startswith((campaign.product, campaign.sender.company)):
-        return []
-    return [f"the subject names {name[:40]!r}, not the lead's company {company!r}"]
+        return None
+    return name
+
+
+def subject_names_another(subject: str, lead: Mapping[str, Any], campaign: Campaign) -> list[str]:
+    """A subject "... for X" where X is neither the lead's company (as written) nor its team."""
+    name = subject_slot(subject, lead, campaign)
+    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    return [] if name is None else [
+        f"the subject names {name[:40]!r}, not the lead's company {company!r}"]
 
 
 def role_phrases(text: str, lead: Mapping[str, Any]) -> list[tuple[str, str]]:

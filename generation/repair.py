@@ -271,5 +271,11 @@ def repair(subject: str, body: str, lead: Mapping[str, Any], campaign: Campaign,
         text = _company_in_full(text, company, person, fixes)
         out.append(text)
     out[1] = _company_in_its_slots(out[1], lead, fixes)
+    # The subject's slot too: "Patchwell for राओई" -> "Patchwell for अरोरा Inc" (the lead the
+    # fresh-clone demo of 3f250a2 held: two of its four attempts had only this wrong).
+    other = lead_claims.subject_slot(out[0], lead, campaign)
+    if other is not None and company:
+        out[0] = out[0][:len(out[0].rstrip()) - len(other)] + company
+        fixes.append(f"subject {other[:30]!r} -> {company!r}")
     out[1] = _deleted(out[1], _sentences_to_delete(out[1], lead, campaign, step), fixes)
     return Repaired(out[0], out[1], tuple(fixes))

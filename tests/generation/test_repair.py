@@ -164,3 +164,11 @@ def test_a_line_restating_a_benefit_already_said_goes():
     twice = ("Patchwell lets you see every missing patch in one list. Teams see every missing "
              "patch in one list daily. Open?")
     assert body_of(twice, LEAD, campaign) == twice
+
+
+def test_the_subjects_company_slot_holds_the_leads_company():
+    lead = LEAD | {"company": "अरोरा Inc"}
+    patchwell = sample_campaign(product="Patchwell")
+    assert repair("Patchwell for राओई", "Text.", lead, patchwell).subject == "Patchwell for अरोरा Inc"
+    assert repair("An idea for your IT team", "Text.", lead, patchwell).subject == \
+        "An idea for your IT team"
