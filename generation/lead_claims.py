@@ -42,6 +42,11 @@ KK SARL SAS S.A.S. LLP LP PLLC e.V. a.s. s.r.o. Sp.z.o.o. S.Com. Bhd Pte
 """.split())
 
 
+def lead_company(lead: Mapping[str, Any]) -> str:
+    """The lead's company as the prompt shows it (cleaned and capped), without edge spaces."""
+    return clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+
+
 def sentences(text: str, company: str = "") -> list[str]:
     """The sentences of ``text``; ``company`` as one token, so its own full stops ("Çorlu
     Hançer Tic.", "Sp. z o.o.") end no sentence."""
@@ -53,7 +58,7 @@ def sentences(text: str, company: str = "") -> list[str]:
 def situation_sentences(body: str, lead: Mapping[str, Any], campaign: Campaign) -> list[str]:
     """The sentences stating the recipient's situation ("I understand that at X, ...") that do
     not carry the lead's pain point (any such sentence when the lead has none)."""
-    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    company = lead_company(lead)
     if not company:
         return []
     # The lead's own pain, shown or not: the claim is true when the CRM holds it (an operator's
@@ -84,7 +89,7 @@ def unsupported_situation(body: str, lead: Mapping[str, Any], campaign: Campaign
 def company_renamed(text: str, lead: Mapping[str, Any], campaign: Campaign) -> list[str]:
     """The lead company's legal form after words that are not its name ("Duata PLC" where
     the lead is "दुत्ता PLC"), where no name of the campaign's own explains it."""
-    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    company = lead_company(lead)
     parts = company.split()
     if len(parts) < 2 or parts[-1] not in LEGAL_FORMS:
         return []
@@ -105,7 +110,7 @@ def company_renamed(text: str, lead: Mapping[str, Any], campaign: Campaign) -> l
 def company_cut_short(text: str, lead: Mapping[str, Any]) -> list[str]:
     """A company whose name has commas, cut at the first one: "For Coleman, that could mean"
     for "Coleman, Cantu and Garrison" (the demo, 2026-12-07 and 2026-12-08)."""
-    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    company = lead_company(lead)
     head = company.split(",")[0].strip()
     if "," not in company or not head:
         return []
@@ -126,7 +131,7 @@ _SUBJECT_OPENERS = ("A quick idea", "A short note", "An idea", "A note", "Idea")
 def subject_slot(subject: str, lead: Mapping[str, Any], campaign: Campaign) -> str | None:
     """The name in the company slot of a subject "... for X" (X from the subject's start to its
     end) where X is neither the lead's company (as written) nor its team, or None."""
-    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    company = lead_company(lead)
     openers = "|".join(re.escape(o) for o in (*_SUBJECT_OPENERS, campaign.product.strip(),
                                                campaign.sender.company.strip()) if o)
     match = re.match(rf"^(?:{openers}) for (?P<name>.+?)\s*$", subject.strip())
@@ -146,7 +151,7 @@ def subject_slot(subject: str, lead: Mapping[str, Any], campaign: Campaign) -> s
 def subject_names_another(subject: str, lead: Mapping[str, Any], campaign: Campaign) -> list[str]:
     """A subject "... for X" where X is neither the lead's company (as written) nor its team."""
     name = subject_slot(subject, lead, campaign)
-    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    company = lead_company(lead)
     return [] if name is None else [
         f"the subject names {name[:40]!r}, not the lead's company {company!r}"]
 
@@ -156,7 +161,7 @@ def role_phrases(text: str, lead: Mapping[str, Any]) -> list[tuple[str, str]]:
     or "As a/an <role> at <company>" whose role is not the lead's: "Since you are a member of
     the FrostLedger team at Henson, Banks and Warner" for a Logistics Coordinator (held-out
     quality run of 2026-12-08). The teacher fills the slot with the CRM's role as written."""
-    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    company = lead_company(lead)
     role = clean_field(lead.get("role") or "", NAME_MAX_CHARS).strip()
     if not company:
         return []
@@ -187,7 +192,7 @@ COMPANY_SLOTS = tuple(re.compile(rx) for rx in (
 
 def company_slots(text: str, lead: Mapping[str, Any]) -> list[str]:
     """What fills a company slot of the teacher's lines where it is not the lead's company."""
-    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    company = lead_company(lead)
     if not company:
         return []
     found = []
@@ -210,7 +215,7 @@ def company_slot_reasons(text: str, lead: Mapping[str, Any]) -> list[str]:
 def company_near_misses(text: str, lead: Mapping[str, Any]) -> list[str]:
     """Runs of as many words as the lead's company that are almost it: "Klopert Groep" for
     "Kloppert Groep" (held-out read of 2026-12-08; ratio 0.96). Latin names of 5+ letters."""
-    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    company = lead_company(lead)
     if len(company) < 5 or not company.isascii():
         return []
     size = len(company.split())

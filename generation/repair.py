@@ -26,11 +26,10 @@ from typing import Any
 
 from schemas.campaign import Campaign
 from generation import lead_claims, sentence_checks, style_checks
-from generation.prompt import NAME_MAX_CHARS, clean_field
+from generation.prompt import clean_field
 
 # A boundary between a Latin letter and a letter of another script (the check's own ranges).
-_OTHER = (r"\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff\u0900-\u0dff\u0e00-\u0eff\u1100-\u11ff"
-          r"\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af")
+_OTHER = style_checks.OTHER_SCRIPTS
 _LATIN_THEN_OTHER = re.compile(rf"(?<=[A-Za-z])(?=[{_OTHER}])")
 _BOUNDARY = re.compile(rf"(?<=[A-Za-z])(?=[{_OTHER}])|(?<=[{_OTHER}])(?=[A-Za-z])")
 _LABEL_WORD = re.compile(r"(:[ \t]+)([A-Z][a-z]*)\b")
@@ -44,19 +43,18 @@ class Repaired:
 
 
 def _names(campaign: Campaign, lead: Mapping[str, Any]) -> list[str]:
-    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    company = lead_claims.lead_company(lead)
     return [name for name in dict.fromkeys(
         (campaign.product.strip(), campaign.sender.company.strip(), company)) if name]
 
 
 def _casing(text: str, names: Iterable[str], fixes: list[str]) -> str:
-    """Every case-insensitive whole-name match of a name, written as its owner writes it; the
-    pattern is name_casing's (not inside a link or an address)."""
+    """Every case-insensitive whole-name match of a name, written as its owner writes it
+    (style_checks.name_pattern, the casing check's own)."""
     for name in names:
         if name.lower() == name.upper():
             continue
-        pattern = re.compile(r"(?<![\w/@.-])" + re.escape(name) + r"(?![\w-])(?!\.[A-Za-z])",
-                             re.IGNORECASE)
+        pattern = style_checks.name_pattern(name)
 
         def exact(match: re.Match[str], name: str = name) -> str:
             if match.group(0) != name:
@@ -212,7 +210,7 @@ def _sentences_to_delete(text: str, lead: Mapping[str, Any], campaign: Campaign,
     situation of the lead's company the data does not give ("I understand that at Hoffmann,
     patching is king.": 40), and a line restating a benefit already said. The checks still run on what is left: an email that loses its
     company or its length this way is rejected."""
-    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    company = lead_claims.lead_company(lead)
     split = lead_claims.sentences(text, company)
     doomed = _false_peer_sentences(text, campaign, str(lead.get("industry") or ""))
     doomed += [m.split(": ", 1)[1][1:-1] for m in sentence_checks.bare_benefits(text, campaign)]
@@ -225,7 +223,7 @@ def _sentences_to_delete(text: str, lead: Mapping[str, Any], campaign: Campaign,
 def _company_in_its_slots(text: str, lead: Mapping[str, Any], fixes: list[str]) -> str:
     """The lead's company where the teacher's line has its slot (lead_claims.COMPANY_SLOTS):
     "For 冨田建設株式会社, that could mean" -> "For 藤井建設株式会社, that could mean"."""
-    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    company = lead_claims.lead_company(lead)
     for run in lead_claims.company_near_misses(text, lead):  # "Klopert Groep"
         text = text.replace(run, company)
         fixes.append(f"{run[:30]!r} -> {company!r}")
@@ -257,7 +255,7 @@ def repair(subject: str, body: str, lead: Mapping[str, Any], campaign: Campaign,
     lead_values = tuple(clean_field(value, 400) for value in lead.values()
                         if isinstance(value, str) and value.strip())
     names = _names(campaign, lead)
-    company = clean_field(lead.get("company") or "", NAME_MAX_CHARS).strip()
+    company = lead_claims.lead_company(lead)
     person = {key: lead.get(key) for key in ("first_name", "last_name")}
     out = []
     for text in (subject, body):

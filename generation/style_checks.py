@@ -114,6 +114,14 @@ def label_capitals(text: str) -> list[str]:
 
 
 # --- the product in another casing --------------------------------------------------------
+def name_pattern(name: str) -> re.Pattern[str]:
+    """``name`` as a whole name in any casing, not inside a link or an address
+    ("relaywise.example/a", "sam@relaywise.com"); generation.repair writes what it finds as
+    the owner does."""
+    return re.compile(r"(?<![\w/@.-])" + re.escape(name) + r"(?![\w-])(?!\.[A-Za-z])",
+                      re.IGNORECASE)
+
+
 def name_casing(text: str, campaign: Campaign, lead_company: str = "") -> list[str]:
     """"Clausecheck" or "CLAUSECHECK" for "ClauseCheck": a brand is written as its owner does.
 
@@ -124,10 +132,7 @@ def name_casing(text: str, campaign: Campaign, lead_company: str = "") -> list[s
     for name in {campaign.product, campaign.sender.company, lead_company.strip()}:
         if not name or name.lower() == name.upper():
             continue  # no case to get wrong (digits, CJK)
-        # Not inside a link or address: "relaywise.example/a", "sam@relaywise.com".
-        pattern = re.compile(r"(?<![\w/@.-])" + re.escape(name) + r"(?![\w-])(?!\.[A-Za-z])",
-                             re.IGNORECASE)
-        for found in {m.group(0) for m in pattern.finditer(text)}:
+        for found in {m.group(0) for m in name_pattern(name).finditer(text)}:
             if found != name:
                 reasons.append(f"{name!r} written as {found!r}")
     return reasons
@@ -283,12 +288,13 @@ def doubled_punctuation(text: str) -> list[str]:
 # "atकुमार-बनर्जी" (a follow-up of the sequence demo, 2026-12-07): the join before a name in a
 # script written with spaces around foreign words lost its space. Letters of two scripts with
 # nothing between them; the lead's own fields are excluded, as a CRM may mix scripts in a name.
-_LATIN_THEN_OTHER = re.compile(r"[A-Za-z](?=[\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff"
-                               r"\u0900-\u0dff\u0e00-\u0eff\u1100-\u11ff\u3040-\u30ff"
-                               r"\u3400-\u9fff\uac00-\ud7af])")
-_OTHER_THEN_LATIN = re.compile(r"[\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff\u0900-\u0dff"
-                               r"\u0e00-\u0eff\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff"
-                               r"\uac00-\ud7af](?=[A-Za-z])")
+# Letters of scripts other than Latin that a lead's name may be written in (Greek, Cyrillic,
+# Hebrew, Arabic, Indic, Thai, Lao, Hangul Jamo, Kana, CJK, Hangul): generation.repair uses
+# the same ranges to put the space back.
+OTHER_SCRIPTS = (r"\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff\u0900-\u0dff\u0e00-\u0eff"
+                 r"\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af")
+_LATIN_THEN_OTHER = re.compile(rf"[A-Za-z](?=[{OTHER_SCRIPTS}])")
+_OTHER_THEN_LATIN = re.compile(rf"[{OTHER_SCRIPTS}](?=[A-Za-z])")
 
 
 def glued_scripts(text: str, lead_values: tuple[str, ...]) -> list[str]:
